@@ -1,0 +1,646 @@
+package dataset
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"image"
+	"image/color"
+	"math"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/stn3d/stn3d/bfm"
+)
+
+// Background kinds of SyntheticConfig.Background.
+const (
+	BackgroundNoise    = "noise"
+	BackgroundGradient = "gradient"
+	BackgroundBlobs    = "blobs"
+	BackgroundMixed    = "mixed"
+)
+
+// SyntheticConfig sets the distribution the synthetic source draws faces
+// from. Angles are in degrees, drawn uniformly in [-max, max].
+type SyntheticConfig struct {
+	// Seed is the base seed; every image is a pure function of (Seed, split,
+	// index).
+	Seed uint64 `yaml:"seed"`
+	// Count is the number of samples of the source (its Len).
+	Count int `yaml:"count"`
+	// Size is the side of the square output image in pixels.
+	Size int `yaml:"size"`
+
+	// YawDeg, PitchDeg, RollDeg are the maximum absolute pose angles
+	// (dataset.Pose conventions).
+	YawDeg   float64 `yaml:"yaw_deg"`
+	PitchDeg float64 `yaml:"pitch_deg"`
+	RollDeg  float64 `yaml:"roll_deg"`
+
+	// ScaleMin and ScaleMax bound the face scale, drawn uniformly: the width
+	// of the model's mean face (the x-extent of its mean-shape vertices, in
+	// model units) spans a fraction f in [ScaleMin, ScaleMax] of the image
+	// width, i.e. the camera scale is s = f*Size/meanWidth pixels per model
+	// unit. The fraction refers to the unrotated mean shape; a turned or
+	// deformed face spans a little more or less.
+	ScaleMin float64 `yaml:"scale_min"`
+	ScaleMax float64 `yaml:"scale_max"`
+	// TransJitter moves the face centre (the centre of the mean shape's
+	// bounding box) from the image centre by up to TransJitter*Size pixels
+	// along each axis, uniformly.
+	TransJitter float64 `yaml:"trans_jitter"`
+
+	// ShapeStd scales the N(0,1) shape and expression weights (1 = the
+	// model's prior).
+	ShapeStd float64 `yaml:"shape_std"`
+	// MaxComponents limits the number of random weights to the model's first
+	// MaxComponents basis vectors (0 = all); Sample.Shape has that length.
+	MaxComponents int `yaml:"max_components"`
+
+	// Background is one of "noise", "gradient", "blobs" or "mixed" (one of
+	// the three drawn per image).
+	Background string `yaml:"background"`
+	// OccluderProb is the probability that an image gets 1 to 3 random
+	// rectangles or ellipses of random colour over the face. Occluders do
+	// not change the landmark visibility (it is self-occlusion only).
+	OccluderProb float64 `yaml:"occluder_prob"`
+	// LightJitter spreads the light direction: L = normalise(jx, jy, 1)
+	// with jx, jy uniform in [-LightJitter, LightJitter] (0 = frontal;
+	// 1 = up to 45 degrees off axis). Ambient is drawn in [0.2, 0.5].
+	LightJitter float64 `yaml:"light_jitter"`
+	// VisibilityTol is the depth tolerance of the landmark visibility test
+	// as a fraction of the face width in pixels (default 0.03).
+	VisibilityTol float64 `yaml:"visibility_tol"`
+}
+
+// DefaultSyntheticConfig is a 112 x 112 training distribution: yaw up to 80
+// degrees, pitch 25, roll 20, faces 45-70% of the image wide, shape weights
+// at the model prior, mixed backgrounds, occluders on 30% of the images.
+func DefaultSyntheticConfig() SyntheticConfig {
+	return SyntheticConfig{
+		Seed: 1, Count: 10000, Size: 112,
+		YawDeg: 80, PitchDeg: 25, RollDeg: 20,
+		ScaleMin: 0.45, ScaleMax: 0.7, TransJitter: 0.08,
+		ShapeStd: 1, Background: BackgroundMixed, OccluderProb: 0.3,
+		LightJitter: 0.8, VisibilityTol: 0.03,
+	}
+}
+
+// Validate reports the first invalid field of c.
+func (c SyntheticConfig) Validate() error {
+	bad := func(field string, v any, want string) error {
+		return fmt.Errorf("dataset: synthetic config: %s = %v, want %s", field, v, want)
+	}
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	switch {
+	case c.Count < 0:
+		return bad("count", c.Count, ">= 0")
+	case c.Size < 8 || c.Size > 8192:
+		return bad("size", c.Size, "in [8, 8192]")
+	case !finite(c.YawDeg) || c.YawDeg < 0 || c.YawDeg > 180:
+		return bad("yaw_deg", c.YawDeg, "in [0, 180]")
+	case !finite(c.PitchDeg) || c.PitchDeg < 0 || c.PitchDeg > 180:
+		return bad("pitch_deg", c.PitchDeg, "in [0, 180]")
+	case !finite(c.RollDeg) || c.RollDeg < 0 || c.RollDeg > 180:
+		return bad("roll_deg", c.RollDeg, "in [0, 180]")
+	case !finite(c.ScaleMin) || c.ScaleMin <= 0:
+		return bad("scale_min", c.ScaleMin, "> 0")
+	case !finite(c.ScaleMax) || c.ScaleMax < c.ScaleMin:
+		return bad("scale_max", c.ScaleMax, fmt.Sprintf(">= scale_min (%v)", c.ScaleMin))
+	case !finite(c.TransJitter) || c.TransJitter < 0 || c.TransJitter > 1:
+		return bad("trans_jitter", c.TransJitter, "in [0, 1]")
+	case !finite(c.ShapeStd) || c.ShapeStd < 0:
+		return bad("shape_std", c.ShapeStd, ">= 0")
+	case c.MaxComponents < 0:
+		return bad("max_components", c.MaxComponents, ">= 0")
+	case !finite(c.OccluderProb) || c.OccluderProb < 0 || c.OccluderProb > 1:
+		return bad("occluder_prob", c.OccluderProb, "in [0, 1]")
+	case !finite(c.LightJitter) || c.LightJitter < 0:
+		return bad("light_jitter", c.LightJitter, ">= 0")
+	case !finite(c.VisibilityTol) || c.VisibilityTol < 0:
+		return bad("visibility_tol", c.VisibilityTol, ">= 0")
+	}
+	switch c.Background {
+	case BackgroundNoise, BackgroundGradient, BackgroundBlobs, BackgroundMixed:
+	default:
+		return bad("background", fmt.Sprintf("%q", c.Background), `one of "noise", "gradient", "blobs", "mixed"`)
+	}
+	return nil
+}
+
+// Synthetic is a Source of rendered faces with exact ground truth: landmarks
+// of every scheme the model defines, their self-occlusion visibility, the
+// pose and the shape weights. Sample(i) is a pure function of (Seed, split,
+// i), so two Synthetic values with different splits never share an image and
+// regenerating gives identical bytes. It is safe for concurrent use.
+type Synthetic struct {
+	m         *bfm.Model
+	cfg       SyntheticConfig
+	split     string
+	splitHash uint64
+
+	d         int        // number of random weights
+	centre    [3]float64 // centre of the mean shape's bounding box
+	meanWidth float64    // x-extent of the mean shape
+	features  [][3]float32
+	schemes   []string
+	scratch   sync.Pool // *synthScratch
+}
+
+type synthScratch struct {
+	r      *Renderer
+	shape  []float64
+	verts  [][3]float64
+	colour [][3]float64
+}
+
+// NewSynthetic checks m and cfg and returns the source of split (any
+// non-empty name: "train", "val", ...).
+func NewSynthetic(m *bfm.Model, cfg SyntheticConfig, split string) (*Synthetic, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if split == "" {
+		return nil, errors.New("dataset: synthetic: empty split name")
+	}
+	if err := checkModel(m); err != nil {
+		return nil, fmt.Errorf("dataset: synthetic: %w", err)
+	}
+	s := &Synthetic{m: m, cfg: cfg, split: split}
+	h := fnv.New64a()
+	h.Write([]byte(split))
+	s.splitHash = h.Sum64()
+	s.d = m.NumComponents()
+	if cfg.MaxComponents > 0 && cfg.MaxComponents < s.d {
+		s.d = cfg.MaxComponents
+	}
+	lo := [3]float64{math.Inf(1), math.Inf(1), math.Inf(1)}
+	hi := [3]float64{math.Inf(-1), math.Inf(-1), math.Inf(-1)}
+	for v := 0; v < m.NumVertices(); v++ {
+		for k := 0; k < 3; k++ {
+			lo[k] = min(lo[k], m.Mean[3*v+k])
+			hi[k] = max(hi[k], m.Mean[3*v+k])
+		}
+	}
+	for k := range s.centre {
+		s.centre[k] = (lo[k] + hi[k]) / 2
+	}
+	s.meanWidth = hi[0] - lo[0]
+	if !(s.meanWidth > 0) {
+		return nil, fmt.Errorf("dataset: synthetic: model %q: mean shape has zero width", m.Name)
+	}
+	for _, sc := range bfm.Schemes() {
+		if idx, ok := m.Landmarks[sc]; ok && len(idx) == bfm.SchemeSize(sc) {
+			s.schemes = append(s.schemes, sc)
+		}
+	}
+	if m.Albedo == nil {
+		s.features = paintFeatures(m, s.meanWidth)
+	}
+	s.scratch.New = func() any {
+		r, _ := NewRenderer(cfg.Size, cfg.Size) // size validated above
+		return &synthScratch{r: r}
+	}
+	return s, nil
+}
+
+// checkModel validates the parts of m the renderer relies on.
+func checkModel(m *bfm.Model) error {
+	if m == nil {
+		return errors.New("nil model")
+	}
+	n := len(m.Mean)
+	if n == 0 || n%3 != 0 {
+		return fmt.Errorf("model %q: mean has %d values, want a positive multiple of 3", m.Name, n)
+	}
+	if len(m.Triangles) == 0 {
+		return fmt.Errorf("model %q: no triangles", m.Name)
+	}
+	v := int32(n / 3)
+	for i, t := range m.Triangles {
+		for _, k := range t {
+			if k < 0 || k >= v {
+				return fmt.Errorf("model %q: triangle %d = %v indexes outside [0, %d)", m.Name, i, t, v)
+			}
+		}
+	}
+	for d, b := range m.Basis {
+		if len(b) != n {
+			return fmt.Errorf("model %q: basis %d has %d values, want %d", m.Name, d, len(b), n)
+		}
+	}
+	if m.Albedo != nil && len(m.Albedo) != n/3 {
+		return fmt.Errorf("model %q: %d albedo colours for %d vertices", m.Name, len(m.Albedo), n/3)
+	}
+	for sc, idx := range m.Landmarks {
+		if want := bfm.SchemeSize(sc); want != 0 && len(idx) != want {
+			return fmt.Errorf("model %q: scheme %q has %d landmarks, want %d", m.Name, sc, len(idx), want)
+		}
+		for i, k := range idx {
+			if k < -1 || k >= int(v) {
+				return fmt.Errorf("model %q: scheme %q landmark %d = vertex %d, want -1 or in [0, %d)", m.Name, sc, i, k, v)
+			}
+		}
+	}
+	return nil
+}
+
+// Len returns cfg.Count.
+func (s *Synthetic) Len() int { return s.cfg.Count }
+
+// Config returns the configuration.
+func (s *Synthetic) Config() SyntheticConfig { return s.cfg }
+
+// Split returns the split name.
+func (s *Synthetic) Split() string { return s.split }
+
+// mix64 is the splitmix64 finaliser.
+func mix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// rng returns the generator of sample i: PCG seeded from (Seed, split, i).
+func (s *Synthetic) rng(i int) *rand.Rand {
+	return rand.New(rand.NewPCG(mix64(s.cfg.Seed^mix64(s.splitHash)), mix64(s.splitHash+mix64(uint64(i)))))
+}
+
+// Camera holds the grid-generator camera of one synthetic image (Bas et al.
+// 2017, Sec. 3.2): image point = (T[0] + S*X'_x, T[1] - S*X'_y) with X' = R X
+// and R = Pose.Rotation(); depth = S*X'_z.
+type Camera struct {
+	Pose Pose
+	S    float64    // pixels per model unit
+	T    [2]float64 // pixels
+}
+
+// Project maps a model-space point to image space (x, y pixels, z depth with
+// larger = nearer).
+func (c Camera) Project(r *[9]float64, p [3]float64) [3]float64 {
+	x := r[0]*p[0] + r[1]*p[1] + r[2]*p[2]
+	y := r[3]*p[0] + r[4]*p[1] + r[5]*p[2]
+	z := r[6]*p[0] + r[7]*p[1] + r[8]*p[2]
+	return [3]float64{c.T[0] + c.S*x, c.T[1] - c.S*y, c.S * z}
+}
+
+// SampleCamera returns the shape weights and camera of sample i without
+// rendering (the same draws Sample makes).
+func (s *Synthetic) SampleCamera(i int) ([]float64, Camera, error) {
+	if i < 0 || i >= s.cfg.Count {
+		return nil, Camera{}, fmt.Errorf("dataset: synthetic %s: index %d out of range [0, %d)", s.split, i, s.cfg.Count)
+	}
+	alpha, cam, _ := s.draw(s.rng(i))
+	return alpha, cam, nil
+}
+
+// draw makes the geometric draws of one sample, in a fixed order.
+func (s *Synthetic) draw(rng *rand.Rand) ([]float64, Camera, *rand.Rand) {
+	c := s.cfg
+	alpha := make([]float64, s.d)
+	for d := range alpha {
+		alpha[d] = rng.NormFloat64() * c.ShapeStd
+	}
+	u := func(a float64) float64 { return (2*rng.Float64() - 1) * a }
+	pose := Pose{Yaw: u(c.YawDeg), Pitch: u(c.PitchDeg), Roll: u(c.RollDeg)}
+	f := c.ScaleMin + (c.ScaleMax-c.ScaleMin)*rng.Float64()
+	sc := f * float64(c.Size) / s.meanWidth
+	r := pose.Rotation()
+	rc := [2]float64{
+		r[0]*s.centre[0] + r[1]*s.centre[1] + r[2]*s.centre[2],
+		r[3]*s.centre[0] + r[4]*s.centre[1] + r[5]*s.centre[2],
+	}
+	mid := float64(c.Size-1) / 2
+	jx, jy := u(c.TransJitter*float64(c.Size)), u(c.TransJitter*float64(c.Size))
+	cam := Camera{Pose: pose, S: sc, T: [2]float64{mid + jx - sc*rc[0], mid + jy + sc*rc[1]}}
+	return alpha, cam, rng
+}
+
+// Sample renders sample i. The image is a new *image.RGBA of Size x Size.
+// Landmarks hold every scheme the model defines: the projected landmark
+// vertices of the posed shape, Visible when the vertex faces the camera,
+// projects inside the image and is not hidden by the face itself; points of
+// missing vertices (-1) are (0, 0) and not visible. Box is the bounding box
+// of all projected (visible or not) landmark points, or of all vertices when
+// the model has no landmarks.
+func (s *Synthetic) Sample(i int) (Sample, error) {
+	if i < 0 || i >= s.cfg.Count {
+		return Sample{}, fmt.Errorf("dataset: synthetic %s: index %d out of range [0, %d)", s.split, i, s.cfg.Count)
+	}
+	alpha, cam, rng := s.draw(s.rng(i))
+	return s.sampleWith(i, alpha, cam, rng)
+}
+
+// sampleWith renders sample i with the given weights and camera, drawing the
+// appearance from rng.
+func (s *Synthetic) sampleWith(i int, alpha []float64, cam Camera, rng *rand.Rand) (Sample, error) {
+	c := s.cfg
+	sc := s.scratch.Get().(*synthScratch)
+	defer s.scratch.Put(sc)
+
+	m := s.m
+	nv := m.NumVertices()
+	// Shape S = mean + sum_d alpha_d Basis_d (Eq. 1 of the paper).
+	if cap(sc.shape) < 3*nv {
+		sc.shape = make([]float64, 3*nv)
+		sc.verts = make([][3]float64, nv)
+		sc.colour = make([][3]float64, nv)
+	}
+	shape, verts, col := sc.shape[:3*nv], sc.verts[:nv], sc.colour[:nv]
+	copy(shape, m.Mean)
+	for d, a := range alpha {
+		for k, b := range m.Basis[d] {
+			shape[k] += a * b
+		}
+	}
+	r := cam.Pose.Rotation()
+	for v := range verts {
+		verts[v] = cam.Project(&r, [3]float64{shape[3*v], shape[3*v+1], shape[3*v+2]})
+	}
+
+	// Appearance: skin tone, features or model albedo, light.
+	s.colours(rng, col)
+	lx, ly := (2*rng.Float64()-1)*c.LightJitter, (2*rng.Float64()-1)*c.LightJitter
+	amb := 0.2 + 0.3*rng.Float64()
+	sh := Shading{Light: [3]float64{lx, ly, 1}, Ambient: amb, Diffuse: 1.05 - amb}
+
+	img := image.NewRGBA(image.Rect(0, 0, c.Size, c.Size))
+	bg := c.Background
+	if bg == BackgroundMixed {
+		bg = [...]string{BackgroundNoise, BackgroundGradient, BackgroundBlobs}[rng.IntN(3)]
+	}
+	paintBackground(img, bg, rng)
+	if err := sc.r.Render(img, verts, m.Triangles, col, sh); err != nil {
+		return Sample{}, fmt.Errorf("dataset: synthetic %s %d: %w", s.split, i, err)
+	}
+
+	out := Sample{
+		Name:      fmt.Sprintf("synthetic/%s/%06d", s.split, i),
+		Image:     img,
+		Landmarks: make(map[string]Landmarks, len(s.schemes)),
+		Pose:      &Pose{Yaw: cam.Pose.Yaw, Pitch: cam.Pose.Pitch, Roll: cam.Pose.Roll},
+		Shape:     alpha,
+	}
+	tol := c.VisibilityTol * cam.S * s.meanWidth
+	box := Box{X0: math.Inf(1), Y0: math.Inf(1), X1: math.Inf(-1), Y1: math.Inf(-1)}
+	grow := func(p [3]float64) {
+		box.X0, box.Y0 = min(box.X0, p[0]), min(box.Y0, p[1])
+		box.X1, box.Y1 = max(box.X1, p[0]), max(box.Y1, p[1])
+	}
+	for _, scheme := range s.schemes {
+		idx := m.Landmarks[scheme]
+		lm := Landmarks{Points: make([][2]float64, len(idx)), Visible: make([]bool, len(idx))}
+		for j, v := range idx {
+			if v < 0 {
+				continue
+			}
+			p := verts[v]
+			lm.Points[j] = [2]float64{p[0], p[1]}
+			lm.Visible[j] = sc.r.VertexVisible(v, tol)
+			grow(p)
+		}
+		out.Landmarks[scheme] = lm
+	}
+	if math.IsInf(box.X0, 1) {
+		for _, p := range verts {
+			grow(p)
+		}
+	}
+	out.Box = &box
+
+	// Occluders last: they cover the face but not the ground truth.
+	if rng.Float64() < c.OccluderProb {
+		fw := cam.S * s.meanWidth
+		for n := 1 + rng.IntN(3); n > 0; n-- {
+			cx := box.X0 + rng.Float64()*box.W()
+			cy := box.Y0 + rng.Float64()*box.H()
+			rx := fw * (0.08 + 0.2*rng.Float64())
+			ry := fw * (0.08 + 0.2*rng.Float64())
+			col := randomColour(rng)
+			if rng.IntN(2) == 0 {
+				FillRect(img, cx-rx, cy-ry, cx+rx, cy+ry, col)
+			} else {
+				FillEllipse(img, cx, cy, rx, ry, col)
+			}
+		}
+	}
+	return out, nil
+}
+
+// skinTone draws a linear-RGB skin colour between a light and a dark sRGB
+// anchor with a little per-channel jitter.
+func skinTone(rng *rand.Rand) [3]float64 {
+	light := [3]float64{0.96, 0.80, 0.69}
+	dark := [3]float64{0.36, 0.22, 0.15}
+	t := rng.Float64()
+	var c [3]float64
+	for k := range c {
+		v := light[k] + t*(dark[k]-light[k]) + 0.04*(2*rng.Float64()-1)
+		c[k] = SRGBToLinear(min(max(v, 0), 1))
+	}
+	return c
+}
+
+// colours fills col with the per-vertex linear albedo of one sample: the
+// model's albedo scaled by a random tone gain when it has one, else a random
+// skin tone with painted brows, eyes and lips (see paintFeatures).
+func (s *Synthetic) colours(rng *rand.Rand, col [][3]float64) {
+	tone := skinTone(rng)
+	if s.m.Albedo != nil {
+		// Gain relative to a mid skin tone, so the model's own texture keeps
+		// its detail and the tone varies.
+		mid := [3]float64{SRGBToLinear(0.76), SRGBToLinear(0.57), SRGBToLinear(0.47)}
+		for v, a := range s.m.Albedo {
+			for k := 0; k < 3; k++ {
+				col[v][k] = min(a[k]*tone[k]/mid[k], 1)
+			}
+		}
+		return
+	}
+	hair := [3]float64{0.02 + 0.1*rng.Float64(), 0.015 + 0.06*rng.Float64(), 0.01 + 0.04*rng.Float64()}
+	eye := [3]float64{0.015, 0.012, 0.01}
+	lip := [3]float64{tone[0] * 0.8, tone[1] * 0.35, tone[2] * 0.4}
+	for v := range col {
+		w := s.features[v]
+		base := tone
+		if w != ([3]float32{}) {
+			for k := 0; k < 3; k++ {
+				b, e, l := float64(w[0]), float64(w[1]), float64(w[2])
+				base[k] = tone[k]*(1-b-e-l) + hair[k]*b + eye[k]*e + lip[k]*l
+			}
+		}
+		col[v] = base
+	}
+}
+
+// paintFeatures returns per-vertex weights (brow, eye, lip) in [0,1] with
+// b+e+l <= 1, from the distance of each mean-shape vertex (frontal x, y) to
+// the iBUG-68 brow polylines, eye outlines and outer lip outline. Models
+// without iBUG landmarks get all zeros (a plain skin-coloured face).
+func paintFeatures(m *bfm.Model, width float64) [][3]float32 {
+	w := make([][3]float32, m.NumVertices())
+	idx, ok := m.Landmarks[bfm.SchemeIBUG68]
+	if !ok || len(idx) != 68 {
+		return w
+	}
+	pt := func(i int) ([2]float64, bool) {
+		v := idx[i]
+		if v < 0 {
+			return [2]float64{}, false
+		}
+		return [2]float64{m.Mean[3*v], m.Mean[3*v+1]}, true
+	}
+	type region struct {
+		ids    []int
+		closed bool
+		radius float64 // fraction of width
+		fill   bool    // inside of a closed outline counts fully
+		ch     int
+	}
+	regions := []region{
+		{[]int{17, 18, 19, 20, 21}, false, 0.022, false, 0},
+		{[]int{22, 23, 24, 25, 26}, false, 0.022, false, 0},
+		{[]int{36, 37, 38, 39, 40, 41}, true, 0.01, true, 1},
+		{[]int{42, 43, 44, 45, 46, 47}, true, 0.01, true, 1},
+		{[]int{48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59}, true, 0.008, true, 2},
+	}
+	for _, rg := range regions {
+		var poly [][2]float64
+		for _, i := range rg.ids {
+			if p, ok := pt(i); ok {
+				poly = append(poly, p)
+			}
+		}
+		if len(poly) < 2 {
+			continue
+		}
+		rad := rg.radius * width
+		for v := range w {
+			p := [2]float64{m.Mean[3*v], m.Mean[3*v+1]}
+			d := math.Inf(1)
+			nseg := len(poly) - 1
+			if rg.closed {
+				nseg = len(poly)
+			}
+			for k := 0; k < nseg; k++ {
+				d = min(d, segDist(p, poly[k], poly[(k+1)%len(poly)]))
+			}
+			if rg.fill && rg.closed && inPolygon(p, poly) {
+				d = 0
+			}
+			if d >= 2*rad {
+				continue
+			}
+			a := 1.0
+			if d > rad {
+				a = 2 - d/rad
+			}
+			if f := float32(a); f > w[v][rg.ch] {
+				w[v][rg.ch] = f
+			}
+		}
+	}
+	for v := range w {
+		if s := w[v][0] + w[v][1] + w[v][2]; s > 1 {
+			w[v][0] /= s
+			w[v][1] /= s
+			w[v][2] /= s
+		}
+	}
+	return w
+}
+
+// segDist is the distance from p to the segment [a, b].
+func segDist(p, a, b [2]float64) float64 {
+	dx, dy := b[0]-a[0], b[1]-a[1]
+	t := 0.0
+	if l := dx*dx + dy*dy; l > 0 {
+		t = min(max(((p[0]-a[0])*dx+(p[1]-a[1])*dy)/l, 0), 1)
+	}
+	ex, ey := p[0]-a[0]-t*dx, p[1]-a[1]-t*dy
+	return math.Sqrt(ex*ex + ey*ey)
+}
+
+// inPolygon is the even-odd point-in-polygon test.
+func inPolygon(p [2]float64, poly [][2]float64) bool {
+	in := false
+	for i, j := 0, len(poly)-1; i < len(poly); j, i = i, i+1 {
+		a, b := poly[i], poly[j]
+		if (a[1] > p[1]) != (b[1] > p[1]) && p[0] < (b[0]-a[0])*(p[1]-a[1])/(b[1]-a[1])+a[0] {
+			in = !in
+		}
+	}
+	return in
+}
+
+// randomColour is an opaque colour with uniform sRGB channels.
+func randomColour(rng *rand.Rand) color.RGBA {
+	return color.RGBA{uint8(rng.IntN(256)), uint8(rng.IntN(256)), uint8(rng.IntN(256)), 255}
+}
+
+// paintBackground fills img (sRGB, opaque) with one background kind.
+func paintBackground(img *image.RGBA, kind string, rng *rand.Rand) {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	pix := img.Pix
+	switch kind {
+	case BackgroundGradient:
+		a, b := randomColour(rng), randomColour(rng)
+		th := 2 * math.Pi * rng.Float64()
+		dx, dy := math.Cos(th), math.Sin(th)
+		// Project pixel centres on the direction, normalised to [0, 1].
+		ext := (math.Abs(dx)*float64(w-1) + math.Abs(dy)*float64(h-1)) / 2
+		cx, cy := float64(w-1)/2, float64(h-1)/2
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				t := 0.5
+				if ext > 0 {
+					t = 0.5 + ((float64(x)-cx)*dx+(float64(y)-cy)*dy)/(2*ext)
+				}
+				i := y*img.Stride + 4*x
+				pix[i] = uint8(float64(a.R) + t*(float64(b.R)-float64(a.R)) + 0.5)
+				pix[i+1] = uint8(float64(a.G) + t*(float64(b.G)-float64(a.G)) + 0.5)
+				pix[i+2] = uint8(float64(a.B) + t*(float64(b.B)-float64(a.B)) + 0.5)
+				pix[i+3] = 255
+			}
+		}
+	case BackgroundBlobs:
+		base := randomColour(rng)
+		FillRect(img, 0, 0, float64(w-1), float64(h-1), base)
+		for n := 3 + rng.IntN(6); n > 0; n-- {
+			cx, cy := rng.Float64()*float64(w), rng.Float64()*float64(h)
+			rx := (0.05 + 0.3*rng.Float64()) * float64(w)
+			ry := (0.05 + 0.3*rng.Float64()) * float64(h)
+			FillEllipse(img, cx, cy, rx, ry, randomColour(rng))
+		}
+	default: // BackgroundNoise: bilinear value noise on a coarse grid plus grain.
+		const g = 6
+		var grid [g + 1][g + 1][3]float64
+		for gy := range grid {
+			for gx := range grid[gy] {
+				c := randomColour(rng)
+				grid[gy][gx] = [3]float64{float64(c.R), float64(c.G), float64(c.B)}
+			}
+		}
+		grain := 10 + 30*rng.Float64()
+		for y := 0; y < h; y++ {
+			fy := float64(y) / float64(h) * g
+			gy := int(fy)
+			ty := fy - float64(gy)
+			for x := 0; x < w; x++ {
+				fx := float64(x) / float64(w) * g
+				gx := int(fx)
+				tx := fx - float64(gx)
+				i := y*img.Stride + 4*x
+				for k := 0; k < 3; k++ {
+					v := (1-ty)*((1-tx)*grid[gy][gx][k]+tx*grid[gy][gx+1][k]) +
+						ty*((1-tx)*grid[gy+1][gx][k]+tx*grid[gy+1][gx+1][k])
+					v += grain * (rng.Float64() - 0.5)
+					pix[i+k] = uint8(min(max(v, 0), 255) + 0.5)
+				}
+				pix[i+3] = 255
+			}
+		}
+	}
+}
