@@ -1,0 +1,433 @@
+package graph
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Solver kinds accepted by OptimizerConfig.Kind.
+const (
+	SolverSGD  = "sgd"
+	SolverAdam = "adam"
+)
+
+// Schedule kinds accepted by Schedule.Kind.
+const (
+	ScheduleConstant = "constant"
+	ScheduleStep     = "step"
+	ScheduleCosine   = "cosine"
+)
+
+// Schedule maps a 0-based step number to a learning rate.
+//
+//   - constant: lr(t) = Base.
+//   - step:     lr(t) = Base * Gamma^(number of entries of Milestones <= t).
+//   - cosine:   lr(t) = Min + (Base-Min) * (1 + cos(pi * min(t, Total)/Total)) / 2.
+//
+// With Warmup > 0 the first Warmup steps are scaled linearly,
+// lr(t) *= (t+1)/Warmup for t < Warmup; the main schedule is evaluated at
+// t - Warmup afterwards (so a cosine's Total counts post-warm-up steps).
+type Schedule struct {
+	Kind       string
+	Base       float64
+	Gamma      float64
+	Milestones []int
+	Total      int
+	Min        float64
+	Warmup     int
+}
+
+// Validate reports an inconsistent schedule.
+func (s Schedule) Validate() error {
+	if !(s.Base >= 0) || math.IsInf(s.Base, 0) {
+		return fmt.Errorf("graph: schedule base learning rate %v: want a finite value >= 0", s.Base)
+	}
+	if s.Warmup < 0 {
+		return fmt.Errorf("graph: schedule warmup %d: want >= 0", s.Warmup)
+	}
+	switch s.Kind {
+	case ScheduleConstant, "":
+	case ScheduleStep:
+		if !(s.Gamma > 0) {
+			return fmt.Errorf("graph: step schedule gamma %v: want > 0", s.Gamma)
+		}
+		for i := 1; i < len(s.Milestones); i++ {
+			if s.Milestones[i] <= s.Milestones[i-1] {
+				return fmt.Errorf("graph: step schedule milestones %v: want strictly increasing", s.Milestones)
+			}
+		}
+	case ScheduleCosine:
+		if s.Total <= 0 {
+			return fmt.Errorf("graph: cosine schedule total %d: want > 0", s.Total)
+		}
+	default:
+		return fmt.Errorf("graph: schedule kind %q: want %q, %q or %q", s.Kind, ScheduleConstant, ScheduleStep, ScheduleCosine)
+	}
+	return nil
+}
+
+// LR returns the learning rate at 0-based step t.
+func (s Schedule) LR(t int) float64 {
+	warm := 1.0
+	if t < s.Warmup {
+		warm = float64(t+1) / float64(s.Warmup)
+		t = 0
+	} else {
+		t -= s.Warmup
+	}
+	lr := s.Base
+	switch s.Kind {
+	case ScheduleStep:
+		for _, m := range s.Milestones {
+			if t >= m {
+				lr *= s.Gamma
+			}
+		}
+	case ScheduleCosine:
+		u := float64(min(t, s.Total)) / float64(s.Total)
+		lr = s.Min + (s.Base-s.Min)*(1+math.Cos(math.Pi*u))/2
+	}
+	return lr * warm
+}
+
+// ParamMult scales the learning rate and the weight decay of one parameter
+// (Caffe's lr_mult / decay_mult). The reference trains the new theta layer
+// with weights {LR: 4, Decay: 1} and bias {LR: 8, Decay: 0}.
+type ParamMult struct {
+	LR    float64
+	Decay float64
+}
+
+// OptimizerConfig configures an Optimizer.
+type OptimizerConfig struct {
+	// Kind is SolverSGD or SolverAdam.
+	Kind string
+	// Schedule gives the base learning rate per step.
+	Schedule Schedule
+	// Momentum mu of SGD (0.9 in the reference).
+	Momentum float64
+	// WeightDecay lambda (5e-4 in the reference): L2 decay added to the
+	// gradient, g += lambda * decay_mult * w, for both solvers.
+	WeightDecay float64
+	// Beta1, Beta2, Eps of Adam (0 selects 0.9, 0.999, 1e-8).
+	Beta1, Beta2, Eps float64
+	// ClipNorm > 0 rescales all gradients together when their global L2
+	// norm (after weight decay) exceeds it: g *= ClipNorm / norm.
+	ClipNorm float64
+}
+
+// NonFiniteError reports a NaN or Inf gradient; the update was refused and
+// no parameter or optimiser state changed.
+type NonFiniteError struct {
+	Step  int
+	Param string
+	Index int
+	Value float64
+}
+
+func (e *NonFiniteError) Error() string {
+	return fmt.Sprintf("graph: step %d: gradient of %q has non-finite value %v at flat index %d; update refused",
+		e.Step, e.Param, e.Value, e.Index)
+}
+
+// Optimizer updates parameter node values in place from their gradients.
+// It keeps one state buffer per parameter (SGD: velocity; Adam: first and
+// second moments) allocated once in NewOptimizer; Step allocates nothing.
+//
+// SGD with momentum (Caffe form), per element with a = LR mult, d = decay mult:
+//
+//	g' = g + lambda*d*w;  v = mu*v + lr*a*g';  w = w - v
+//
+// Adam (Kingma & Ba 2015, L2 decay folded into g as above), t = 1, 2, ...:
+//
+//	m = b1*m + (1-b1)*g';  v = b2*v + (1-b2)*g'^2
+//	w = w - lr*a * (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)
+type Optimizer struct {
+	cfg    OptimizerConfig
+	params []*gorgonia.Node
+	mults  []ParamMult
+	// m holds SGD velocity or Adam first moment; v holds Adam's second
+	// moment (nil for SGD). Stored in float64 whatever the graph dtype so
+	// that a resume is exact.
+	m, v [][]float64
+	step int
+	// LastGradNorm is the global gradient norm seen by the last Step
+	// (before clipping).
+	LastGradNorm float64
+	// LastLR is the base learning rate used by the last Step.
+	LastLR float64
+}
+
+// NewOptimizer validates cfg and allocates state for params. mults maps a
+// parameter name to its multipliers; absent names get {1, 1}.
+func NewOptimizer(cfg OptimizerConfig, params []*gorgonia.Node, mults map[string]ParamMult) (*Optimizer, error) {
+	switch cfg.Kind {
+	case SolverSGD:
+	case SolverAdam:
+		if cfg.Beta1 == 0 {
+			cfg.Beta1 = 0.9
+		}
+		if cfg.Beta2 == 0 {
+			cfg.Beta2 = 0.999
+		}
+		if cfg.Eps == 0 {
+			cfg.Eps = 1e-8
+		}
+		if cfg.Beta1 < 0 || cfg.Beta1 >= 1 || cfg.Beta2 < 0 || cfg.Beta2 >= 1 {
+			return nil, fmt.Errorf("graph: adam betas (%v, %v): want each in [0, 1)", cfg.Beta1, cfg.Beta2)
+		}
+	default:
+		return nil, fmt.Errorf("graph: optimizer kind %q: want %q or %q", cfg.Kind, SolverSGD, SolverAdam)
+	}
+	if err := cfg.Schedule.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Momentum < 0 || cfg.Momentum >= 1 {
+		return nil, fmt.Errorf("graph: momentum %v: want in [0, 1)", cfg.Momentum)
+	}
+	if cfg.WeightDecay < 0 || cfg.ClipNorm < 0 {
+		return nil, fmt.Errorf("graph: weight decay %v / clip norm %v: want >= 0", cfg.WeightDecay, cfg.ClipNorm)
+	}
+	o := &Optimizer{cfg: cfg, params: params}
+	seen := make(map[string]bool, len(params))
+	for _, p := range params {
+		if seen[p.Name()] {
+			return nil, fmt.Errorf("graph: optimizer: duplicate parameter name %q", p.Name())
+		}
+		seen[p.Name()] = true
+		if p.Shape().TotalSize() <= 0 {
+			return nil, fmt.Errorf("graph: optimizer: parameter %q has shape %v", p.Name(), p.Shape())
+		}
+		mu := ParamMult{LR: 1, Decay: 1}
+		if m, ok := mults[p.Name()]; ok {
+			mu = m
+		}
+		o.mults = append(o.mults, mu)
+		n := p.Shape().TotalSize()
+		o.m = append(o.m, make([]float64, n))
+		if cfg.Kind == SolverAdam {
+			o.v = append(o.v, make([]float64, n))
+		}
+	}
+	for name := range mults {
+		if !seen[name] {
+			return nil, fmt.Errorf("graph: optimizer: multiplier for unknown parameter %q", name)
+		}
+	}
+	return o, nil
+}
+
+// StepCount returns the number of updates applied so far.
+func (o *Optimizer) StepCount() int { return o.step }
+
+// Config returns the optimiser's configuration (with defaults filled in).
+func (o *Optimizer) Config() OptimizerConfig { return o.cfg }
+
+// Params returns the parameters the optimiser updates.
+func (o *Optimizer) Params() []*gorgonia.Node { return o.params }
+
+func nodeData(n *gorgonia.Node) (any, error) {
+	v := n.Value()
+	if v == nil {
+		return nil, fmt.Errorf("graph: parameter %q has no value", n.Name())
+	}
+	t, ok := v.(tensor.Tensor)
+	if !ok {
+		return nil, fmt.Errorf("graph: parameter %q value is %T, want a tensor", n.Name(), v)
+	}
+	return t.Data(), nil
+}
+
+func gradData(n *gorgonia.Node) (any, error) {
+	g, err := n.Grad()
+	if err != nil {
+		return nil, fmt.Errorf("graph: gradient of %q: %w", n.Name(), err)
+	}
+	t, ok := g.(tensor.Tensor)
+	if !ok {
+		return nil, fmt.Errorf("graph: gradient of %q is %T, want a tensor", n.Name(), g)
+	}
+	return t.Data(), nil
+}
+
+// sumSqFinite returns sum(g+lambda*w)^2 and the first non-finite index of
+// g (-1 if none).
+func sumSqFinite[T float32 | float64](g, w []T, lambda float64) (float64, int, float64) {
+	var s float64
+	for i, x := range g {
+		f := float64(x)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, i, f
+		}
+		f += lambda * float64(w[i])
+		s += f * f
+	}
+	return s, -1, 0
+}
+
+func sgdUpdate[T float32 | float64](w, g []T, vel []float64, lr, mu, lambda, scale float64) {
+	for i := range w {
+		gi := (float64(g[i]) + lambda*float64(w[i])) * scale
+		vel[i] = mu*vel[i] + lr*gi
+		w[i] = T(float64(w[i]) - vel[i])
+	}
+}
+
+func adamUpdate[T float32 | float64](w, g []T, m, v []float64, lr, b1, b2, c1, c2, eps, lambda, scale float64) {
+	for i := range w {
+		gi := (float64(g[i]) + lambda*float64(w[i])) * scale
+		m[i] = b1*m[i] + (1-b1)*gi
+		v[i] = b2*v[i] + (1-b2)*gi*gi
+		w[i] = T(float64(w[i]) - lr*(m[i]/c1)/(math.Sqrt(v[i]/c2)+eps))
+	}
+}
+
+// Step applies one update from the gradients currently held by the
+// parameter nodes (after a TapeMachine RunAll), then zeroes those
+// gradients. If any gradient element is NaN or Inf it returns a
+// *NonFiniteError, leaves parameters and state unchanged and zeroes the
+// gradients so that the next batch starts clean.
+func (o *Optimizer) Step() error {
+	// Pass 1: finiteness and global norm (with decay folded in).
+	var ss float64
+	for i, p := range o.params {
+		wd, err := nodeData(p)
+		if err != nil {
+			return err
+		}
+		gd, err := gradData(p)
+		if err != nil {
+			return err
+		}
+		lambda := o.cfg.WeightDecay * o.mults[i].Decay
+		var s, val float64
+		bad := -1
+		switch w := wd.(type) {
+		case []float32:
+			g, ok := gd.([]float32)
+			if !ok || len(g) != len(w) {
+				return fmt.Errorf("graph: gradient of %q: dtype or size differs from its value", p.Name())
+			}
+			s, bad, val = sumSqFinite(g, w, lambda)
+		case []float64:
+			g, ok := gd.([]float64)
+			if !ok || len(g) != len(w) {
+				return fmt.Errorf("graph: gradient of %q: dtype or size differs from its value", p.Name())
+			}
+			s, bad, val = sumSqFinite(g, w, lambda)
+		default:
+			return fmt.Errorf("graph: parameter %q has data %T, want []float32 or []float64", p.Name(), wd)
+		}
+		if bad >= 0 {
+			o.zeroGrads()
+			return &NonFiniteError{Step: o.step, Param: p.Name(), Index: bad, Value: val}
+		}
+		ss += s
+	}
+	norm := math.Sqrt(ss)
+	o.LastGradNorm = norm
+	if math.IsInf(norm, 0) {
+		o.zeroGrads()
+		return &NonFiniteError{Step: o.step, Param: "(global norm)", Index: -1, Value: norm}
+	}
+	scale := 1.0
+	if o.cfg.ClipNorm > 0 && norm > o.cfg.ClipNorm {
+		scale = o.cfg.ClipNorm / norm
+	}
+	lr := o.cfg.Schedule.LR(o.step)
+	o.LastLR = lr
+	t := float64(o.step + 1)
+	c1 := 1 - math.Pow(o.cfg.Beta1, t)
+	c2 := 1 - math.Pow(o.cfg.Beta2, t)
+	for i, p := range o.params {
+		wd, _ := nodeData(p)
+		gd, _ := gradData(p)
+		plr := lr * o.mults[i].LR
+		lambda := o.cfg.WeightDecay * o.mults[i].Decay
+		switch w := wd.(type) {
+		case []float32:
+			g := gd.([]float32)
+			if o.cfg.Kind == SolverSGD {
+				sgdUpdate(w, g, o.m[i], plr, o.cfg.Momentum, lambda, scale)
+			} else {
+				adamUpdate(w, g, o.m[i], o.v[i], plr, o.cfg.Beta1, o.cfg.Beta2, c1, c2, o.cfg.Eps, lambda, scale)
+			}
+		case []float64:
+			g := gd.([]float64)
+			if o.cfg.Kind == SolverSGD {
+				sgdUpdate(w, g, o.m[i], plr, o.cfg.Momentum, lambda, scale)
+			} else {
+				adamUpdate(w, g, o.m[i], o.v[i], plr, o.cfg.Beta1, o.cfg.Beta2, c1, c2, o.cfg.Eps, lambda, scale)
+			}
+		}
+	}
+	o.zeroGrads()
+	o.step++
+	return nil
+}
+
+// zeroGrads clears the parameters' gradient buffers: Gorgonia accumulates
+// into bound dual values across runs, and its own solvers zero them after
+// each update too.
+func (o *Optimizer) zeroGrads() {
+	for _, p := range o.params {
+		if g, err := p.Grad(); err == nil {
+			if t, ok := g.(tensor.Tensor); ok {
+				t.Zero()
+			}
+		}
+	}
+}
+
+// State returns the optimiser state for checkpointing: one named slice per
+// buffer ("<param>.m", and "<param>.v" for Adam) and the step count. The
+// slices alias the optimiser's buffers.
+func (o *Optimizer) State() (step int, bufs map[string][]float64) {
+	bufs = make(map[string][]float64, 2*len(o.params))
+	for i, p := range o.params {
+		bufs[p.Name()+".m"] = o.m[i]
+		if o.v != nil {
+			bufs[p.Name()+".v"] = o.v[i]
+		}
+	}
+	return o.step, bufs
+}
+
+// SetState restores what State returned; every buffer must be present with
+// the right length.
+func (o *Optimizer) SetState(step int, bufs map[string][]float64) error {
+	if step < 0 {
+		return fmt.Errorf("graph: optimizer state step %d: want >= 0", step)
+	}
+	var errs []error
+	check := func(name string, n int) {
+		src, ok := bufs[name]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("graph: optimizer state %q missing", name))
+		case len(src) != n:
+			errs = append(errs, fmt.Errorf("graph: optimizer state %q has %d values, want %d", name, len(src), n))
+		}
+	}
+	for i, p := range o.params {
+		check(p.Name()+".m", len(o.m[i]))
+		if o.v != nil {
+			check(p.Name()+".v", len(o.v[i]))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for i, p := range o.params {
+		copy(o.m[i], bufs[p.Name()+".m"])
+		if o.v != nil {
+			copy(o.v[i], bufs[p.Name()+".v"])
+		}
+	}
+	o.step = step
+	return nil
+}

@@ -1,0 +1,223 @@
+package graph
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// paramWithGrad builds a float64 parameter w in a graph with cost
+// sum(c .* w), so that dcost/dw = c, runs it once and returns w.
+func paramWithGrad(t *testing.T, name string, w0, c []float64) (*gorgonia.Node, *gorgonia.ExprGraph, gorgonia.VM) {
+	t.Helper()
+	g := gorgonia.NewGraph()
+	w := gorgonia.NewVector(g, tensor.Float64, gorgonia.WithShape(len(w0)), gorgonia.WithName(name),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(len(w0)), tensor.WithBacking(append([]float64(nil), w0...)))))
+	cn := gorgonia.NewVector(g, tensor.Float64, gorgonia.WithShape(len(c)), gorgonia.WithName(name+"_c"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(len(c)), tensor.WithBacking(append([]float64(nil), c...)))))
+	cost := gorgonia.Must(gorgonia.Sum(gorgonia.Must(gorgonia.HadamardProd(w, cn))))
+	if _, err := gorgonia.Grad(cost, w); err != nil {
+		t.Fatal(err)
+	}
+	vm := gorgonia.NewTapeMachine(g, gorgonia.BindDualValues(w))
+	return w, g, vm
+}
+
+func run(t *testing.T, vm gorgonia.VM) {
+	t.Helper()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	vm.Reset()
+}
+
+func vals(n *gorgonia.Node) []float64 { return n.Value().Data().([]float64) }
+
+func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol*(1+math.Abs(b)) }
+
+func TestSGDMomentumDecayHand(t *testing.T) {
+	w, _, vm := paramWithGrad(t, "w", []float64{1, -2}, []float64{0.5, 3})
+	defer vm.Close()
+	opt, err := NewOptimizer(OptimizerConfig{Kind: SolverSGD, Schedule: Schedule{Kind: ScheduleConstant, Base: 0.1},
+		Momentum: 0.9, WeightDecay: 0.01}, []*gorgonia.Node{w}, map[string]ParamMult{"w": {LR: 2, Decay: 0.5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hand: lr = 0.2, lambda = 0.005.
+	wh := []float64{1, -2}
+	vh := []float64{0, 0}
+	c := []float64{0.5, 3}
+	for step := 0; step < 3; step++ {
+		run(t, vm)
+		if err := opt.Step(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range wh {
+			gi := c[i] + 0.005*wh[i]
+			vh[i] = 0.9*vh[i] + 0.2*gi
+			wh[i] -= vh[i]
+		}
+		for i, got := range vals(w) {
+			if !near(got, wh[i], 1e-14) {
+				t.Fatalf("step %d w[%d] = %.17g, want %.17g", step, i, got, wh[i])
+			}
+		}
+	}
+	// Spot value after the first step: w0 = 1 - 0.2*(0.5+0.005) = 0.899.
+	if opt.StepCount() != 3 {
+		t.Errorf("StepCount = %d, want 3", opt.StepCount())
+	}
+}
+
+func TestSGDFirstStepKnownValue(t *testing.T) {
+	w, _, vm := paramWithGrad(t, "w", []float64{1}, []float64{0.5})
+	defer vm.Close()
+	opt, err := NewOptimizer(OptimizerConfig{Kind: SolverSGD, Schedule: Schedule{Base: 0.1}, Momentum: 0.9, WeightDecay: 0.01},
+		[]*gorgonia.Node{w}, map[string]ParamMult{"w": {LR: 2, Decay: 0.5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, vm)
+	if err := opt.Step(); err != nil {
+		t.Fatal(err)
+	}
+	if got := vals(w)[0]; !near(got, 0.899, 1e-15) {
+		t.Fatalf("w = %.17g, want 0.899", got)
+	}
+}
+
+func TestAdamHand(t *testing.T) {
+	w, _, vm := paramWithGrad(t, "w", []float64{1, -2, 0.3}, []float64{0.5, -3, 1e-3})
+	defer vm.Close()
+	opt, err := NewOptimizer(OptimizerConfig{Kind: SolverAdam, Schedule: Schedule{Base: 0.01}}, []*gorgonia.Node{w}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, vm)
+	if err := opt.Step(); err != nil {
+		t.Fatal(err)
+	}
+	// First Adam step moves each weight by -lr*sign(g) (up to eps).
+	want := []float64{0.99, -1.99, 0.29}
+	for i, got := range vals(w) {
+		if !near(got, want[i], 1e-6) {
+			t.Errorf("w[%d] = %.10g, want %.10g", i, got, want[i])
+		}
+	}
+	// Second step against a direct evaluation.
+	m := []float64{0, 0, 0}
+	v := []float64{0, 0, 0}
+	wh := []float64{1, -2, 0.3}
+	c := []float64{0.5, -3, 1e-3}
+	for s := 1; s <= 2; s++ {
+		for i := range wh {
+			m[i] = 0.9*m[i] + 0.1*c[i]
+			v[i] = 0.999*v[i] + 0.001*c[i]*c[i]
+			wh[i] -= 0.01 * (m[i] / (1 - math.Pow(0.9, float64(s)))) / (math.Sqrt(v[i]/(1-math.Pow(0.999, float64(s)))) + 1e-8)
+		}
+	}
+	run(t, vm)
+	if err := opt.Step(); err != nil {
+		t.Fatal(err)
+	}
+	for i, got := range vals(w) {
+		if !near(got, wh[i], 1e-13) {
+			t.Errorf("step 2 w[%d] = %.17g, want %.17g", i, got, wh[i])
+		}
+	}
+}
+
+func TestClipNorm(t *testing.T) {
+	w, _, vm := paramWithGrad(t, "w", []float64{0, 0}, []float64{3, 4})
+	defer vm.Close()
+	opt, err := NewOptimizer(OptimizerConfig{Kind: SolverSGD, Schedule: Schedule{Base: 1}, ClipNorm: 1}, []*gorgonia.Node{w}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, vm)
+	if err := opt.Step(); err != nil {
+		t.Fatal(err)
+	}
+	if got := vals(w); !near(got[0], -0.6, 1e-15) || !near(got[1], -0.8, 1e-15) {
+		t.Errorf("clipped update w = %v, want [-0.6 -0.8]", got)
+	}
+	if opt.LastGradNorm != 5 {
+		t.Errorf("LastGradNorm = %v, want 5", opt.LastGradNorm)
+	}
+}
+
+func TestNonFiniteRefused(t *testing.T) {
+	w, _, vm := paramWithGrad(t, "w", []float64{1, 2}, []float64{1, math.NaN()})
+	defer vm.Close()
+	opt, err := NewOptimizer(OptimizerConfig{Kind: SolverAdam, Schedule: Schedule{Base: 1}}, []*gorgonia.Node{w}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, vm)
+	err = opt.Step()
+	var nf *NonFiniteError
+	if !errors.As(err, &nf) || nf.Param != "w" || nf.Index != 1 {
+		t.Fatalf("Step error = %v, want NonFiniteError on w[1]", err)
+	}
+	if got := vals(w); got[0] != 1 || got[1] != 2 || opt.StepCount() != 0 {
+		t.Errorf("refused update changed state: w = %v, steps = %d", got, opt.StepCount())
+	}
+}
+
+func TestSchedules(t *testing.T) {
+	cases := []struct {
+		s    Schedule
+		t    int
+		want float64
+	}{
+		{Schedule{Kind: ScheduleConstant, Base: 0.5}, 100, 0.5},
+		{Schedule{Kind: ScheduleStep, Base: 1, Gamma: 0.1, Milestones: []int{10, 20}}, 9, 1},
+		{Schedule{Kind: ScheduleStep, Base: 1, Gamma: 0.1, Milestones: []int{10, 20}}, 10, 0.1},
+		{Schedule{Kind: ScheduleStep, Base: 1, Gamma: 0.1, Milestones: []int{10, 20}}, 25, 0.01},
+		{Schedule{Kind: ScheduleCosine, Base: 1, Min: 0.1, Total: 100}, 0, 1},
+		{Schedule{Kind: ScheduleCosine, Base: 1, Min: 0.1, Total: 100}, 50, 0.55},
+		{Schedule{Kind: ScheduleCosine, Base: 1, Min: 0.1, Total: 100}, 500, 0.1},
+		{Schedule{Kind: ScheduleConstant, Base: 1, Warmup: 4}, 0, 0.25},
+		{Schedule{Kind: ScheduleConstant, Base: 1, Warmup: 4}, 3, 1},
+		{Schedule{Kind: ScheduleCosine, Base: 1, Total: 10, Warmup: 4}, 9, 0.5},
+	}
+	for _, c := range cases {
+		if err := c.s.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.s.LR(c.t); !near(got, c.want, 1e-12) {
+			t.Errorf("%+v LR(%d) = %v, want %v", c.s, c.t, got, c.want)
+		}
+	}
+	bad := []struct {
+		s   Schedule
+		msg string
+	}{
+		{Schedule{Kind: "linear", Base: 1}, `schedule kind "linear"`},
+		{Schedule{Kind: ScheduleCosine, Base: 1}, "cosine schedule total 0"},
+		{Schedule{Kind: ScheduleStep, Base: 1, Gamma: 0.1, Milestones: []int{5, 5}}, "strictly increasing"},
+		{Schedule{Base: math.NaN()}, "base learning rate NaN"},
+	}
+	for _, c := range bad {
+		if err := c.s.Validate(); err == nil || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("Validate(%+v) = %v, want error containing %q", c.s, err, c.msg)
+		}
+	}
+}
+
+func TestOptimizerConfigErrors(t *testing.T) {
+	g := gorgonia.NewGraph()
+	w := gorgonia.NewVector(g, tensor.Float32, gorgonia.WithShape(2), gorgonia.WithName("w"), gorgonia.WithInit(gorgonia.Zeroes()))
+	_, err := NewOptimizer(OptimizerConfig{Kind: "rmsprop"}, []*gorgonia.Node{w}, nil)
+	if err == nil || !strings.Contains(err.Error(), `optimizer kind "rmsprop"`) {
+		t.Errorf("got %v", err)
+	}
+	_, err = NewOptimizer(OptimizerConfig{Kind: SolverSGD}, []*gorgonia.Node{w}, map[string]ParamMult{"nope": {}})
+	if err == nil || !strings.Contains(err.Error(), `unknown parameter "nope"`) {
+		t.Errorf("got %v", err)
+	}
+}
