@@ -4,8 +4,8 @@ import "fmt"
 
 // Default returns the embedded default morphable model: a smooth,
 // bilaterally symmetric, face-like mesh generated deterministically by code
-// (no data files). Each call builds a fresh, independent Model (about a
-// millisecond; nothing is cached, there is no package state).
+// (no data files). Each call builds a fresh, independent Model (about 10 ms
+// on one core; nothing is cached, there is no package state).
 //
 // # Mesh
 //
@@ -89,7 +89,7 @@ func Default() (*Model, error) {
 		m.Basis = append(m.Basis, componentBasis(pts, dc))
 		m.Components = append(m.Components, Component{Name: dc.name, Kind: dc.kind})
 	}
-	m.Albedo = DefaultAlbedo(DefaultSkinTone())
+	m.Albedo = surfaceAlbedo(pts, DefaultSkinTone())
 	lm, err := defaultLandmarks(pts)
 	if err != nil {
 		return nil, fmt.Errorf("bfm: building default model: %w", err)

@@ -9,7 +9,7 @@ func DefaultSkinTone() [3]float64 { return [3]float64{0.64, 0.40, 0.30} }
 // DefaultAlbedo returns a procedural per-vertex albedo (linear RGB in
 // [0, 1]) for the default model's DefaultRows x DefaultCols vertices, with
 // skin as the base skin colour (linear RGB; components are clamped to
-// [0, 1]). Features are painted at the mean face's frontal (|x|, y)
+// [0, 1], NaN counts as 0). Features are painted at the mean face's frontal (|x|, y)
 // position, in mm:
 //   - skin: skin times a slow +-4% variation and a rosier tint on the cheeks;
 //   - brows: dark brown arches over x in [12, 52], centred near y = 43;
@@ -21,13 +21,28 @@ func DefaultSkinTone() [3]float64 { return [3]float64{0.64, 0.40, 0.30} }
 // The albedo is mirror-symmetric like the geometry. Use it with a Model from
 // Default: Default() sets Albedo = DefaultAlbedo(DefaultSkinTone()).
 func DefaultAlbedo(skin [3]float64) [][3]float64 {
-	for c := range skin {
-		skin[c] = math.Min(1, math.Max(0, skin[c]))
+	for c, v := range skin {
+		switch {
+		case !(v >= 0): // negative or NaN
+			skin[c] = 0
+		case v > 1:
+			skin[c] = 1
+		}
 	}
-	pts := defaultSurface()
+	return surfaceAlbedo(defaultSurface(), skin)
+}
+
+// surfaceAlbedo paints the right half of the grid and mirrors it.
+func surfaceAlbedo(pts []facePoint, skin [3]float64) [][3]float64 {
 	out := make([][3]float64, len(pts))
-	for k, p := range pts {
-		out[k] = albedoAt(math.Abs(p.x), p.y, skin)
+	mid := (defaultCols - 1) / 2
+	for r := 0; r < defaultRows; r++ {
+		for c := mid; c < defaultCols; c++ {
+			k := r*defaultCols + c
+			p := pts[k]
+			out[k] = albedoAt(p.x, p.y, skin)
+			out[r*defaultCols+defaultCols-1-c] = out[k]
+		}
 	}
 	return out
 }
