@@ -249,21 +249,40 @@ func (r *Renderer) computeNormals(verts [][3]float64, tris [][3]int32) {
 func (r *Renderer) VertexNormal(v int) [3]float64 { return r.normals[v] }
 
 // VertexVisible reports whether vertex v of the mesh passed to the last
-// Render is visible: it is front-facing (its camera-frame normal has z > 0),
-// it projects inside the image, and it is not occluded: its depth is at least
-// the z-buffer at its nearest pixel minus tol (depth units, i.e. pixels for
-// the grid generator's camera). Out-of-range v reports false.
-func (r *Renderer) VertexVisible(v int, tol float64) bool {
+// Render is visible:
+//   - it faces the camera: the angle between its camera-frame normal and the
+//     view direction +z is below 90 + grazeDeg degrees (grazeDeg > 0 accepts
+//     vertices just past the silhouette, such as contour landmarks on a mesh
+//     rim, which annotators mark visible);
+//   - it projects inside the image;
+//   - it is not occluded: some pixel of the 2 x 2 cell of pixel centres
+//     around its projection has nothing drawn or a z-buffer depth at most
+//     its own depth plus depthTol (depth units, i.e. pixels for the grid
+//     generator's camera). Looking at the whole cell instead of the nearest
+//     pixel keeps vertices on a silhouette, where the depth changes by many
+//     units within a pixel, from hiding behind their own neighbourhood.
+//
+// Out-of-range v reports false.
+func (r *Renderer) VertexVisible(v int, depthTol, grazeDeg float64) bool {
 	if v < 0 || v >= len(r.verts) || v >= len(r.normals) {
 		return false
 	}
-	if r.normals[v][2] <= 0 {
+	n := r.normals[v]
+	// cos(angle) > cos(90 + graze) = -sin(graze).
+	if l := math.Sqrt(n[0]*n[0] + n[1]*n[1] + n[2]*n[2]); !(n[2] > -math.Sin(grazeDeg*math.Pi/180)*l) || l == 0 {
 		return false
 	}
 	p := r.verts[v]
-	x, y := int(math.Round(p[0])), int(math.Round(p[1]))
-	if x < 0 || y < 0 || x >= r.w || y >= r.h {
+	if !(p[0] > -0.5 && p[1] > -0.5 && p[0] < float64(r.w)-0.5 && p[1] < float64(r.h)-0.5) {
 		return false
 	}
-	return p[2] >= r.depth[y*r.w+x]-tol
+	x0, y0 := int(math.Floor(p[0])), int(math.Floor(p[1]))
+	for y := max(y0, 0); y <= min(y0+1, r.h-1); y++ {
+		for x := max(x0, 0); x <= min(x0+1, r.w-1); x++ {
+			if r.depth[y*r.w+x] <= p[2]+depthTol {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -136,10 +136,10 @@ func TestRenderZBufferKeepsNearest(t *testing.T) {
 		if order == "far first" {
 			red, blue = 0, 4
 		}
-		if r.VertexVisible(red, 0.5) {
+		if r.VertexVisible(red, 0.5, 0) {
 			t.Errorf("%s: red corner behind the blue quad reported visible", order)
 		}
-		if !r.VertexVisible(blue, 0.5) {
+		if !r.VertexVisible(blue, 0.5, 0) {
 			t.Errorf("%s: blue corner reported hidden", order)
 		}
 	}
@@ -158,7 +158,7 @@ func TestRenderBackFaces(t *testing.T) {
 	if got := rgbaAt(img, 3, 3); got != [3]uint8{} {
 		t.Errorf("culled back face drew %v", got)
 	}
-	if r.VertexVisible(0, 1) {
+	if r.VertexVisible(0, 1, 0) {
 		t.Error("vertex of a back-facing quad reported visible")
 	}
 	if err := r.Render(img, verts, tris, nil, Shading{Ambient: 0, Diffuse: 1, BackFaces: true, Linear: true}); err != nil {
@@ -167,6 +167,35 @@ func TestRenderBackFaces(t *testing.T) {
 	// Drawn with the flipped normal facing the frontal light: grey 0.8.
 	if got := rgbaAt(img, 3, 3); got != [3]uint8{204, 204, 204} {
 		t.Errorf("back face with BackFaces = %v, want [204 204 204]", got)
+	}
+}
+
+func TestVertexVisibleGrazing(t *testing.T) {
+	r, _ := NewRenderer(16, 16)
+	img := image.NewRGBA(image.Rect(0, 0, 16, 16))
+	for _, c := range []struct {
+		phi   float64 // angle of the normal from +z, degrees
+		graze float64
+		want  bool
+	}{{88, 0, true}, {92, 0, false}, {92, 5, true}, {96, 5, false}} {
+		// A triangle whose camera-frame normal is (sin phi, 0, cos phi):
+		// tangents t1 = (0, 1, 0) and t2 = (cos phi, 0, -sin phi), with
+		// t2 x t1 = n; image y is camera -y.
+		p := c.phi * math.Pi / 180
+		a := [3]float64{8, 8, 0}
+		b := [3]float64{8 + 4*math.Cos(p), 8, -4 * math.Sin(p)}
+		d := [3]float64{8, 4, 0}
+		if err := r.Render(img, [][3]float64{a, b, d}, [][3]int32{{0, 1, 2}}, nil, DefaultShading()); err != nil {
+			t.Fatal(err)
+		}
+		n := r.VertexNormal(0)
+		got := math.Acos(n[2]/math.Sqrt(n[0]*n[0]+n[1]*n[1]+n[2]*n[2])) * 180 / math.Pi
+		if math.Abs(got-c.phi) > 1e-9 {
+			t.Fatalf("test triangle normal at %.3f degrees, want %v", got, c.phi)
+		}
+		if v := r.VertexVisible(0, 1, c.graze); v != c.want {
+			t.Errorf("normal at %v degrees, graze %v: visible = %v, want %v", c.phi, c.graze, v, c.want)
+		}
 	}
 }
 
@@ -266,7 +295,7 @@ func TestRenderErrors(t *testing.T) {
 			t.Errorf("error = %v, want %q", err, c.want)
 		}
 	}
-	if r.VertexVisible(-1, 1) || r.VertexVisible(99, 1) {
+	if r.VertexVisible(-1, 1, 0) || r.VertexVisible(99, 1, 0) {
 		t.Error("out-of-range vertex reported visible")
 	}
 }

@@ -72,6 +72,10 @@ type SyntheticConfig struct {
 	// VisibilityTol is the depth tolerance of the landmark visibility test
 	// as a fraction of the face width in pixels (default 0.03).
 	VisibilityTol float64 `yaml:"visibility_tol"`
+	// GrazeDeg lets a landmark count as facing the camera up to GrazeDeg
+	// degrees past the silhouette (default 5): contour landmarks on a mesh
+	// rim sit just past 90 degrees in a frontal view.
+	GrazeDeg float64 `yaml:"graze_deg"`
 }
 
 // DefaultSyntheticConfig is a 112 x 112 training distribution: yaw up to 80
@@ -83,7 +87,7 @@ func DefaultSyntheticConfig() SyntheticConfig {
 		YawDeg: 80, PitchDeg: 25, RollDeg: 20,
 		ScaleMin: 0.45, ScaleMax: 0.7, TransJitter: 0.08,
 		ShapeStd: 1, Background: BackgroundMixed, OccluderProb: 0.3,
-		LightJitter: 0.8, VisibilityTol: 0.03,
+		LightJitter: 0.8, VisibilityTol: 0.03, GrazeDeg: 5,
 	}
 }
 
@@ -120,6 +124,8 @@ func (c SyntheticConfig) Validate() error {
 		return bad("light_jitter", c.LightJitter, ">= 0")
 	case !finite(c.VisibilityTol) || c.VisibilityTol < 0:
 		return bad("visibility_tol", c.VisibilityTol, ">= 0")
+	case !finite(c.GrazeDeg) || c.GrazeDeg < 0 || c.GrazeDeg > 45:
+		return bad("graze_deg", c.GrazeDeg, "in [0, 45]")
 	}
 	switch c.Background {
 	case BackgroundNoise, BackgroundGradient, BackgroundBlobs, BackgroundMixed:
@@ -398,7 +404,7 @@ func (s *Synthetic) sampleWith(i int, alpha []float64, cam Camera, rng *rand.Ran
 			}
 			p := verts[v]
 			lm.Points[j] = [2]float64{p[0], p[1]}
-			lm.Visible[j] = sc.r.VertexVisible(v, tol)
+			lm.Visible[j] = sc.r.VertexVisible(v, tol, c.GrazeDeg)
 			grow(p)
 		}
 		out.Landmarks[scheme] = lm
