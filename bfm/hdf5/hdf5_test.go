@@ -1,0 +1,203 @@
+package hdf5
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+)
+
+const testdata = "../testdata"
+
+// expectation is one dataset's entry in h5_expected.json (written by
+// scripts/make_h5_fixtures.py from the arrays h5py stored).
+type expectation struct {
+	Shape   []int             `json:"shape"`
+	Values  []json.RawMessage `json:"values"`
+	Strings []string          `json:"strings"`
+}
+
+func loadExpected(t testing.TB) map[string]map[string]expectation {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testdata, "h5_expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]expectation{}
+	for name, v := range raw {
+		if strings.HasPrefix(name, "_") {
+			continue
+		}
+		var m map[string]expectation
+		if err := json.Unmarshal(v, &m); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out[name] = m
+	}
+	return out
+}
+
+// value decodes a JSON number or one of the strings "+Inf", "-Inf", "-0".
+func value(t *testing.T, r json.RawMessage) float64 {
+	t.Helper()
+	switch string(r) {
+	case `"+Inf"`:
+		return math.Inf(1)
+	case `"-Inf"`:
+		return math.Inf(-1)
+	case `"-0"`:
+		return math.Copysign(0, -1)
+	}
+	var v float64
+	if err := json.Unmarshal(r, &v); err != nil {
+		t.Fatalf("bad expected value %s", r)
+	}
+	return v
+}
+
+// knownUnsupported lists fixture datasets this package refuses, with the
+// expected error text.
+var knownUnsupported = map[string]string{
+	"h5_types_latest.h5:/layouts/resizable": "extensible-array chunk index",
+}
+
+func TestFixturesExact(t *testing.T) {
+	exp := loadExpected(t)
+	if len(exp) < 7 {
+		t.Fatalf("expected file lists %d fixtures, want at least 7", len(exp))
+	}
+	for name, sets := range exp {
+		t.Run(name, func(t *testing.T) {
+			f, err := Open(filepath.Join(testdata, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			for path, e := range sets {
+				ds, err := f.Dataset(path)
+				if want, ok := knownUnsupported[name+":"+path]; ok {
+					var ue *UnsupportedError
+					if !errors.As(err, &ue) || !strings.Contains(err.Error(), want) {
+						t.Errorf("%s: got %v, want an UnsupportedError containing %q", path, err, want)
+					}
+					continue
+				}
+				if err != nil {
+					t.Errorf("%s: %v", path, err)
+					continue
+				}
+				if got := ds.Shape(); !reflect.DeepEqual(got, append([]int{}, e.Shape...)) {
+					t.Errorf("%s: shape %v, want %v", path, got, e.Shape)
+				}
+				if e.Strings != nil {
+					got, err := ds.Strings()
+					if err != nil {
+						t.Errorf("%s: %v", path, err)
+					} else if !reflect.DeepEqual(got, e.Strings) {
+						t.Errorf("%s: strings %q, want %q", path, got, e.Strings)
+					}
+					continue
+				}
+				got, err := ds.Float64s()
+				if err != nil {
+					t.Errorf("%s: %v", path, err)
+					continue
+				}
+				if len(got) != len(e.Values) {
+					t.Errorf("%s: %d values, want %d", path, len(got), len(e.Values))
+					continue
+				}
+				for i, r := range e.Values {
+					w := value(t, r)
+					if math.Float64bits(got[i]) != math.Float64bits(w) {
+						t.Errorf("%s[%d] = %v, want %v", path, i, got[i], w)
+						break
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestList(t *testing.T) {
+	for _, name := range []string{"h5_bfm2017_contig.h5", "h5_bfm2017_chunked.h5", "h5_bfm2017_latest.h5", "h5_bfm2017_dense.h5"} {
+		f, err := Open(filepath.Join(testdata, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, err := f.List("/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"color", "expression", "metadata", "shape"}; !reflect.DeepEqual(root, want) {
+			t.Errorf("%s: root members %v, want %v", name, root, want)
+		}
+		model, err := f.List("shape/model")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"mean", "noiseVariance", "pcaBasis", "pcaVariance"}
+		if name == "h5_bfm2017_dense.h5" {
+			for i := 0; i < 40; i++ {
+				want = append(want, "extra_0"+string(rune('0'+i/10))+string(rune('0'+i%10)))
+			}
+			sort.Strings(want)
+		}
+		if !reflect.DeepEqual(model, want) {
+			t.Errorf("%s: /shape/model members %v, want %v", name, model, want)
+		}
+		f.Close()
+	}
+}
+
+func TestMissingPathError(t *testing.T) {
+	f, err := Open(filepath.Join(testdata, "h5_bfm2017_latest.h5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, err = f.Dataset("/shape/model/meen")
+	want := `hdf5: ../testdata/h5_bfm2017_latest.h5: no object "/shape/model/meen": group "/shape/model" has members [mean noiseVariance pcaBasis pcaVariance]`
+	if err == nil || err.Error() != want {
+		t.Errorf("got error %v\nwant %s", err, want)
+	}
+	_, err = f.Dataset("shape/modl/mean")
+	want = `hdf5: ../testdata/h5_bfm2017_latest.h5: no object "/shape/modl/mean": group "/shape" has members [model representer]`
+	if err == nil || err.Error() != want {
+		t.Errorf("got error %v\nwant %s", err, want)
+	}
+	_, err = f.Dataset("/shape/model")
+	want = `hdf5: ../testdata/h5_bfm2017_latest.h5: "/shape/model" is a group, not a dataset`
+	if err == nil || err.Error() != want {
+		t.Errorf("got error %v\nwant %s", err, want)
+	}
+	_, err = f.Dataset("/shape/model/mean/x")
+	want = `hdf5: ../testdata/h5_bfm2017_latest.h5: no object "/shape/model/mean/x": "/shape/model/mean" is not a group`
+	if err == nil || err.Error() != want {
+		t.Errorf("got error %v\nwant %s", err, want)
+	}
+}
+
+func TestUnsupported(t *testing.T) {
+	for _, name := range []string{"h5_types.h5", "h5_types_latest.h5"} {
+		f, err := Open(filepath.Join(testdata, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.Dataset("compound")
+		var ue *UnsupportedError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "compound datatype") {
+			t.Errorf("%s: compound dataset: got %v, want an UnsupportedError about the compound datatype", name, err)
+		}
+		f.Close()
+	}
+}
