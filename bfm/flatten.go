@@ -1,0 +1,695 @@
+package bfm
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+)
+
+// FlattenOptions controls Flatten.
+type FlattenOptions struct {
+	// UseModelUV returns the model's own UVs instead of computing a Tutte
+	// embedding (the Surrey model's UVs are already symmetric).
+	UseModelUV bool
+	// MinWeight is the floor of the cotangent weights relative to their mean
+	// positive value: w_ij < MinWeight*mean(w) is raised to it. 0 means 1e-3.
+	MinWeight float64
+	// Tol is the relative residual of the conjugate-gradient solves; 0 means
+	// 1e-11.
+	Tol float64
+	// Precond selects the CG preconditioner (default IC(0)).
+	Precond Preconditioner
+}
+
+// FlattenInfo reports what FlattenDetailed did.
+type FlattenInfo struct {
+	// Method is "tutte-cotangent-symmetric" or "model-uv".
+	Method string
+	// Pairs is the mirror map used (nil for model UVs when the model has no
+	// detectable symmetry).
+	Pairs []int
+	// Asymmetry is the RMS distance of mirrored vertex pairs (Asymmetry).
+	Asymmetry float64
+	// MidlineVertices counts vertices that are their own mirror.
+	MidlineVertices int
+	// HolesFilled counts inner boundary loops (the Surrey model's mouth)
+	// closed by a fan around a virtual centre vertex before flattening.
+	HolesFilled int
+	// BoundaryVertices counts vertices of the outer boundary loop.
+	BoundaryVertices int
+	// ClampedWeights counts edges whose cotangent weight was raised to the
+	// floor; DegenerateTriangles counts zero-area triangles skipped when
+	// computing the weights.
+	ClampedWeights, DegenerateTriangles int
+	// UnknownsU, UnknownsV, IterationsU, IterationsV, ResidualU and
+	// ResidualV describe the two reduced CG solves.
+	UnknownsU, UnknownsV     int
+	IterationsU, IterationsV int
+	ResidualU, ResidualV     float64
+	// Flipped counts triangles whose flattened signed area is not positive.
+	Flipped int
+}
+
+// Flatten returns one (u, v) per vertex of m: the symmetric Tutte embedding
+// of Bas et al. 2017, Sec. 3.1 (see FlattenDetailed), or the model's own UVs
+// when opt.UseModelUV is set.
+func Flatten(m *Model, opt FlattenOptions) ([][2]float64, error) {
+	uv, _, err := FlattenDetailed(m, opt)
+	return uv, err
+}
+
+// FlattenDetailed computes the symmetric Tutte embedding of the mesh of m
+// and reports how it went.
+//
+// The method (Tutte 1963; Floater 1997; Bas et al. 2017, Sec. 3.1):
+//
+//   - Weights: conformal (cotangent) weights w_ij = (cot a_ij + cot b_ij)/2,
+//     a_ij and b_ij the angles opposite edge ij in its two triangles (one on
+//     the boundary), from the mean shape. Obtuse configurations make w_ij
+//     negative; Tutte's theorem needs positive weights, so every weight below
+//     MinWeight times the mean positive weight is raised to that floor. The
+//     Laplacian is then an M-matrix, every interior vertex is a convex
+//     combination of its neighbours and, with a convex boundary, no triangle
+//     flips (Floater 1997).
+//   - Holes: every boundary loop but the longest (in 3D) is closed by a fan
+//     of triangles around a virtual vertex at the loop's centroid, so the
+//     mesh is a disc.
+//   - Boundary: the outer loop is mapped to the perimeter of [0,1]^2 by arc
+//     length, starting at its top mid-line point (largest y) mapped to
+//     (0.5, 1) and running towards +x, so u grows with x and v = 1 is the top
+//     of the face. The arc-length parameters t of a vertex and its mirror are
+//     averaged (t, 1-t) and the right-side boundary vertices nearest to the
+//     corners are moved onto them (piecewise-linear reparametrisation), so the
+//     embedding covers the whole square.
+//   - Symmetry: with L the weighted Laplacian and F the mirror permutation,
+//     the symmetric embedding is u - 1/2 = Q y_u, v = P y_v, where P copies a
+//     right-half (x >= 0) value to the vertex and its mirror and Q copies it
+//     with a sign change (zero on the mid-line, so u = 0.5 there). Only the
+//     right half is solved: (Q^T L_II Q) y_u = -Q^T L_IB (u_B - 1/2) and
+//     (P^T L_II P) y_v = -P^T L_IB v_B, both symmetric positive definite, by
+//     preconditioned conjugate gradients. Folding is the same as averaging L
+//     with F L F, so the weights are symmetrised for free. The left half is
+//     the reflection (1-u, v) of the right, exactly.
+func FlattenDetailed(m *Model, opt FlattenOptions) ([][2]float64, FlattenInfo, error) {
+	var info FlattenInfo
+	if err := flatCheckMesh(m); err != nil {
+		return nil, info, err
+	}
+	if opt.UseModelUV {
+		return flatModelUV(m)
+	}
+	info.Method = "tutte-cotangent-symmetric"
+	minW := opt.MinWeight
+	if minW == 0 {
+		minW = 1e-3
+	}
+	if !(minW > 0 && minW < 1) {
+		return nil, info, fmt.Errorf("bfm: flatten %q: MinWeight %v, want in (0, 1)", m.Name, opt.MinWeight)
+	}
+	tol := opt.Tol
+	if tol == 0 {
+		tol = 1e-11
+	}
+	pairs, err := MirrorPairs(m)
+	if err != nil {
+		return nil, info, fmt.Errorf("bfm: flatten %q: %w", m.Name, err)
+	}
+	info.Pairs = pairs
+	info.Asymmetry, _ = Asymmetry(m, pairs)
+	nv := m.NumVertices()
+
+	// Boundary loops from directed edges that have no opposite.
+	loops, err := flatBoundaryLoops(m)
+	if err != nil {
+		return nil, info, err
+	}
+	if len(loops) == 0 {
+		return nil, info, fmt.Errorf("bfm: flatten %q: the mesh has no boundary (closed surface), cannot map it to a square", m.Name)
+	}
+	pos := make([][3]float64, nv, nv+len(loops))
+	for i := range pos {
+		pos[i] = [3]float64{m.Mean[3*i], m.Mean[3*i+1], m.Mean[3*i+2]}
+	}
+	outer, best := 0, -1.0
+	for li, l := range loops {
+		if s := flatLoopLength(pos, l); s > best {
+			outer, best = li, s
+		}
+	}
+	loopOf := make([]int32, nv)
+	for i := range loopOf {
+		loopOf[i] = -1
+	}
+	for li, l := range loops {
+		for _, v := range l {
+			loopOf[v] = int32(li)
+		}
+	}
+	// Close the holes with fans around virtual vertices.
+	tris := append([][3]int32(nil), m.Triangles...)
+	ext := append([]int(nil), pairs...)
+	virt := make([]int, len(loops)) // loop -> virtual vertex, -1 for the outer one
+	for li, l := range loops {
+		virt[li] = -1
+		if li == outer {
+			continue
+		}
+		var c [3]float64
+		for _, v := range l {
+			for k := range c {
+				c[k] += pos[v][k]
+			}
+		}
+		for k := range c {
+			c[k] /= float64(len(l))
+		}
+		virt[li] = len(pos)
+		pos = append(pos, c)
+		for k, a := range l {
+			b := l[(k+1)%len(l)]
+			// Boundary half-edge a->b has the mesh on its left: the fan
+			// triangle uses b->a so the winding stays consistent.
+			tris = append(tris, [3]int32{b, a, int32(virt[li])})
+		}
+		info.HolesFilled++
+	}
+	for li, l := range loops {
+		lj := loopOf[pairs[l[0]]]
+		if lj < 0 {
+			return nil, info, fmt.Errorf("bfm: flatten %q: boundary vertex %d mirrors to interior vertex %d (topology not symmetric)", m.Name, l[0], pairs[l[0]])
+		}
+		for _, v := range l {
+			if loopOf[pairs[v]] != lj {
+				return nil, info, fmt.Errorf("bfm: flatten %q: boundary vertex %d mirrors to %d, which is not on the mirror boundary loop (topology not symmetric)", m.Name, v, pairs[v])
+			}
+		}
+		if (li == outer) != (int(lj) == outer) {
+			return nil, info, fmt.Errorf("bfm: flatten %q: the outer boundary loop does not mirror onto itself", m.Name)
+		}
+		if li != outer {
+			ext = append(ext, 0) // placeholder, set below in loop order
+		}
+	}
+	for li, l := range loops {
+		if li != outer {
+			ext[virt[li]] = virt[loopOf[pairs[l[0]]]]
+		}
+	}
+	ne := len(pos)
+	side := make([]int8, ne)
+	for i := 0; i < ne; i++ {
+		j := ext[i]
+		switch {
+		case j == i:
+			side[i] = 0
+			if i < nv {
+				info.MidlineVertices++
+			}
+		case pos[i][0] > pos[j][0] || (pos[i][0] == pos[j][0] && i < j):
+			side[i] = 1
+		default:
+			side[i] = -1
+		}
+	}
+
+	adj, err := flatCotanWeights(pos, tris, minW, &info)
+	if err != nil {
+		return nil, info, fmt.Errorf("bfm: flatten %q: %w", m.Name, err)
+	}
+
+	// Outer boundary onto the unit square.
+	ol := loops[outer]
+	info.BoundaryVertices = len(ol)
+	isB := make([]bool, ne)
+	for _, v := range ol {
+		isB[v] = true
+	}
+	uvB, err := flatBoundaryUV(pos, ol, ext, side)
+	if err != nil {
+		return nil, info, fmt.Errorf("bfm: flatten %q: %w", m.Name, err)
+	}
+
+	// Reduced unknowns: interior vertices with x >= 0 (v) and x > 0 (u).
+	idxU := make([]int32, ne)
+	idxV := make([]int32, ne)
+	nu, nvv := 0, 0
+	for i := 0; i < ne; i++ {
+		idxU[i], idxV[i] = -1, -1
+		if isB[i] || side[i] < 0 {
+			continue
+		}
+		idxV[i] = int32(nvv)
+		nvv++
+		if side[i] > 0 {
+			idxU[i] = int32(nu)
+			nu++
+		}
+	}
+	rep := func(i int) int {
+		if side[i] < 0 {
+			return ext[i]
+		}
+		return i
+	}
+	var tu, tv []Triplet
+	rhsU := make([]float64, nu)
+	rhsV := make([]float64, nvv)
+	for i := 0; i < ne; i++ {
+		if isB[i] {
+			continue
+		}
+		ri := rep(i)
+		rv := idxV[ri]
+		ci := float64(side[i])
+		ru := idxU[ri]
+		d := 0.0
+		for p := adj.ptr[i]; p < adj.ptr[i+1]; p++ {
+			j, w := int(adj.nbr[p]), adj.w[p]
+			d += w
+			if isB[j] {
+				rhsV[rv] += w * uvB[j][1]
+				if ci != 0 {
+					rhsU[ru] += ci * w * (uvB[j][0] - 0.5)
+				}
+				continue
+			}
+			rj := rep(j)
+			tv = append(tv, Triplet{rv, idxV[rj], -w})
+			if ci != 0 && side[j] != 0 {
+				tu = append(tu, Triplet{ru, idxU[rj], -ci * float64(side[j]) * w})
+			}
+		}
+		tv = append(tv, Triplet{rv, rv, d})
+		if ci != 0 {
+			tu = append(tu, Triplet{ru, ru, d})
+		}
+	}
+	info.UnknownsU, info.UnknownsV = nu, nvv
+	yu := make([]float64, nu)
+	yv := make([]float64, nvv)
+	for i := range yv {
+		yv[i] = 0.5
+	}
+	cg := CGOptions{Tol: tol, Precond: opt.Precond}
+	var wg sync.WaitGroup
+	var errU, errV error
+	solve := func(n int, t []Triplet, rhs, y []float64, it *int, res *float64, e *error) {
+		defer wg.Done()
+		if n == 0 {
+			return
+		}
+		a, err := NewCSR(n, t)
+		if err != nil {
+			*e = err
+			return
+		}
+		r, err := SolveCG(a, rhs, y, cg)
+		*it, *res, *e = r.Iterations, r.Residual, err
+	}
+	wg.Add(2)
+	go solve(nu, tu, rhsU, yu, &info.IterationsU, &info.ResidualU, &errU)
+	go solve(nvv, tv, rhsV, yv, &info.IterationsV, &info.ResidualV, &errV)
+	wg.Wait()
+	if err := errors.Join(errU, errV); err != nil {
+		return nil, info, fmt.Errorf("bfm: flatten %q: %w", m.Name, err)
+	}
+
+	uv := make([][2]float64, nv)
+	for i := 0; i < nv; i++ {
+		switch {
+		case side[i] < 0:
+			continue
+		case isB[i]:
+			uv[i] = uvB[i]
+		case side[i] == 0:
+			uv[i] = [2]float64{0.5, yv[idxV[i]]}
+		default:
+			uv[i] = [2]float64{0.5 + yu[idxU[i]], yv[idxV[i]]}
+		}
+	}
+	for i := 0; i < nv; i++ {
+		if side[i] < 0 {
+			p := uv[pairs[i]]
+			uv[i] = [2]float64{1 - p[0], p[1]}
+		}
+	}
+	info.Flipped = flatCountFlipped(uv, m.Triangles)
+	return uv, info, nil
+}
+
+func flatModelUV(m *Model) ([][2]float64, FlattenInfo, error) {
+	info := FlattenInfo{Method: "model-uv"}
+	if len(m.UV) != m.NumVertices() {
+		return nil, info, fmt.Errorf("bfm: flatten %q with model UVs: model has %d UVs for %d vertices", m.Name, len(m.UV), m.NumVertices())
+	}
+	for i, p := range m.UV {
+		if !(p[0] >= 0 && p[0] <= 1 && p[1] >= 0 && p[1] <= 1) {
+			return nil, info, fmt.Errorf("bfm: flatten %q with model UVs: UV %d = (%v, %v), want in [0,1]^2", m.Name, i, p[0], p[1])
+		}
+	}
+	if pairs, err := MirrorPairs(m); err == nil {
+		info.Pairs = pairs
+		info.Asymmetry, _ = Asymmetry(m, pairs)
+		for i, j := range pairs {
+			if i == j {
+				info.MidlineVertices++
+			}
+		}
+	}
+	uv := append([][2]float64(nil), m.UV...)
+	info.Flipped = flatCountFlipped(uv, m.Triangles)
+	return uv, info, nil
+}
+
+// flatCheckMesh checks sizes, finiteness and triangle indices.
+func flatCheckMesh(m *Model) error {
+	if m == nil {
+		return errors.New("bfm: nil model")
+	}
+	nv := m.NumVertices()
+	if nv < 3 || len(m.Mean) != 3*nv {
+		return fmt.Errorf("bfm: model %q: mean has %d values, want 3 per vertex and >= 3 vertices", m.Name, len(m.Mean))
+	}
+	if nv > math.MaxInt32-1024 {
+		return fmt.Errorf("bfm: model %q: %d vertices exceed int32 indices", m.Name, nv)
+	}
+	for i, x := range m.Mean {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("bfm: model %q: mean value %d is %v, want finite", m.Name, i, x)
+		}
+	}
+	if len(m.Triangles) == 0 {
+		return fmt.Errorf("bfm: model %q has no triangles", m.Name)
+	}
+	for t, tri := range m.Triangles {
+		for _, v := range tri {
+			if v < 0 || int(v) >= nv {
+				return fmt.Errorf("bfm: model %q: triangle %d = %v has an index outside [0, %d)", m.Name, t, tri, nv)
+			}
+		}
+		if tri[0] == tri[1] || tri[1] == tri[2] || tri[0] == tri[2] {
+			return fmt.Errorf("bfm: model %q: triangle %d = %v repeats a vertex", m.Name, t, tri)
+		}
+	}
+	return nil
+}
+
+// flatBoundaryLoops returns the boundary loops of a consistently wound
+// manifold mesh, each in the direction of its half-edges (mesh on the left).
+func flatBoundaryLoops(m *Model) ([][]int32, error) {
+	he := make(map[uint64]int32, 3*len(m.Triangles))
+	for t, tri := range m.Triangles {
+		for k := 0; k < 3; k++ {
+			a, b := tri[k], tri[(k+1)%3]
+			key := uint64(a)<<32 | uint64(b)
+			if t0, ok := he[key]; ok {
+				return nil, fmt.Errorf("bfm: model %q: edge %d->%d appears in triangles %d and %d with the same direction (inconsistent winding or non-manifold edge)", m.Name, a, b, t0, t)
+			}
+			he[key] = int32(t)
+		}
+	}
+	nv := m.NumVertices()
+	next := make([]int32, nv)
+	for i := range next {
+		next[i] = -1
+	}
+	nb := 0
+	for t, tri := range m.Triangles {
+		for k := 0; k < 3; k++ {
+			a, b := tri[k], tri[(k+1)%3]
+			if _, ok := he[uint64(b)<<32|uint64(a)]; ok {
+				continue
+			}
+			if next[a] >= 0 {
+				return nil, fmt.Errorf("bfm: model %q: vertex %d starts two boundary edges (non-manifold vertex, triangle %d)", m.Name, a, t)
+			}
+			next[a] = b
+			nb++
+		}
+	}
+	seen := make([]bool, nv)
+	var loops [][]int32
+	for s := 0; s < nv; s++ {
+		if next[s] < 0 || seen[s] {
+			continue
+		}
+		var l []int32
+		for v := int32(s); !seen[v]; v = next[v] {
+			if next[v] < 0 {
+				return nil, fmt.Errorf("bfm: model %q: boundary chain from vertex %d ends at %d without closing", m.Name, s, v)
+			}
+			seen[v] = true
+			l = append(l, v)
+		}
+		loops = append(loops, l)
+	}
+	return loops, nil
+}
+
+func flatDist(a, b [3]float64) float64 {
+	return math.Sqrt((a[0]-b[0])*(a[0]-b[0]) + (a[1]-b[1])*(a[1]-b[1]) + (a[2]-b[2])*(a[2]-b[2]))
+}
+
+func flatLoopLength(pos [][3]float64, l []int32) float64 {
+	s := 0.0
+	for k, a := range l {
+		s += flatDist(pos[a], pos[l[(k+1)%len(l)]])
+	}
+	return s
+}
+
+// flatAdj is a symmetric weighted adjacency in CSR form.
+type flatAdj struct {
+	ptr []int
+	nbr []int32
+	w   []float64
+}
+
+// flatCotanWeights computes the clamped cotangent weights of every edge.
+// Edges are numbered in order of first appearance so that the sums, and so
+// the embedding, are bit-for-bit deterministic.
+func flatCotanWeights(pos [][3]float64, tris [][3]int32, minW float64, info *FlattenInfo) (*flatAdj, error) {
+	edgeID := make(map[uint64]int32, 3*len(tris)/2+16)
+	var ea, eb []int32
+	var ew []float64
+	edge := func(a, b int32) int32 {
+		if a > b {
+			a, b = b, a
+		}
+		key := uint64(a)<<32 | uint64(b)
+		id, ok := edgeID[key]
+		if !ok {
+			id = int32(len(ea))
+			edgeID[key] = id
+			ea, eb, ew = append(ea, a), append(eb, b), append(ew, 0)
+		}
+		return id
+	}
+	for _, tri := range tris {
+		for k := 0; k < 3; k++ {
+			i, j, l := tri[k], tri[(k+1)%3], tri[(k+2)%3]
+			id := edge(j, l)
+			pi, pj, pl := pos[i], pos[j], pos[l]
+			e1 := [3]float64{pj[0] - pi[0], pj[1] - pi[1], pj[2] - pi[2]}
+			e2 := [3]float64{pl[0] - pi[0], pl[1] - pi[1], pl[2] - pi[2]}
+			d := e1[0]*e2[0] + e1[1]*e2[1] + e1[2]*e2[2]
+			cx := e1[1]*e2[2] - e1[2]*e2[1]
+			cy := e1[2]*e2[0] - e1[0]*e2[2]
+			cz := e1[0]*e2[1] - e1[1]*e2[0]
+			c := math.Sqrt(cx*cx + cy*cy + cz*cz)
+			n1 := math.Sqrt(e1[0]*e1[0] + e1[1]*e1[1] + e1[2]*e1[2])
+			n2 := math.Sqrt(e2[0]*e2[0] + e2[1]*e2[1] + e2[2]*e2[2])
+			if !(c > 1e-12*n1*n2) {
+				if k == 0 {
+					info.DegenerateTriangles++
+				}
+				continue
+			}
+			ew[id] += 0.5 * d / c
+		}
+	}
+	mean, npos := 0.0, 0
+	for _, w := range ew {
+		if w > 0 {
+			mean += w
+			npos++
+		}
+	}
+	if npos == 0 {
+		return nil, errors.New("no positive cotangent weight (degenerate mesh)")
+	}
+	floor := minW * mean / float64(npos)
+	for k, w := range ew {
+		if w < floor {
+			ew[k] = floor
+			info.ClampedWeights++
+		}
+	}
+	n := len(pos)
+	adj := &flatAdj{ptr: make([]int, n+1), nbr: make([]int32, 2*len(ea)), w: make([]float64, 2*len(ea))}
+	for k := range ea {
+		adj.ptr[ea[k]+1]++
+		adj.ptr[eb[k]+1]++
+	}
+	for i := 0; i < n; i++ {
+		adj.ptr[i+1] += adj.ptr[i]
+	}
+	fill := append([]int(nil), adj.ptr[:n]...)
+	for k := range ea {
+		a, b := ea[k], eb[k]
+		adj.nbr[fill[a]], adj.w[fill[a]] = b, ew[k]
+		fill[a]++
+		adj.nbr[fill[b]], adj.w[fill[b]] = a, ew[k]
+		fill[b]++
+	}
+	return adj, nil
+}
+
+// flatBoundaryUV places the outer loop on the unit square (see
+// FlattenDetailed); it returns a slice indexed by vertex, filled for the
+// loop's vertices only.
+func flatBoundaryUV(pos [][3]float64, ol []int32, pairs []int, side []int8) ([][2]float64, error) {
+	n := len(ol)
+	if n < 4 {
+		return nil, fmt.Errorf("outer boundary has %d vertices, want >= 4", n)
+	}
+	// Start: the highest mid-line vertex or mid-line crossing edge.
+	start, startEdge, bestY := -1, false, math.Inf(-1)
+	for k, a := range ol {
+		b := ol[(k+1)%n]
+		if pairs[a] == int(a) && pos[a][1] > bestY {
+			start, startEdge, bestY = k, false, pos[a][1]
+		}
+		if pairs[a] == int(b) {
+			if y := 0.5 * (pos[a][1] + pos[b][1]); y > bestY {
+				start, startEdge, bestY = k, true, y
+			}
+		}
+	}
+	if start < 0 {
+		return nil, errors.New("the outer boundary never crosses the mid-line x = 0")
+	}
+	at := func(k int) int32 { return ol[((k%n)+n)%n] }
+	seq := make([]int32, n)
+	offset := 0.0
+	if !startEdge {
+		dir := 1
+		if pos[at(start+1)][0] < pos[at(start-1)][0] {
+			dir = -1
+		}
+		for k := range seq {
+			seq[k] = at(start + dir*k)
+		}
+	} else {
+		a, b := at(start), at(start+1)
+		offset = 0.5 * flatDist(pos[a], pos[b])
+		if pos[b][0] > pos[a][0] {
+			for k := range seq {
+				seq[k] = at(start + 1 + k)
+			}
+		} else {
+			for k := range seq {
+				seq[k] = at(start - k)
+			}
+		}
+	}
+	s := make([]float64, n)
+	s[0] = offset
+	for k := 1; k < n; k++ {
+		s[k] = s[k-1] + flatDist(pos[seq[k]], pos[seq[k-1]])
+	}
+	total := s[n-1] + flatDist(pos[seq[0]], pos[seq[n-1]])
+	if startEdge {
+		total = s[n-1] + 2*offset
+	}
+	t := make(map[int32]float64, n)
+	for k, v := range seq {
+		t[v] = s[k] / total
+	}
+	// Symmetrised parameter of the right half and the mid-line.
+	ts := make(map[int32]float64, n/2+2)
+	var right []int32
+	for k, v := range seq {
+		switch {
+		case side[v] < 0:
+			continue
+		case side[v] == 0 && k == 0 && !startEdge:
+			ts[v] = 0
+		case side[v] == 0:
+			ts[v] = 0.5
+		default:
+			tv := 0.5 * (t[v] + 1 - t[int32(pairs[v])])
+			if !(tv > 0 && tv < 0.5) {
+				return nil, fmt.Errorf("boundary vertex %d (x = %.4g) has symmetrised arc-length parameter %.4g, want in (0, 0.5) for the x > 0 half", v, pos[v][0], tv)
+			}
+			ts[v] = tv
+			right = append(right, v)
+		}
+	}
+	// Corner anchors: right-half vertices nearest to t = 1/8 and 3/8.
+	near := func(target float64) (int32, float64) {
+		bv, bt := int32(-1), math.Inf(1)
+		for _, v := range right {
+			if math.Abs(ts[v]-target) < math.Abs(bt-target) {
+				bv, bt = v, ts[v]
+			}
+		}
+		return bv, bt
+	}
+	knots := [][2]float64{{0, 0}, {0.5, 0.5}}
+	if va, ta := near(0.125); va >= 0 {
+		if vb, tb := near(0.375); vb >= 0 && vb != va && ta < tb {
+			knots = [][2]float64{{0, 0}, {ta, 0.125}, {tb, 0.375}, {0.5, 0.5}}
+		}
+	}
+	remap := func(x float64) float64 {
+		for k := 1; k < len(knots); k++ {
+			if x <= knots[k][0] || k == len(knots)-1 {
+				a, b := knots[k-1], knots[k]
+				return a[1] + (x-a[0])*(b[1]-a[1])/(b[0]-a[0])
+			}
+		}
+		return x
+	}
+	uv := make([][2]float64, len(pos))
+	for v, tv := range ts {
+		tau := remap(tv)
+		switch {
+		case tv == 0:
+			uv[v] = [2]float64{0.5, 1}
+		case tv == 0.5:
+			uv[v] = [2]float64{0.5, 0}
+		case tau <= 0.125:
+			uv[v] = [2]float64{0.5 + 4*tau, 1}
+		case tau <= 0.375:
+			uv[v] = [2]float64{1, 1 - 4*(tau-0.125)}
+		default:
+			uv[v] = [2]float64{1 - 4*(tau-0.375), 0}
+		}
+	}
+	for _, v := range seq {
+		if side[v] < 0 {
+			p := uv[pairs[v]]
+			uv[v] = [2]float64{1 - p[0], p[1]}
+		}
+	}
+	return uv, nil
+}
+
+// flatCountFlipped counts triangles with a non-positive signed UV area.
+func flatCountFlipped(uv [][2]float64, tris [][3]int32) int {
+	n := 0
+	for _, t := range tris {
+		if flatArea2(uv[t[0]], uv[t[1]], uv[t[2]]) <= 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// flatArea2 returns twice the signed area of the 2D triangle abc (positive
+// when counter-clockwise).
+func flatArea2(a, b, c [2]float64) float64 {
+	return (b[0]-a[0])*(c[1]-a[1]) - (b[1]-a[1])*(c[0]-a[0])
+}
