@@ -182,6 +182,7 @@ func featureHeight(x, y float64) float64 {
 	h += 7 * lw * gauss(y-(defaultMouthY-6), 4.5)
 	h -= 3 * lw * gauss(y-defaultMouthY, 2)
 	h -= 1.2 * gauss2(x, y, 0, defaultMouthY+14, 3, 5)
+	h += 5 * gauss2(x, y, 0, defaultMouthY+14, 22, 9) // maxilla under the nose
 	// Mentolabial sulcus.
 	h -= 3 * gauss2(x, y, 0, -55, 18, 5)
 	return h

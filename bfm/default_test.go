@@ -323,6 +323,12 @@ func TestDefaultLandmarks(t *testing.T) {
 			t.Errorf("jaw point %d (y %g) not below point %d (y %g)", i, y(ib[i]), i-1, y(ib[i-1]))
 		}
 	}
+	for i := 0; i <= 16; i++ {
+		r, c := ib[i]/DefaultCols, ib[i]%DefaultCols
+		if c != 0 && c != DefaultCols-1 && r != DefaultRows-1 {
+			t.Errorf("jaw point %d at grid (%d, %d) is not on the mesh boundary", i, r, c)
+		}
+	}
 	if ib[8] != (DefaultRows-1)*DefaultCols+(DefaultCols-1)/2 {
 		t.Errorf("ibug68[8] = %d, want the bottom mid-line vertex", ib[8])
 	}
