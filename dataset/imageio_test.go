@@ -285,3 +285,13 @@ func FuzzDecodeImage(f *testing.F) {
 		}
 	})
 }
+
+// writeTestFileIn writes data to dir/name and returns the path.
+func writeTestFileIn(t *testing.T, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
