@@ -17,9 +17,9 @@ import (
 // indices. Polygons with more than three corners are split into a fan
 // (v0, vi, vi+1), so a quad becomes two triangles. OBJ's v = 0 at the bottom
 // matches this package's UV convention; per-vertex UVs are kept only when
-// every face corner of a vertex uses the same vt (otherwise UV is nil). The
-// unit is unknown ("unit"). Other statements (vn, o, g, s, usemtl, mtllib)
-// are ignored.
+// every vertex gets a vt from some face corner and all its corners agree
+// (otherwise UV is nil). The unit is unknown ("unit"). Other statements
+// (vn, o, g, s, usemtl, mtllib) are ignored.
 func ReadOBJ(path string) (*Model, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -121,7 +121,6 @@ func ReadOBJ(path string) (*Model, error) {
 		}
 		for _, cc := range c {
 			if cc[1] < 0 {
-				uvOK = false
 				continue
 			}
 			switch uvSet[cc[0]] {

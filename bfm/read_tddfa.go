@@ -89,19 +89,19 @@ func tddfaFromMAT(f *mat5.File, path string, mapping []int, numVertices int) (*M
 	}
 	scatter := func(dst, src []float64, s float64) {
 		for t, b := range mapping {
-			dst[3*b] = src[3*t] * s
-			dst[3*b+1] = src[3*t+1] * s
-			dst[3*b+2] = src[3*t+2] * s
+			dst[3*b] = src[3*t] * s / umPerMM
+			dst[3*b+1] = src[3*t+1] * s / umPerMM
+			dst[3*b+2] = src[3*t+2] * s / umPerMM
 		}
 	}
-	scatter(m.Mean, mu.Data, 1/umPerMM)
+	scatter(m.Mean, mu.Data, 1)
 	for d := 0; d < k; d++ {
 		s := sigma.Data[d]
 		if s < 0 || math.IsNaN(s) {
 			return nil, formatErr(path, -1, fmt.Sprintf("sigma_exp(%d)", d+1), "a non-negative standard deviation", "%v", s)
 		}
 		m.Basis[d] = make([]float64, 3*numVertices)
-		scatter(m.Basis[d], w.Data[d*t3:(d+1)*t3], s/umPerMM)
+		scatter(m.Basis[d], w.Data[d*t3:(d+1)*t3], s)
 		m.Components = append(m.Components, Component{Name: fmt.Sprintf("expression_pc%02d", d+1), Kind: Expression})
 	}
 	return m, nil

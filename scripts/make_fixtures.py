@@ -145,7 +145,7 @@ def bfm2009():
     full_mean = np.zeros(3 * n)
     full_basis = np.zeros((ke, 3 * n))
     for t, b in enumerate(mapping):
-        full_mean[3 * b:3 * b + 3] = mu_exp[3 * t:3 * t + 3, 0] / 1000.0
+        full_mean[3 * b:3 * b + 3] = mu_exp[3 * t:3 * t + 3, 0].astype(np.float64) / 1000.0
         for j in range(ke):
             full_basis[j, 3 * b:3 * b + 3] = (w_exp[3 * t:3 * t + 3, j].astype(np.float64)
                                              * float(sigma_exp[j, 0]) / 1000.0)
