@@ -21,7 +21,7 @@ import "fmt"
 // tip (the vertex of largest z). The face is about 140 mm wide and 194 mm
 // tall (forehead top y = +102, chin bottom y = -92); the surface wraps back
 // to 93 degrees around a vertical axis so that, at yaw 0, only the last
-// column of quads at each side (and a few under the chin) face away. See
+// column of quads at each side (384 triangles) faces away. See
 // default_shape.go for the formulas: eyes at (+-32, 28), mouth line at
 // y = -32, nose from the nasion (y = 30) to the tip.
 //
@@ -30,22 +30,24 @@ import "fmt"
 // Basis[d] = sigma_d * e_d (the paper's Eq. 1 with P = U diag(sigma)), where
 // e_d is a smooth symmetric displacement field whose largest per-vertex
 // displacement |e_d(v)| is exactly 1: at weight alpha_d = 1 (one standard
-// deviation) the most-moved vertex moves sigma_d mm. In order:
+// deviation) the most-moved vertex moves sigma_d mm; rms is the root mean
+// square over all vertices of the displacement length at alpha_d = 1 (mm).
+// In order:
 //
-//	 #  name            kind        sigma  what moves
-//	 0  face_width      identity    5 mm   x scaled about the mid-line
-//	 1  face_length     identity    6 mm   y scaled about the nose tip
-//	 2  jaw_width       identity    4 mm   lower face widens below y = 0
-//	 3  nose_length     identity    4 mm   nose tip down and forward
-//	 4  nose_width      identity    3 mm   alae outwards
-//	 5  eye_depth       identity    3 mm   eye region backwards
-//	 6  brow_height     identity    3 mm   brows up
-//	 7  chin            identity    4 mm   chin forward and down
-//	 8  cheek_fullness  identity    4 mm   cheeks forward and out
-//	 9  mouth_open      expression  4 mm   jaw and lower lip down and back
-//	10  smile           expression  4 mm   mouth corners up/out, cheeks up
-//	11  brows_up        expression  4 mm   brows and forehead up
-//	12  eyes_closed     expression  3 mm   upper lids down (~closed at +3)
+//	 #  name            kind        sigma    rms    what moves
+//	 0  face_width      identity    5 mm  2.803  x scaled about the mid-line
+//	 1  face_length     identity    6 mm  3.276  y scaled about the nose tip
+//	 2  jaw_width       identity    4 mm  1.289  lower face widens below y = 0
+//	 3  nose_length     identity    4 mm  0.417  nose tip down and forward
+//	 4  nose_width      identity  2.5 mm  0.322  nose scaled in x about the mid-line
+//	 5  eye_depth       identity    3 mm  0.455  eye region backwards
+//	 6  brow_height     identity    3 mm  0.534  brows up
+//	 7  chin            identity    4 mm  0.828  chin forward and down
+//	 8  cheek_fullness  identity    4 mm  0.905  cheeks forward and out
+//	 9  mouth_open      expression  4 mm  1.809  jaw and lower lip down and back
+//	10  smile           expression  4 mm  0.609  mouth corners up/out, cheeks up
+//	11  brows_up        expression  4 mm  0.960  brows and forehead up
+//	12  eyes_closed     expression  3 mm  0.418  upper lids down (~closed at +3)
 //
 // Every component is mirror-symmetric and keeps every triangle's
 // orientation for |alpha_d| <= 3.

@@ -61,13 +61,14 @@ func TestDefaultSizes(t *testing.T) {
 var wantComponents = []struct {
 	name  string
 	kind  ComponentKind
-	sigma float64
+	sigma float64 // peak displacement (mm)
+	rms   float64 // RMS displacement over the vertices (mm)
 }{
-	{"face_width", Identity, 5}, {"face_length", Identity, 6}, {"jaw_width", Identity, 4},
-	{"nose_length", Identity, 4}, {"nose_width", Identity, 2.5}, {"eye_depth", Identity, 3},
-	{"brow_height", Identity, 3}, {"chin", Identity, 4}, {"cheek_fullness", Identity, 4},
-	{"mouth_open", Expression, 4}, {"smile", Expression, 4}, {"brows_up", Expression, 4},
-	{"eyes_closed", Expression, 3},
+	{"face_width", Identity, 5, 2.803}, {"face_length", Identity, 6, 3.276}, {"jaw_width", Identity, 4, 1.289},
+	{"nose_length", Identity, 4, 0.417}, {"nose_width", Identity, 2.5, 0.322}, {"eye_depth", Identity, 3, 0.455},
+	{"brow_height", Identity, 3, 0.534}, {"chin", Identity, 4, 0.828}, {"cheek_fullness", Identity, 4, 0.905},
+	{"mouth_open", Expression, 4, 1.809}, {"smile", Expression, 4, 0.609}, {"brows_up", Expression, 4, 0.960},
+	{"eyes_closed", Expression, 3, 0.418},
 }
 
 // TestDefaultComponentScale checks the unit-variance scaling: at weight 1 the
@@ -94,9 +95,8 @@ func TestDefaultComponentScale(t *testing.T) {
 		if math.Abs(peak-w.sigma) > 1e-12 {
 			t.Errorf("%s: peak displacement %.15g mm, want %g", w.name, peak, w.sigma)
 		}
-		rms := math.Sqrt(sum / float64(m.NumVertices()))
-		if !(rms > 0.01*w.sigma && rms < w.sigma) {
-			t.Errorf("%s: RMS displacement %.3g mm not in (0.01, 1) x sigma", w.name, rms)
+		if rms := math.Sqrt(sum / float64(m.NumVertices())); math.Abs(rms-w.rms) > 0.0006 {
+			t.Errorf("%s: RMS displacement %.4f mm, want %.3f", w.name, rms, w.rms)
 		}
 	}
 	// Linear independence: Gram-Schmidt keeps > 10% of every vector's norm.
