@@ -4,7 +4,7 @@ import "fmt"
 
 // Default returns the embedded default morphable model: a smooth,
 // bilaterally symmetric, face-like mesh generated deterministically by code
-// (no data files). Each call builds a fresh, independent Model (about 10 ms
+// (no data files). Each call builds a fresh, independent Model (10-20 ms
 // on one core; nothing is cached, there is no package state).
 //
 // # Mesh
