@@ -137,7 +137,7 @@ func loadEOS(path string, head []byte, size int64) (*Model, error) {
 	return m, nil
 }
 
-// loadH5 reads a BFM 2017 HDF5 model.
+// loadH5 reads a BFM 2017 HDF5 model with ReadBFM2017's defaults.
 func loadH5(path string) (*Model, error) {
-	return nil, fmt.Errorf("bfm: %s: BFM 2017 HDF5 models are not supported yet (reader pending)", path)
+	return ReadBFM2017(path)
 }

@@ -143,3 +143,17 @@ func TestFormatErrorText(t *testing.T) {
 		t.Error(e.Error())
 	}
 }
+
+func TestLoadBFM2017(t *testing.T) {
+	p := "testdata/h5_bfm2017_contig.h5"
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("HDF5 fixture %s absent (written by scripts/make_h5_fixtures.py)", p)
+	}
+	m, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Format != "bfm2017" || m.NumVertices() == 0 || m.Units != "mm" {
+		t.Errorf("%s V %d units %s", m.Format, m.NumVertices(), m.Units)
+	}
+}
