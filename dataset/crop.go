@@ -1,0 +1,166 @@
+package dataset
+
+import (
+	"fmt"
+	"image"
+	"image/draw"
+	"math"
+
+	"github.com/nfnt/resize"
+)
+
+// CropOptions configures CropSample.
+type CropOptions struct {
+	// Size is the side of the output image in pixels (the localiser's input,
+	// 224 in the paper).
+	Size int
+	// Margin is added on every side of the square, as a fraction of the
+	// face box's larger side: the square's side is L * (1 + 2*Margin).
+	Margin float64
+	// UseBox centres the crop on the sample's face rectangle (Box) even when
+	// landmarks are visible. By default the box of all visible landmarks is
+	// used and the face rectangle only when no landmark is visible.
+	UseBox bool
+}
+
+// CropTransform maps original pixel coordinates to crop pixel coordinates:
+// u = Scale*x + OffX, v = Scale*y + OffY (pixel centres at integers in both,
+// see the package doc). Apply and Invert are exact inverses.
+type CropTransform struct {
+	Scale, OffX, OffY float64
+	// Region is the square of original pixels that was cropped (it may
+	// extend outside the image; those pixels are black).
+	Region image.Rectangle
+}
+
+// Apply maps an original-image point into the crop.
+func (t CropTransform) Apply(p [2]float64) [2]float64 {
+	return [2]float64{t.Scale*p[0] + t.OffX, t.Scale*p[1] + t.OffY}
+}
+
+// Invert maps a crop point (a prediction) back to original pixels.
+func (t CropTransform) Invert(p [2]float64) [2]float64 {
+	return [2]float64{(p[0] - t.OffX) / t.Scale, (p[1] - t.OffY) / t.Scale}
+}
+
+// InvertLandmarks maps every point of lm back to original pixels.
+func (t CropTransform) InvertLandmarks(lm Landmarks) Landmarks {
+	out := Landmarks{Points: make([][2]float64, len(lm.Points)), Visible: append([]bool(nil), lm.Visible...)}
+	for i, p := range lm.Points {
+		out.Points[i] = t.Invert(p)
+	}
+	return out
+}
+
+// FaceBox returns the box CropSample centres on: the bounding box of all
+// visible landmarks of every scheme, or s.Box when opt.UseBox is set or no
+// landmark is visible. It fails if neither exists.
+func FaceBox(s Sample, useBox bool) (Box, error) {
+	if useBox && s.Box != nil {
+		return *s.Box, nil
+	}
+	b := Box{X0: math.Inf(1), Y0: math.Inf(1), X1: math.Inf(-1), Y1: math.Inf(-1)}
+	n := 0
+	for _, lm := range s.Landmarks {
+		for i, p := range lm.Points {
+			if lm.Visible != nil && (i >= len(lm.Visible) || !lm.Visible[i]) {
+				continue
+			}
+			b.X0, b.Y0 = min(b.X0, p[0]), min(b.Y0, p[1])
+			b.X1, b.Y1 = max(b.X1, p[0]), max(b.Y1, p[1])
+			n++
+		}
+	}
+	if n > 0 && !useBox {
+		return b, nil
+	}
+	if s.Box != nil {
+		return *s.Box, nil
+	}
+	if useBox {
+		return Box{}, fmt.Errorf("dataset: crop %q: UseBox set but the sample has no face box", s.Name)
+	}
+	return Box{}, fmt.Errorf("dataset: crop %q: no visible landmark and no face box", s.Name)
+}
+
+// CropSample cuts a square around the face (FaceBox) out of s.Image,
+// enlarged by opt.Margin on every side, pads it with black where it leaves
+// the image, and resizes it to opt.Size x opt.Size with bilinear filtering
+// (github.com/nfnt/resize, pixel-centre aligned, antialiased when
+// shrinking). The square has an integer side S = ceil(L (1 + 2 Margin))
+// (L = the box's larger side + 1 pixel, so that a box of pixel centres
+// spans whole pixels) and integer top-left pixel (x0, y0), centred on the
+// box; with s = Size/S the crop maps x to u = s (x - x0 + 0.5) - 0.5.
+// Landmarks (all points, visible or not) and the box are transformed;
+// Pose and Shape are kept. The transform is returned so predictions in the
+// crop can be mapped back (CropTransform.Invert).
+func CropSample(s Sample, opt CropOptions) (Sample, CropTransform, error) {
+	if opt.Size <= 0 || opt.Size > 16384 {
+		return Sample{}, CropTransform{}, fmt.Errorf("dataset: crop %q: size %d, want 1..16384", s.Name, opt.Size)
+	}
+	if !(opt.Margin >= 0) || opt.Margin > 10 {
+		return Sample{}, CropTransform{}, fmt.Errorf("dataset: crop %q: margin %g, want 0..10", s.Name, opt.Margin)
+	}
+	if s.Image == nil {
+		return Sample{}, CropTransform{}, fmt.Errorf("dataset: crop %q: sample has no image", s.Name)
+	}
+	fb, err := FaceBox(s, opt.UseBox)
+	if err != nil {
+		return Sample{}, CropTransform{}, err
+	}
+	if !isFinite(fb.X0) || !isFinite(fb.X1) || !isFinite(fb.Y0) || !isFinite(fb.Y1) {
+		return Sample{}, CropTransform{}, fmt.Errorf("dataset: crop %q: face box %+v is not finite", s.Name, fb)
+	}
+	bounds := s.Image.Bounds()
+	l := max(fb.W(), fb.H()) + 1
+	side := int(math.Ceil(l * (1 + 2*opt.Margin)))
+	maxSide := 4 * max(bounds.Dx(), bounds.Dy())
+	if side > maxSide {
+		return Sample{}, CropTransform{}, fmt.Errorf("dataset: crop %q: square side %d px is more than 4 times the %dx%d image", s.Name, side, bounds.Dx(), bounds.Dy())
+	}
+	cx, cy := (fb.X0+fb.X1)/2, (fb.Y0+fb.Y1)/2
+	// Pixel x covers [x-0.5, x+0.5]; centre the square's edges on (cx, cy).
+	x0 := int(math.Round(cx + 0.5 - float64(side)/2))
+	y0 := int(math.Round(cy + 0.5 - float64(side)/2))
+	region := image.Rect(x0, y0, x0+side, y0+side)
+
+	sq := image.NewRGBA(image.Rect(0, 0, side, side))
+	for i := 3; i < len(sq.Pix); i += 4 {
+		sq.Pix[i] = 255 // opaque black padding
+	}
+	if inter := region.Intersect(bounds); !inter.Empty() {
+		draw.Draw(sq, inter.Sub(region.Min), s.Image, inter.Min, draw.Src)
+	}
+	var out image.Image = sq
+	if side != opt.Size {
+		out = resize.Resize(uint(opt.Size), uint(opt.Size), sq, resize.Bilinear)
+	}
+	sc := float64(opt.Size) / float64(side)
+	tr := CropTransform{
+		Scale:  sc,
+		OffX:   sc*(0.5-float64(x0)) - 0.5,
+		OffY:   sc*(0.5-float64(y0)) - 0.5,
+		Region: region,
+	}
+	res := Sample{Name: s.Name, Image: asRGBA(out), Pose: s.Pose, Shape: s.Shape}
+	if s.Pose != nil {
+		p := *s.Pose
+		res.Pose = &p
+	}
+	if s.Landmarks != nil {
+		res.Landmarks = make(map[string]Landmarks, len(s.Landmarks))
+		for k, lm := range s.Landmarks {
+			t := Landmarks{Points: make([][2]float64, len(lm.Points)), Visible: append([]bool(nil), lm.Visible...)}
+			for i, p := range lm.Points {
+				t.Points[i] = tr.Apply(p)
+			}
+			res.Landmarks[k] = t
+		}
+	}
+	if s.Box != nil {
+		a := tr.Apply([2]float64{s.Box.X0, s.Box.Y0})
+		b := tr.Apply([2]float64{s.Box.X1, s.Box.Y1})
+		res.Box = &Box{X0: a[0], Y0: a[1], X1: b[0], Y1: b[1]}
+	}
+	return res, tr, nil
+}
