@@ -2,6 +2,7 @@ package mat5
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"os"
@@ -308,5 +309,90 @@ func BenchmarkReadBFMUV(b *testing.B) {
 		if _, err := Decode(bytes.NewReader(data), "BFM_UV.mat"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// buildMAT writes a one-variable MAT file by hand in the given byte order:
+// a double 2x2 array stored as miUINT8 (MATLAB narrows storage types), its
+// name in the 4-byte small-data-element form, and a uint16 1x3 array whose
+// data is also a small element when it fits.
+func buildMAT(bo binary.ByteOrder, endian string) []byte {
+	var b bytes.Buffer
+	head := make([]byte, 128)
+	copy(head, "MATLAB 5.0 MAT-file, hand made")
+	for i := 30; i < 116; i++ {
+		head[i] = ' '
+	}
+	bo.PutUint16(head[124:], 0x0100)
+	copy(head[126:], endian)
+	b.Write(head)
+	u32 := func(v uint32) []byte { x := make([]byte, 4); bo.PutUint32(x, v); return x }
+	small := func(typ, n uint32, data []byte) []byte { // 4-byte small element
+		out := u32(n<<16 | typ)
+		d := make([]byte, 4)
+		copy(d, data)
+		return append(out, d...)
+	}
+	matrix := func(class uint32, dims []int32, name string, data []byte) []byte {
+		var m bytes.Buffer
+		m.Write(u32(miUINT32))
+		m.Write(u32(8))
+		m.Write(u32(class))
+		m.Write(u32(0))
+		m.Write(u32(miINT32))
+		m.Write(u32(uint32(4 * len(dims))))
+		for _, d := range dims {
+			m.Write(u32(uint32(d)))
+		}
+		m.Write(small(miINT8, uint32(len(name)), []byte(name)))
+		m.Write(data)
+		out := append(u32(miMATRIX), u32(uint32(m.Len()))...)
+		return append(out, m.Bytes()...)
+	}
+	// double [1 3; 2 4] stored as miUINT8 1,2,3,4 (column-major), padded.
+	d := append(append(u32(miUINT8), u32(4)...), 1, 2, 3, 4, 0, 0, 0, 0)
+	b.Write(matrix(mxDOUBLE, []int32{2, 2}, "ab", d))
+	// uint16 [7 8] as a small element.
+	u := make([]byte, 4)
+	bo.PutUint16(u, 7)
+	bo.PutUint16(u[2:], 8)
+	b.Write(matrix(mxUINT16, []int32{1, 2}, "u", small(miUINT16, 4, u)))
+	return b.Bytes()
+}
+
+func TestHandBuiltBothEndians(t *testing.T) {
+	for _, c := range []struct {
+		bo     binary.ByteOrder
+		endian string
+	}{{binary.LittleEndian, "IM"}, {binary.BigEndian, "MI"}} {
+		f, err := Decode(bytes.NewReader(buildMAT(c.bo, c.endian)), "hand.mat")
+		if err != nil {
+			t.Fatalf("%s: %v", c.endian, err)
+		}
+		if f.Header != "MATLAB 5.0 MAT-file, hand made" {
+			t.Errorf("header %q", f.Header)
+		}
+		ab, err := f.Get("ab")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ab.Class != "double" || ab.At(0, 1) != 3 || ab.At(1, 0) != 2 || ab.Len() != 4 {
+			t.Errorf("%s: ab %v %v", c.endian, ab.Class, ab.Data)
+		}
+		u, err := f.Get("u")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Class != "uint16" || len(u.Data) != 2 || u.Data[0] != 7 || u.Data[1] != 8 {
+			t.Errorf("%s: u %v %v", c.endian, u.Class, u.Data)
+		}
+	}
+	// Dimensions that disagree with the data are reported with the offset.
+	b := buildMAT(binary.LittleEndian, "IM")
+	b[128+8+16+8] = 3 // ab becomes 3x2: 6 elements, 4 stored
+	_, err := Decode(bytes.NewReader(b), "dims.mat")
+	want := `mat5: dims.mat: variable "ab": at byte 176: expected 6 elements (6 bytes of type 2), found 4 bytes`
+	if err == nil || err.Error() != want {
+		t.Errorf("got  %v\nwant %s", err, want)
 	}
 }
