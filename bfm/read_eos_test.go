@@ -348,3 +348,37 @@ func TestReadIBUGMapping(t *testing.T) {
 		t.Errorf("SetIBUGLandmarks on a small model: %v", err)
 	}
 }
+
+// TestEOSWinding checks the package convention on the real SFM mean: the
+// triangles wind counter-clockwise seen from +z (6657 of 6736 front-facing,
+// the rest on the steep sides of the face).
+func TestEOSWinding(t *testing.T) {
+	m, err := ReadEOS(sfmPath(t, "sfm_shape_3448.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ccw := 0
+	for _, tr := range m.Triangles {
+		a, b, c := 3*int(tr[0]), 3*int(tr[1]), 3*int(tr[2])
+		z := (m.Mean[b]-m.Mean[a])*(m.Mean[c+1]-m.Mean[a+1]) - (m.Mean[b+1]-m.Mean[a+1])*(m.Mean[c]-m.Mean[a])
+		if z > 0 {
+			ccw++
+		}
+	}
+	if ccw != 6657 {
+		t.Errorf("%d counter-clockwise triangles, want 6657", ccw)
+	}
+}
+
+func BenchmarkReadEOS(b *testing.B) {
+	data, err := os.ReadFile(sfmPath(b, "sfm_shape_3448.bin"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := decodeEOS(data, "sfm_shape_3448.bin"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
