@@ -1,0 +1,453 @@
+package dataset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"io"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/stn3d/stn3d/bfm"
+)
+
+// BatchConfig configures a Batcher.
+type BatchConfig struct {
+	// K is the number of source samples per batch; a batch holds B = 2K
+	// images, sample j at position 2j and its horizontal mirror at 2j+1
+	// (the siamese pairs of Bas et al. 2017, Sec. 3.3).
+	K int `yaml:"k"`
+	// Height and Width are the image size every sample must have (crop and
+	// resize before batching).
+	Height int `yaml:"height"`
+	Width  int `yaml:"width"`
+	// Scheme names the landmark scheme of Batch.Landmarks ("aflw21",
+	// "ibug68"); every sample must carry it.
+	Scheme string `yaml:"scheme"`
+	// Seed seeds the per-epoch shuffle: epoch e visits the source in the
+	// order of a Fisher-Yates shuffle driven by PCG(Seed, e).
+	Seed uint64 `yaml:"seed"`
+	// Epochs is the number of passes before Next returns io.EOF; 0 = endless.
+	// Each epoch has Len/K batches; the remainder of the shuffled order is
+	// dropped.
+	Epochs int `yaml:"epochs"`
+	// Workers is the number of goroutines loading samples (0 = GOMAXPROCS).
+	Workers int `yaml:"workers"`
+	// Prefetch is the number of batches prepared ahead of the consumer
+	// (0 = 2).
+	Prefetch int `yaml:"prefetch"`
+	// Mean is subtracted from every channel after scaling 8-bit values to
+	// [0, 1] (zero = plain [0, 1] input).
+	Mean [3]float32 `yaml:"mean"`
+}
+
+// Batch is one training batch in the layouts the graph consumes.
+type Batch struct {
+	// B = 2K images of C = 3 channels, H x W pixels, L landmarks.
+	B, C, H, W, L int
+	// Images is B x C x H x W, row-major (NCHW), values v/255 - Mean[c].
+	Images []float32
+	// Landmarks is B x L x 2: (x, y) in pixels, (0, 0) the centre of the
+	// top-left pixel. Mirror image 2j+1 has x' = W-1-x and its points
+	// permuted by bfm.MirrorPermutation(Scheme).
+	Landmarks []float32
+	// Weights is B x L: 1 for a visible landmark, 0 for a missing or hidden
+	// one (and for NaN coordinates).
+	Weights []float32
+	// Poses and HasPose hold the ground-truth pose where the sample has one;
+	// the mirror has yaw and roll negated.
+	Poses   []Pose
+	HasPose []bool
+	// Index is the source index of each image (mirrors repeat it).
+	Index []int
+	// Epoch and Step locate the batch: Step-th batch of epoch Epoch, both
+	// from 0.
+	Epoch, Step int
+}
+
+// Batcher turns a Source into a stream of batches. Worker goroutines load
+// and convert samples in parallel, filling up to Prefetch batches ahead of
+// the consumer; batch buffers are recycled, so once warm the Batcher itself
+// allocates nothing per batch (the Source may). The order is deterministic
+// whatever the number of workers.
+//
+// Next and Close must be called from one goroutine. Always call Close (it
+// cancels the workers and waits for them); a Source.Sample in progress is
+// not interrupted, so Close returns once it does.
+type Batcher struct {
+	src    Source
+	cfg    BatchConfig
+	perm   []int // mirror permutation of the scheme
+	nb     int   // batches per epoch
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	free  chan *batchSlot
+	order chan *batchSlot
+	jobs  chan batchJob
+
+	held   *batchSlot
+	err    error
+	closed bool
+}
+
+type batchSlot struct {
+	batch   Batch
+	pending atomic.Int32
+	done    chan struct{} // one send per use when pending reaches 0
+	mu      sync.Mutex
+	err     error
+}
+
+type batchJob struct {
+	slot *batchSlot
+	j    int // pair index within the batch
+	idx  int // source index
+}
+
+// NewBatcher checks cfg against src and starts the workers. ctx bounds the
+// Batcher's life: cancelling it stops the workers (Next then returns the
+// context's error).
+func NewBatcher(ctx context.Context, src Source, cfg BatchConfig) (*Batcher, error) {
+	if src == nil {
+		return nil, errors.New("dataset: batcher: nil source")
+	}
+	bad := func(field string, v any, want string) error {
+		return fmt.Errorf("dataset: batch config: %s = %v, want %s", field, v, want)
+	}
+	switch {
+	case cfg.K < 1:
+		return nil, bad("k", cfg.K, ">= 1")
+	case cfg.Height < 1 || cfg.Width < 1:
+		return nil, bad("height x width", fmt.Sprintf("%dx%d", cfg.Height, cfg.Width), "positive sizes")
+	case bfm.SchemeSize(cfg.Scheme) == 0:
+		return nil, bad("scheme", fmt.Sprintf("%q", cfg.Scheme), fmt.Sprintf("one of %q", bfm.Schemes()))
+	case cfg.Epochs < 0:
+		return nil, bad("epochs", cfg.Epochs, ">= 0 (0 = endless)")
+	case cfg.Workers < 0:
+		return nil, bad("workers", cfg.Workers, ">= 0 (0 = GOMAXPROCS)")
+	case cfg.Prefetch < 0:
+		return nil, bad("prefetch", cfg.Prefetch, ">= 0 (0 = 2)")
+	}
+	for c, m := range cfg.Mean {
+		if math.IsNaN(float64(m)) || math.IsInf(float64(m), 0) {
+			return nil, bad(fmt.Sprintf("mean[%d]", c), m, "a finite value")
+		}
+	}
+	n := src.Len()
+	if n < cfg.K {
+		return nil, fmt.Errorf("dataset: batcher: source has %d samples, fewer than k = %d", n, cfg.K)
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Prefetch == 0 {
+		cfg.Prefetch = 2
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	b := &Batcher{
+		src: src, cfg: cfg, perm: bfm.MirrorPermutation(cfg.Scheme), nb: n / cfg.K,
+		ctx: ctx, cancel: cancel,
+	}
+	nslots := cfg.Prefetch + 1 // one is held by the consumer
+	b.free = make(chan *batchSlot, nslots)
+	b.order = make(chan *batchSlot, nslots)
+	b.jobs = make(chan batchJob, cfg.K)
+	bs, l := 2*cfg.K, bfm.SchemeSize(cfg.Scheme)
+	for range nslots {
+		s := &batchSlot{done: make(chan struct{}, 1)}
+		s.batch = Batch{
+			B: bs, C: 3, H: cfg.Height, W: cfg.Width, L: l,
+			Images:    make([]float32, bs*3*cfg.Height*cfg.Width),
+			Landmarks: make([]float32, bs*l*2),
+			Weights:   make([]float32, bs*l),
+			Poses:     make([]Pose, bs),
+			HasPose:   make([]bool, bs),
+			Index:     make([]int, bs),
+		}
+		b.free <- s
+	}
+	b.wg.Add(1 + cfg.Workers)
+	go b.dispatch()
+	for range cfg.Workers {
+		go b.work()
+	}
+	return b, nil
+}
+
+// BatchesPerEpoch returns Len/K.
+func (b *Batcher) BatchesPerEpoch() int { return b.nb }
+
+// dispatch walks the epochs, handing out free slots in order and one job per
+// sample of each.
+func (b *Batcher) dispatch() {
+	defer b.wg.Done()
+	defer close(b.jobs)
+	defer close(b.order)
+	idx := make([]int, b.src.Len())
+	k := b.cfg.K
+	for epoch := 0; b.cfg.Epochs == 0 || epoch < b.cfg.Epochs; epoch++ {
+		for i := range idx {
+			idx[i] = i
+		}
+		rng := rand.New(rand.NewPCG(b.cfg.Seed, uint64(epoch)))
+		rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+		for step := 0; step < b.nb; step++ {
+			var s *batchSlot
+			select {
+			case s = <-b.free:
+			case <-b.ctx.Done():
+				return
+			}
+			s.batch.Epoch, s.batch.Step = epoch, step
+			s.err = nil
+			s.pending.Store(int32(k))
+			select {
+			case b.order <- s:
+			case <-b.ctx.Done():
+				return
+			}
+			for j := 0; j < k; j++ {
+				select {
+				case b.jobs <- batchJob{slot: s, j: j, idx: idx[step*k+j]}:
+				case <-b.ctx.Done():
+					return
+				}
+			}
+		}
+	}
+}
+
+// work loads samples until the jobs run out or the context ends.
+func (b *Batcher) work() {
+	defer b.wg.Done()
+	for {
+		var jb batchJob
+		var ok bool
+		select {
+		case jb, ok = <-b.jobs:
+			if !ok {
+				return
+			}
+		case <-b.ctx.Done():
+			return
+		}
+		if err := b.fill(jb); err != nil {
+			jb.slot.mu.Lock()
+			if jb.slot.err == nil {
+				jb.slot.err = err
+			}
+			jb.slot.mu.Unlock()
+		}
+		if jb.slot.pending.Add(-1) == 0 {
+			jb.slot.done <- struct{}{}
+		}
+	}
+}
+
+// Next returns the next batch, io.EOF after the last epoch, the first error
+// a worker met (wrapped, naming the source index) or the context's error.
+// The batch stays valid until the next call to Next or Close.
+func (b *Batcher) Next() (*Batch, error) {
+	if b.err != nil {
+		return nil, b.err
+	}
+	if b.closed {
+		return nil, errors.New("dataset: batcher: Next after Close")
+	}
+	if b.held != nil {
+		b.free <- b.held // never blocks: capacity is the number of slots
+		b.held = nil
+	}
+	var s *batchSlot
+	select {
+	case s0, ok := <-b.order:
+		if !ok {
+			if err := b.ctx.Err(); err != nil {
+				b.err = err
+				return nil, err
+			}
+			b.err = io.EOF
+			return nil, io.EOF
+		}
+		s = s0
+	case <-b.ctx.Done():
+		b.err = b.ctx.Err()
+		return nil, b.err
+	}
+	select {
+	case <-s.done:
+	case <-b.ctx.Done():
+		b.err = b.ctx.Err()
+		return nil, b.err
+	}
+	s.mu.Lock()
+	err := s.err
+	s.mu.Unlock()
+	if err != nil {
+		b.err = err
+		b.cancel()
+		return nil, err
+	}
+	b.held = s
+	return &s.batch, nil
+}
+
+// Close stops the workers and waits for them. It is safe to call more than
+// once.
+func (b *Batcher) Close() error {
+	if !b.closed {
+		b.closed = true
+		b.cancel()
+		b.wg.Wait()
+	}
+	return nil
+}
+
+// fill loads source sample jb.idx into pair jb.j of its slot: the image at
+// 2j, its mirror at 2j+1.
+func (b *Batcher) fill(jb batchJob) error {
+	smp, err := b.src.Sample(jb.idx)
+	if err != nil {
+		return fmt.Errorf("dataset: batch: sample %d: %w", jb.idx, err)
+	}
+	if smp.Image == nil {
+		return fmt.Errorf("dataset: batch: sample %d (%s): no image", jb.idx, smp.Name)
+	}
+	bt := &jb.slot.batch
+	h, w := bt.H, bt.W
+	if r := smp.Image.Bounds(); r.Dx() != w || r.Dy() != h {
+		return fmt.Errorf("dataset: batch: sample %d (%s): image is %dx%d, want %dx%d", jb.idx, smp.Name, r.Dx(), r.Dy(), w, h)
+	}
+	lm, ok := smp.Landmarks[b.cfg.Scheme]
+	if !ok {
+		return fmt.Errorf("dataset: batch: sample %d (%s): no %q landmarks", jb.idx, smp.Name, b.cfg.Scheme)
+	}
+	l := bt.L
+	if len(lm.Points) != l || (lm.Visible != nil && len(lm.Visible) != l) {
+		return fmt.Errorf("dataset: batch: sample %d (%s): %q has %d points and %d visibility flags, want %d", jb.idx, smp.Name, b.cfg.Scheme, len(lm.Points), len(lm.Visible), l)
+	}
+
+	a, m := 2*jb.j, 2*jb.j+1
+	plane := h * w
+	img := bt.Images[a*3*plane : (a+1)*3*plane]
+	writePlanes(img, smp.Image, w, h, b.cfg.Mean)
+	mir := bt.Images[m*3*plane : (m+1)*3*plane]
+	for c := 0; c < 3; c++ {
+		for y := 0; y < h; y++ {
+			src := img[c*plane+y*w : c*plane+(y+1)*w]
+			dst := mir[c*plane+y*w : c*plane+(y+1)*w]
+			for x := range dst {
+				dst[x] = src[w-1-x]
+			}
+		}
+	}
+
+	pa, pm := bt.Landmarks[a*l*2:(a+1)*l*2], bt.Landmarks[m*l*2:(m+1)*l*2]
+	wa, wm := bt.Weights[a*l:(a+1)*l], bt.Weights[m*l:(m+1)*l]
+	for i, p := range lm.Points {
+		vis := lm.Visible == nil || lm.Visible[i]
+		if !finite2(p) {
+			p, vis = [2]float64{}, false
+		}
+		pa[2*i], pa[2*i+1] = float32(p[0]), float32(p[1])
+		wa[i] = 0
+		if vis {
+			wa[i] = 1
+		}
+	}
+	// x' = (W-1) - x in float64, then rounded, as MirrorSample does it.
+	flip := float64(w - 1)
+	for i, k := range b.perm {
+		p := lm.Points[k]
+		if !finite2(p) {
+			p = [2]float64{} // zeroed above too
+		}
+		pm[2*i], pm[2*i+1] = float32(flip-p[0]), float32(p[1])
+		wm[i] = wa[k]
+	}
+	bt.Index[a], bt.Index[m] = jb.idx, jb.idx
+	if smp.Pose != nil {
+		p := *smp.Pose
+		bt.Poses[a], bt.HasPose[a] = p, true
+		bt.Poses[m], bt.HasPose[m] = Pose{Yaw: -p.Yaw, Pitch: p.Pitch, Roll: -p.Roll}, true
+	} else {
+		bt.Poses[a], bt.HasPose[a] = Pose{}, false
+		bt.Poses[m], bt.HasPose[m] = Pose{}, false
+	}
+	return nil
+}
+
+// writePlanes converts img (w x h) to three planes of v/255 - mean[c] in dst
+// (length 3*w*h). *image.RGBA, *image.NRGBA, *image.YCbCr and *image.Gray
+// take fast paths; alpha is ignored (RGBA is read premultiplied, as stored).
+func writePlanes(dst []float32, img image.Image, w, h int, mean [3]float32) {
+	plane := w * h
+	r, g, bl := dst[:plane], dst[plane:2*plane], dst[2*plane:3*plane]
+	const inv = 1.0 / 255
+	switch m := img.(type) {
+	case *image.RGBA:
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
+			o := y * w
+			for x := 0; x < w; x++ {
+				r[o+x] = float32(row[4*x])*inv - mean[0]
+				g[o+x] = float32(row[4*x+1])*inv - mean[1]
+				bl[o+x] = float32(row[4*x+2])*inv - mean[2]
+			}
+		}
+	case *image.NRGBA:
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
+			o := y * w
+			for x := 0; x < w; x++ {
+				r[o+x] = float32(row[4*x])*inv - mean[0]
+				g[o+x] = float32(row[4*x+1])*inv - mean[1]
+				bl[o+x] = float32(row[4*x+2])*inv - mean[2]
+			}
+		}
+	case *image.Gray:
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+w]
+			o := y * w
+			for x := 0; x < w; x++ {
+				v := float32(row[x]) * inv
+				r[o+x], g[o+x], bl[o+x] = v-mean[0], v-mean[1], v-mean[2]
+			}
+		}
+	case *image.YCbCr:
+		b := m.Rect
+		for y := 0; y < h; y++ {
+			o := y * w
+			for x := 0; x < w; x++ {
+				yi, ci := m.YOffset(b.Min.X+x, b.Min.Y+y), m.COffset(b.Min.X+x, b.Min.Y+y)
+				cr, cg, cb := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
+				r[o+x] = float32(cr)*inv - mean[0]
+				g[o+x] = float32(cg)*inv - mean[1]
+				bl[o+x] = float32(cb)*inv - mean[2]
+			}
+		}
+	default:
+		b := img.Bounds()
+		for y := 0; y < h; y++ {
+			o := y * w
+			for x := 0; x < w; x++ {
+				cr, cg, cb, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
+				r[o+x] = float32(cr>>8)*inv - mean[0]
+				g[o+x] = float32(cg>>8)*inv - mean[1]
+				bl[o+x] = float32(cb>>8)*inv - mean[2]
+			}
+		}
+	}
+}
+
+// finite2 reports whether both coordinates of p are finite.
+func finite2(p [2]float64) bool {
+	return !math.IsNaN(p[0]) && !math.IsNaN(p[1]) && !math.IsInf(p[0], 0) && !math.IsInf(p[1], 0)
+}
