@@ -157,3 +157,14 @@ func TestLoadBFM2017(t *testing.T) {
 		t.Errorf("%s V %d units %s", m.Format, m.NumVertices(), m.Units)
 	}
 }
+
+func TestLoadDefault(t *testing.T) {
+	want, werr := Default()
+	got, gerr := Load("default")
+	if (werr == nil) != (gerr == nil) {
+		t.Fatalf("Default() error %v, Load(\"default\") error %v", werr, gerr)
+	}
+	if werr == nil && (got.NumVertices() != want.NumVertices() || got.NumComponents() != want.NumComponents()) {
+		t.Errorf("Load(\"default\"): V %d D %d, Default(): V %d D %d", got.NumVertices(), got.NumComponents(), want.NumVertices(), want.NumComponents())
+	}
+}

@@ -272,6 +272,10 @@ func decodeEOS(b []byte, path string) (*Model, error) {
 	if version < 1 || version > 4 {
 		return nil, formatErr(path, 0, "class version", "an eos MorphableModel version 1..4", "%d", version)
 	}
+	if len(b) >= 8 && binary.LittleEndian.Uint32(b[4:8]) == 0 {
+		return nil, formatErr(path, 4, "shape model mean rows", "a non-empty shape model (3N > 0 rows)",
+			"0 rows (an eos blendshapes file? read it with ReadEOSBlendshapes)")
+	}
 	shape, err := r.pca("shape model")
 	if err != nil {
 		return nil, err

@@ -255,7 +255,7 @@ func TestReadEOSErrors(t *testing.T) {
 	cases := []struct{ file, want string }{
 		{"testdata/bad_eos_truncated.bin", "bfm: testdata/bad_eos_truncated.bin: expression model mean cols: at byte 809: expected 4 more bytes, found only 1 (file truncated)"},
 		{"testdata/bad_eos_version.bin", "bfm: testdata/bad_eos_version.bin: class version: at byte 0: expected an eos MorphableModel version 1..4, found 7"},
-		{"testdata/eos_blendshapes.bin", "bfm: testdata/eos_blendshapes.bin: shape model eigenvalues: at byte 20: expected 9317 x 256 float32 values (9540608 bytes), found only 310 bytes left (file truncated)"},
+		{"testdata/eos_blendshapes.bin", "bfm: testdata/eos_blendshapes.bin: shape model mean rows: at byte 4: expected a non-empty shape model (3N > 0 rows), found 0 rows (an eos blendshapes file? read it with ReadEOSBlendshapes)"},
 	}
 	for _, c := range cases {
 		_, err := ReadEOS(c.file)

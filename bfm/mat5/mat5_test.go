@@ -396,3 +396,14 @@ func TestHandBuiltBothEndians(t *testing.T) {
 		t.Errorf("got  %v\nwant %s", err, want)
 	}
 }
+
+func TestGetEmptyFile(t *testing.T) {
+	b := buildMAT(binary.LittleEndian, "IM")[:128]
+	f, err := Decode(bytes.NewReader(b), "empty.mat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Get("x"); err == nil || err.Error() != `mat5: empty.mat has no variable "x" (it holds: none)` {
+		t.Errorf("%v", err)
+	}
+}
