@@ -14,6 +14,9 @@ Outputs (bfm/testdata/):
   h5_bfm2017_dense.h5    same model, libver='latest', shape/model holds 40
                          extra members (dense link storage: fractal heap +
                          v2 B-tree name index).
+  h5_bfm2017_prescaled.h5  basis stored as U*sqrt(variance), triangles
+                         wound clockwise seen from +z.
+  h5_bfm2017_badnorm.h5  shape basis stored as 3*U (neither convention).
   h5_types.h5            datatype / layout coverage, default libver.
   h5_types_v108.h5       the same content with libver='v108' (superblock 2).
   h5_types_latest.h5     the same content with libver='latest'.
@@ -51,6 +54,33 @@ LANDMARK_IDS = [
     "left.lips.corner",
     "center.forehead.some_point",
 ]
+
+
+def new_file(path, libver):
+    """Create a file whose objects carry no timestamps, so that the output
+    is byte-for-byte reproducible (h5py.File and create_group would record
+    creation times)."""
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    low = {"earliest": h5py.h5f.LIBVER_EARLIEST, "v108": h5py.h5f.LIBVER_V18,
+           "latest": h5py.h5f.LIBVER_LATEST}[libver]
+    fapl.set_libver_bounds(low, h5py.h5f.LIBVER_LATEST)
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    fcpl.set_obj_track_times(False)
+    fid = h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl)
+    return h5py.File(fid)
+
+
+def group(parent, path):
+    """parent.require_group(path) without timestamps."""
+    g = parent
+    for name in path.split("/"):
+        if name in g:
+            g = g[name]
+            continue
+        gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
+        gcpl.set_obj_track_times(False)
+        g = h5py.Group(h5py.h5g.create(g.id, name.encode(), gcpl=gcpl))
+    return g
 
 
 def grid_points():
@@ -113,7 +143,18 @@ def model_arrays():
     return out
 
 
-def write_model(path, a, libver="earliest", chunked=False, fixed_json=False, extra=0):
+def write_model(path, a, libver="earliest", chunked=False, fixed_json=False, extra=0,
+                basis_scale=None):
+    """basis_scale: None stores the orthonormal basis (as Statismo does);
+    "sigma" stores U*sqrt(variance) and winds the triangles clockwise; a
+    number multiplies U by it (neither convention: the reader must refuse)."""
+    a = dict(a)
+    if basis_scale == "sigma":
+        for p in ("shape", "expr", "color"):
+            a[p + "_basis"] = (a[p + "_basis"] * np.sqrt(a[p + "_var"])).astype(np.float32)
+        a["cells"] = a["cells"][[0, 2, 1], :]
+    elif basis_scale is not None:
+        a["shape_basis"] = (a["shape_basis"] * basis_scale).astype(np.float32)
     kw = {}
     if chunked:
         kw = dict(shuffle=True, compression="gzip", compression_opts=6)
@@ -125,22 +166,22 @@ def write_model(path, a, libver="earliest", chunked=False, fixed_json=False, ext
             return g.create_dataset(name, data=data, chunks=chunks, **kw)
         return g.create_dataset(name, data=data)
 
-    with h5py.File(path, "w", libver=libver) as f:
+    with new_file(path, libver) as f:
         for part, prefix, k in (("shape", "shape", K_SHAPE), ("color", "color", K_COLOR),
                                 ("expression", "expr", K_EXPR)):
-            m = f.create_group(part + "/model")
+            m = group(f, part + "/model")
             ds(m, "mean", a[prefix + "_mean"])
             ds(m, "pcaBasis", a[prefix + "_basis"], chunks=(7, min(3, k)) if chunked else None)
             ds(m, "pcaVariance", a[prefix + "_var"])
             m.create_dataset("noiseVariance", data=np.float32(0.0))
-            r = f.create_group(part + "/representer")
+            r = group(f, part + "/representer")
             ds(r, "points", a["points"])
             ds(r, "cells", a["cells"])
             r.attrs["name"] = "bfm-like"
             if part == "shape":
                 for i in range(extra):
                     m.create_dataset("extra_%03d" % i, data=np.int32(i))
-        lg = f.create_group("metadata/landmarks")
+        lg = group(f, "metadata/landmarks")
         if fixed_json:
             lg.create_dataset("json", data=np.bytes_(a["landmarks"].encode()))
         else:
@@ -172,7 +213,7 @@ def write_types(path, libver):
         arr = np.asarray(arr)
         e["/" + name] = {"shape": list(arr.shape), "values": [float(v) for v in arr.reshape(-1)]}
 
-    with h5py.File(path, "w", libver=libver) as f:
+    with new_file(path, libver) as f:
         ints = {
             "i8": np.array([-128, -1, 0, 1, 127], dtype="<i1"),
             "u8": np.array([0, 1, 200, 255], dtype="<u1"),
@@ -183,11 +224,11 @@ def write_types(path, libver):
             "i64": np.array([-(2 ** 53), -9, 10, 2 ** 53], dtype="<i8"),
             "u64be": np.array([0, 2 ** 53, 12345678901], dtype=">u8"),
         }
-        g = f.create_group("ints")
+        g = group(f, "ints")
         for k, v in ints.items():
             g.create_dataset(k, data=v)
             rec("ints/" + k, v)
-        g = f.create_group("floats")
+        g = group(f, "floats")
         for k, dt in (("f32le", "<f4"), ("f32be", ">f4"), ("f64le", "<f8"), ("f64be", ">f8")):
             v = rng.standard_normal((3, 4)).astype(dt)
             g.create_dataset(k, data=v)
@@ -199,12 +240,13 @@ def write_types(path, libver):
         g.create_dataset("scalar", data=v)
         e["/floats/scalar"] = {"shape": [], "values": [3.25]}
 
-        g = f.create_group("layouts")
+        g = group(f, "layouts")
         v = np.arange(24, dtype="<f8").reshape(2, 3, 4) * 0.5
         # h5py has no compact switch in create_dataset: use the low-level API.
         sid = h5py.h5s.create_simple(v.shape)
         dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
         dcpl.set_layout(h5py.h5d.COMPACT)
+        dcpl.set_obj_track_times(False)
         dsid = h5py.h5d.create(g.id, b"compact", h5py.h5t.IEEE_F64LE, sid, dcpl=dcpl)
         dsid.write(h5py.h5s.ALL, h5py.h5s.ALL, v)
         dsid.close()
@@ -231,7 +273,7 @@ def write_types(path, libver):
         d = g.create_dataset("empty", shape=(0, 3), dtype="<f4")
         e["/layouts/empty"] = {"shape": [0, 3], "values": []}
 
-        g = f.create_group("strings")
+        g = group(f, "strings")
         g.create_dataset("vlen_scalar", data="héllo wörld")
         e["/strings/vlen_scalar"] = {"shape": [], "strings": ["héllo wörld"]}
         arr = ["alpha", "", "gamma delta", "ε"]
@@ -257,9 +299,13 @@ def main():
     for name, kw in (("h5_bfm2017_contig.h5", {}),
                      ("h5_bfm2017_chunked.h5", {"chunked": True}),
                      ("h5_bfm2017_latest.h5", {"libver": "latest", "fixed_json": True}),
-                     ("h5_bfm2017_dense.h5", {"libver": "latest", "extra": 40})):
+                     ("h5_bfm2017_dense.h5", {"libver": "latest", "extra": 40}),
+                     ("h5_bfm2017_prescaled.h5", {"basis_scale": "sigma"}),
+                     ("h5_bfm2017_badnorm.h5", {"basis_scale": 3.0})):
         path = os.path.join(OUT, name)
         write_model(path, a, **kw)
+        if "basis_scale" in kw:
+            continue
         e = dict(em)
         if kw.get("extra"):
             for i in range(kw["extra"]):

@@ -450,7 +450,7 @@ func (ds *Dataset) rawSize() (int, error) {
 	if ds.n != 0 && total/uint64(ds.n) != es {
 		return 0, f.formatErr(ds.layoutAt+f.base, "dataset %q: %d elements of %d bytes overflow", ds.path, ds.n, es)
 	}
-	limit := uint64(f.size)*maxExpansion + 1<<20
+	limit := f.maxData
 	if total > limit || total > math.MaxInt {
 		return 0, f.formatErr(ds.layoutAt+f.base, "dataset %q: %d bytes of data is implausible for a file of %d bytes", ds.path, total, f.size)
 	}
@@ -537,9 +537,12 @@ func (ds *Dataset) readChunks(buf []byte) error {
 	chunkElems := uint64(1)
 	for _, c := range ds.chunk {
 		chunkElems *= uint64(c)
-		if chunkElems > uint64(len(buf))+uint64(f.size)*maxExpansion+1<<20 {
+		if chunkElems > f.maxData {
 			return f.formatErr(ds.layoutAt+f.base, "chunk of %v elements is implausibly large", ds.chunk)
 		}
+	}
+	if chunkElems*uint64(es) > f.maxData {
+		return f.formatErr(ds.layoutAt+f.base, "chunk of %v elements of %d bytes is implausibly large", ds.chunk, es)
 	}
 	chunkBytes := int(chunkElems) * es
 	if ds.dataAddr == undef || ds.n == 0 {
@@ -560,7 +563,11 @@ func (ds *Dataset) readChunks(buf []byte) error {
 		}
 		return o
 	}
+	stored := 0
 	store := func(addr, size uint64, mask uint32, off []uint64) error {
+		if stored++; stored > nchunks {
+			return f.formatErr(ds.dataAddr+f.base, "chunk index lists more than the %d chunks of the grid", nchunks)
+		}
 		raw, err := f.read(addr, size, "chunk")
 		if err != nil {
 			return err
@@ -595,6 +602,9 @@ func (ds *Dataset) readChunks(buf []byte) error {
 	case indexImplicit:
 		if len(ds.filters) > 0 {
 			return f.formatErr(ds.layoutAt+f.base, "implicit chunk index with filters")
+		}
+		if uint64(nchunks) > uint64(f.size) || uint64(chunkBytes) > uint64(f.size) {
+			return f.formatErr(ds.layoutAt+f.base, "%d implicitly indexed chunks of %d bytes exceed the file size %d", nchunks, chunkBytes, f.size)
 		}
 		if _, err := f.abs(ds.dataAddr, uint64(nchunks)*uint64(chunkBytes), "implicitly indexed chunks"); err != nil {
 			return err
@@ -708,7 +718,7 @@ func (ds *Dataset) unfilter(b []byte, mask uint32, want int, addr uint64) ([]byt
 			if len(fl.params) > 0 && fl.params[0] > 0 {
 				es = int(fl.params[0])
 			}
-			if es > 1 {
+			if es > 1 && es <= len(b) {
 				n := len(b) / es
 				out := make([]byte, len(b))
 				for j := 0; j < es; j++ {

@@ -84,6 +84,9 @@ type File struct {
 	root      uint64 // root group object header address
 	rootCache *symbolCache
 
+	// maxData bounds the decoded bytes of one dataset (see maxExpansion).
+	maxData uint64
+
 	mu     sync.Mutex
 	gheaps map[uint64]map[uint16][]byte // global heap collections by address
 }
@@ -116,7 +119,11 @@ func Open(path string) (*File, error) {
 // OpenReaderAt reads an HDF5 file of the given size from r; name is used in
 // error messages only. Close does not close r.
 func OpenReaderAt(name string, r io.ReaderAt, size int64) (*File, error) {
+	if size < 0 {
+		return nil, fmt.Errorf("hdf5: %s: negative size %d", name, size)
+	}
 	f := &File{name: name, r: r, size: size, gheaps: map[uint64]map[uint16][]byte{}}
+	f.maxData = uint64(size)*maxExpansion + 1<<20
 	if err := f.readSuperblock(); err != nil {
 		return nil, err
 	}

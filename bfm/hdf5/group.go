@@ -134,9 +134,13 @@ func (f *File) symbolTable(btree, heapAddr uint64) ([]link, error) {
 		return nil, err
 	}
 	var out []link
-	entry := 2*f.sizeOff + 8 + 16 // name offset (L), header address, cache type, reserved, scratch
-	entry += f.sizeLen - f.sizeOff
+	entry := f.sizeLen + f.sizeOff + 24 // name offset, header address, cache type, reserved, scratch
+	seen := map[uint64]bool{}
 	err = f.walkBTreeV1(btree, 0, 0, func(_ []byte, child uint64) error {
+		if seen[child] {
+			return f.formatErr(child+f.base, "symbol table node listed twice")
+		}
+		seen[child] = true
 		pre, err := f.read(child, 8, "symbol table node")
 		if err != nil {
 			return err
@@ -207,6 +211,7 @@ func (f *File) walkBTreeV1(addr uint64, typ uint8, ndims int, visit func(key []b
 		keySize = 8 + 8*ndims
 	}
 	seen := map[uint64]bool{}
+	budget := uint64(f.size) // node bytes: real trees do not overlap
 	var walk func(addr uint64, wantLevel int) error
 	walk = func(addr uint64, wantLevel int) error {
 		if seen[addr] {
@@ -235,7 +240,12 @@ func (f *File) walkBTreeV1(addr uint64, typ uint8, ndims int, visit func(key []b
 		if level > maxDepth {
 			return f.formatErr(addr+f.base, "B-tree node level %d is too deep", level)
 		}
-		body, err := f.read(addr+hsize, (n+1)*uint64(keySize)+n*uint64(f.sizeOff), "B-tree node entries")
+		nb := (n+1)*uint64(keySize) + n*uint64(f.sizeOff)
+		if nb+hsize > budget {
+			return f.formatErr(addr+f.base, "B-tree nodes add up to more than the file size %d", f.size)
+		}
+		budget -= nb + hsize
+		body, err := f.read(addr+hsize, nb, "B-tree node entries")
 		if err != nil {
 			return err
 		}
@@ -336,6 +346,9 @@ func (f *File) walkBTreeV2(addr uint64, typ uint8, visit func(rec []byte, at uin
 			return f.formatErr(addr+f.base, "v2 B-tree node visited twice (cycle)")
 		}
 		seen[addr] = true
+		if uint64(len(seen))*nodeSize > uint64(f.size) {
+			return f.formatErr(addr+f.base, "v2 B-tree nodes add up to more than the file size %d", f.size)
+		}
 		buf, err := f.read(addr, nodeSize, "v2 B-tree node")
 		if err != nil {
 			return err

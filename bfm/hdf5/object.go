@@ -76,7 +76,11 @@ func (f *File) readObjectV1(addr uint64, pre []byte) (*object, error) {
 	// v1 messages start after the 12-byte prefix padded to 16 bytes.
 	queue := []block{{addr + 16, uint64(size)}}
 	seen := map[uint64]bool{}
+	total := uint64(0)
 	for len(queue) > 0 {
+		if total += queue[0].size; total > uint64(f.size) {
+			return nil, f.formatErr(addr+f.base, "object header blocks add up to more than the file size %d", f.size)
+		}
 		if len(seen) >= maxHeaderBlocks {
 			return nil, f.formatErr(addr+f.base, "object header has more than %d continuation blocks", maxHeaderBlocks)
 		}
@@ -202,7 +206,11 @@ func (f *File) readObjectV2(addr uint64) (*object, error) {
 		return nil, err
 	}
 	seen := map[uint64]bool{addr: true}
+	total := size
 	for len(queue) > 0 {
+		if total += queue[0].size; total > uint64(f.size) {
+			return nil, f.formatErr(addr+f.base, "object header blocks add up to more than the file size %d", f.size)
+		}
 		if len(seen) >= maxHeaderBlocks {
 			return nil, f.formatErr(addr+f.base, "object header has more than %d continuation blocks", maxHeaderBlocks)
 		}

@@ -1,0 +1,188 @@
+package hdf5
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// walkAll lists every group reachable from the root and reads every
+// dataset, returning the first error. Hard-link cycles are cut by path
+// depth.
+func walkAll(f *File) error {
+	budget := 200 // objects visited at most (hard links may form cycles)
+	var walk func(group string, depth int) error
+	walk = func(group string, depth int) error {
+		if depth > 8 || budget <= 0 {
+			return nil
+		}
+		budget--
+		names, err := f.List(group)
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			if budget--; budget <= 0 {
+				return nil
+			}
+			p := strings.TrimSuffix(group, "/") + "/" + n
+			ds, err := f.Dataset(p)
+			if err != nil {
+				if strings.Contains(err.Error(), "is a group") {
+					if err := walk(p, depth+1); err != nil {
+						return err
+					}
+					continue
+				}
+				var ue *UnsupportedError
+				if errors.As(err, &ue) {
+					continue
+				}
+				return err
+			}
+			if _, err := ds.Float64s(); err != nil && !strings.Contains(err.Error(), "not a number") {
+				return err
+			}
+			if _, err := ds.Strings(); err != nil && !strings.Contains(err.Error(), "not strings") {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk("/", 0)
+}
+
+func fixtureNames(t testing.TB) []string {
+	m, err := filepath.Glob(filepath.Join(testdata, "h5_*.h5"))
+	if err != nil || len(m) < 8 {
+		t.Fatalf("fixtures: %v (%d files)", err, len(m))
+	}
+	return m
+}
+
+func TestWalkAllFixtures(t *testing.T) {
+	for _, p := range fixtureNames(t) {
+		if strings.HasSuffix(p, "h5_truncated.h5") {
+			continue
+		}
+		f, err := Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := walkAll(f); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		f.Close()
+	}
+}
+
+// TestTruncated cuts every fixture at many lengths: reading must fail with a
+// FormatError that names the file and an offset, never panic.
+func TestTruncated(t *testing.T) {
+	for _, p := range fixtureNames(t) {
+		if strings.HasSuffix(p, "h5_truncated.h5") {
+			continue
+		}
+		full, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fails := 0
+		cuts := 0
+		for n := 0; n < len(full); n += 1 + len(full)/157 {
+			cuts++
+			name := "cut.h5"
+			f, err := OpenReaderAt(name, bytes.NewReader(full[:n]), int64(n))
+			if err == nil {
+				err = walkAll(f)
+			}
+			if err == nil {
+				continue
+			}
+			fails++
+			var fe *FormatError
+			if !errors.As(err, &fe) {
+				t.Errorf("%s cut at %d: %v is not a FormatError", p, n, err)
+				continue
+			}
+			if !strings.Contains(err.Error(), "hdf5: cut.h5: offset ") {
+				t.Errorf("%s cut at %d: error %q does not name the file and offset", p, n, err)
+			}
+		}
+		// Metadata sits at both ends of an HDF5 file: nearly every cut breaks it.
+		if fails < cuts*9/10 {
+			t.Errorf("%s: only %d of %d truncated copies gave an error", p, fails, cuts)
+		}
+	}
+}
+
+func TestTruncatedFixture(t *testing.T) {
+	p := filepath.Join(testdata, "h5_truncated.h5")
+	f, err := Open(p)
+	if err != nil {
+		t.Fatalf("the superblock sits in the first 1000 bytes; Open: %v", err)
+	}
+	defer f.Close()
+	_, err = f.Dataset("/shape/model/mean")
+	want := "hdf5: ../testdata/h5_truncated.h5: offset "
+	var fe *FormatError
+	if err == nil || !errors.As(err, &fe) || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "runs past the end of the file (size 1000)") {
+		t.Errorf("got %v, want a FormatError starting %q that says the read runs past the end", err, want)
+	}
+	t.Log(err)
+}
+
+func TestNotHDF5(t *testing.T) {
+	_, err := OpenReaderAt("x.h5", strings.NewReader("not an hdf5 file at all"), 23)
+	if err == nil || err.Error() != "hdf5: x.h5: offset 0: no HDF5 signature found (file size 23)" {
+		t.Errorf("got %v", err)
+	}
+	_, err = Open(filepath.Join(testdata, "no_such_file.h5"))
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: got %v", err)
+	}
+}
+
+// TestChecksum pins lookup3 on a known answer: the stored checksum of the
+// fixture's version-3 superblock (48 bytes).
+func TestChecksum(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testdata, "h5_bfm2017_latest.h5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := lookup3(b[:44], 0)
+	want := uint32(b[44]) | uint32(b[45])<<8 | uint32(b[46])<<16 | uint32(b[47])<<24
+	if got != want {
+		t.Errorf("lookup3 = %#x, stored %#x", got, want)
+	}
+	// Flipping one byte of a checksummed structure is detected.
+	c := append([]byte(nil), b...)
+	c[20] ^= 0x01
+	_, err = OpenReaderAt("flip.h5", bytes.NewReader(c), int64(len(c)))
+	if err == nil || !strings.Contains(err.Error(), "hdf5: flip.h5: offset 44: superblock: checksum mismatch") {
+		t.Errorf("flipped superblock: got %v", err)
+	}
+}
+
+func FuzzOpen(f *testing.F) {
+	for _, p := range fixtureNames(f) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if len(b) < 40000 {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := OpenReaderAt("fuzz.h5", bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return
+		}
+		h.maxData = 1 << 20 // keep each execution small
+		_ = walkAll(h)
+	})
+}
