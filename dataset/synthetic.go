@@ -324,6 +324,22 @@ func (s *Synthetic) draw(rng *rand.Rand) ([]float64, Camera, *rand.Rand) {
 	return alpha, cam, rng
 }
 
+// Vertices returns the model's shape for weights alpha posed by cam, in
+// image space (x, y pixels, z depth larger = nearer): the geometry Sample
+// renders, for drawing panels or checking ground truth.
+func (s *Synthetic) Vertices(alpha []float64, cam Camera) ([][3]float64, error) {
+	if len(alpha) > s.m.NumComponents() {
+		return nil, fmt.Errorf("dataset: synthetic: %d weights for a model of %d components", len(alpha), s.m.NumComponents())
+	}
+	shape := s.m.Shape(alpha)
+	r := cam.Pose.Rotation()
+	out := make([][3]float64, len(shape)/3)
+	for v := range out {
+		out[v] = cam.Project(&r, [3]float64{shape[3*v], shape[3*v+1], shape[3*v+2]})
+	}
+	return out, nil
+}
+
 // Sample renders sample i. The image is a new *image.RGBA of Size x Size.
 // Landmarks hold every scheme the model defines: the projected landmark
 // vertices of the posed shape, Visible when the vertex faces the camera,
