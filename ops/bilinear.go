@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"runtime"
 
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
@@ -112,7 +113,44 @@ func bilinearForward[T float](out, img, pts []T, b, c, h, w, n int) {
 }
 
 // bilinearImgGrad scatters g (B,C,N) back onto the image planes (B,C,H,W).
+// With at least as many items as CPUs each worker owns whole batch items and
+// computes every point's taps once for all channels; otherwise (small B)
+// workers own single (b, c) planes.
 func bilinearImgGrad[T float](out, pts, g []T, b, c, h, w, n int) {
+	if b >= runtime.GOMAXPROCS(0) {
+		bilinearImgGradItems(out, pts, g, b, c, h, w, n)
+	} else {
+		bilinearImgGradPlanes(out, pts, g, b, c, h, w, n)
+	}
+}
+
+// bilinearImgGradItems parallelises bilinearImgGrad over batch items.
+func bilinearImgGradItems[T float](out, pts, g []T, b, c, h, w, n int) {
+	plane := h * w
+	parallelFor(b, (16+4*c)*n+c*plane, func(lo, hi int) {
+		for bi := lo; bi < hi; bi++ {
+			o := out[bi*c*plane : (bi+1)*c*plane]
+			clear(o)
+			gb := g[bi*c*n : (bi+1)*c*n]
+			p := pts[bi*n*2 : (bi+1)*n*2]
+			for ni := 0; ni < n; ni++ {
+				t := bilinearTaps(p[2*ni], p[2*ni+1], h, w)
+				wt := t.weights()
+				for ci := 0; ci < c; ci++ {
+					gv := gb[ci*n+ni]
+					oc := o[ci*plane : (ci+1)*plane]
+					oc[t.off[0]] += wt[0] * gv
+					oc[t.off[1]] += wt[1] * gv
+					oc[t.off[2]] += wt[2] * gv
+					oc[t.off[3]] += wt[3] * gv
+				}
+			}
+		}
+	})
+}
+
+// bilinearImgGradPlanes parallelises bilinearImgGrad over (b, c) planes.
+func bilinearImgGradPlanes[T float](out, pts, g []T, b, c, h, w, n int) {
 	plane := h * w
 	parallelFor(b*c, 16*n+plane, func(lo, hi int) {
 		for j := lo; j < hi; j++ {
