@@ -165,35 +165,69 @@ func medianEdgeLength(m *Model) (float64, error) {
 }
 
 // symHash is a uniform spatial hash of points with cell size h: a query
-// looks at the 27 cells around it, so it finds every point within h.
+// looks at the 27 cells around it, so it finds every point within h. Points
+// are sorted by cell; a map from the packed cell key gives each cell's run.
 type symHash struct {
 	h     float64
 	pts   [][3]float64
-	cells map[[3]int64][]int32
+	order []int32
+	cells map[uint64][2]int32
 }
 
 func newSymHash(pts [][3]float64, h float64) *symHash {
-	s := &symHash{h: h, pts: pts, cells: make(map[[3]int64][]int32, len(pts))}
+	s := &symHash{h: h, pts: pts, order: make([]int32, len(pts))}
+	keys := make([]uint64, len(pts))
 	for i, p := range pts {
-		k := s.key(p)
-		s.cells[k] = append(s.cells[k], int32(i))
+		keys[i] = s.key(s.cell(p))
+		s.order[i] = int32(i)
+	}
+	slices.SortFunc(s.order, func(a, b int32) int {
+		if keys[a] != keys[b] {
+			if keys[a] < keys[b] {
+				return -1
+			}
+			return 1
+		}
+		return int(a) - int(b)
+	})
+	s.cells = make(map[uint64][2]int32, len(pts)/2+1)
+	for lo := 0; lo < len(s.order); {
+		k := keys[s.order[lo]]
+		hi := lo + 1
+		for hi < len(s.order) && keys[s.order[hi]] == k {
+			hi++
+		}
+		s.cells[k] = [2]int32{int32(lo), int32(hi)}
+		lo = hi
 	}
 	return s
 }
 
-func (s *symHash) key(p [3]float64) [3]int64 {
+func (s *symHash) cell(p [3]float64) [3]int64 {
 	return [3]int64{int64(math.Floor(p[0] / s.h)), int64(math.Floor(p[1] / s.h)), int64(math.Floor(p[2] / s.h))}
+}
+
+// key packs a cell into 64 bits, 21 bits per axis. Cells more than 2^20
+// apart may share a key; that only adds candidates, whose distances are
+// still checked.
+func (s *symHash) key(c [3]int64) uint64 {
+	const m = 1<<21 - 1
+	return uint64(c[0]&m)<<42 | uint64(c[1]&m)<<21 | uint64(c[2]&m)
 }
 
 // nearest returns the index of the nearest point within the 27 cells around
 // q and its distance (-1, +Inf when none). Ties go to the lower index.
 func (s *symHash) nearest(q [3]float64) (int, float64) {
-	k := s.key(q)
+	c := s.cell(q)
 	best, bd := -1, math.Inf(1)
 	for dx := int64(-1); dx <= 1; dx++ {
 		for dy := int64(-1); dy <= 1; dy++ {
 			for dz := int64(-1); dz <= 1; dz++ {
-				for _, i := range s.cells[[3]int64{k[0] + dx, k[1] + dy, k[2] + dz}] {
+				run, ok := s.cells[s.key([3]int64{c[0] + dx, c[1] + dy, c[2] + dz})]
+				if !ok {
+					continue
+				}
+				for _, i := range s.order[run[0]:run[1]] {
 					p := s.pts[i]
 					d := (p[0]-q[0])*(p[0]-q[0]) + (p[1]-q[1])*(p[1]-q[1]) + (p[2]-q[2])*(p[2]-q[2])
 					if d < bd || (d == bd && int(i) < best) {
