@@ -2,8 +2,8 @@ package opstest_test
 
 import (
 	"fmt"
-	"math"
 	"hash"
+	"math"
 	"strings"
 	"testing"
 
