@@ -285,6 +285,11 @@ def write_types(path, libver):
         e["/strings/fixed_scalar"] = {"shape": [], "strings": ["xyz"]}
         g.create_dataset("ascii_vlen", data=[b"one", b"two"], dtype=h5py.string_dtype("ascii"))
         e["/strings/ascii_vlen"] = {"shape": [2], "strings": ["one", "two"]}
+        # Attributes: 12 on one group (dense storage under libver='latest').
+        g = group(f, "attrs")
+        for i in range(12):
+            g.attrs["a%02d" % i] = np.int16(i)
+        g.attrs["arr"] = np.array([1.5, -2.25], dtype=">f8")
         f.create_dataset("compound", data=np.zeros(2, dtype=[("a", "<i4"), ("b", "<f8")]))
         f["soft"] = h5py.SoftLink("/floats/f32le")
         rec("soft", f["floats/f32le"][()])

@@ -24,6 +24,25 @@ func walkAll(f *File) error {
 		if err != nil {
 			return err
 		}
+		attrs, err := f.AttrNames(group)
+		if err != nil {
+			var ue *UnsupportedError
+			if !errors.As(err, &ue) {
+				return err
+			}
+		}
+		for _, a := range attrs {
+			ds, err := f.Attr(group, a)
+			if err != nil {
+				return err
+			}
+			if _, err := ds.Float64s(); err != nil && !strings.Contains(err.Error(), "not a number") {
+				return err
+			}
+			if _, err := ds.Strings(); err != nil && !strings.Contains(err.Error(), "not strings") {
+				return err
+			}
+		}
 		for _, n := range names {
 			if budget--; budget <= 0 {
 				return nil

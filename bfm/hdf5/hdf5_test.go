@@ -201,3 +201,66 @@ func TestUnsupported(t *testing.T) {
 		f.Close()
 	}
 }
+
+func TestAttributes(t *testing.T) {
+	for _, name := range []string{"h5_bfm2017_contig.h5", "h5_bfm2017_latest.h5"} {
+		f, err := Open(filepath.Join(testdata, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, err := f.AttrNames("/")
+		if err != nil || !reflect.DeepEqual(names, []string{"version"}) {
+			t.Errorf("%s: root attributes %v, %v", name, names, err)
+		}
+		a, err := f.Attr("/", "version")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, err := a.Strings(); err != nil || !reflect.DeepEqual(s, []string{"bfm2017-fixture"}) {
+			t.Errorf("%s: version = %q, %v", name, s, err)
+		}
+		a, err = f.Attr("/shape/representer", "name")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, err := a.Strings(); err != nil || !reflect.DeepEqual(s, []string{"bfm-like"}) {
+			t.Errorf("%s: name = %q, %v", name, s, err)
+		}
+		_, err = f.Attr("/shape/representer", "nope")
+		want := `hdf5: ../testdata/` + name + `: "/shape/representer" has no attribute "nope" (it has [name])`
+		if err == nil || err.Error() != want {
+			t.Errorf("got %v, want %s", err, want)
+		}
+		f.Close()
+	}
+}
+
+func TestManyAttributes(t *testing.T) {
+	for _, name := range []string{"h5_types.h5", "h5_types_v108.h5", "h5_types_latest.h5"} {
+		f, err := Open(filepath.Join(testdata, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, err := f.AttrNames("attrs")
+		if err != nil || len(names) != 13 || names[0] != "a00" || names[12] != "arr" {
+			t.Fatalf("%s: attributes %v, %v", name, names, err)
+		}
+		for i := 0; i < 12; i++ {
+			a, err := f.Attr("attrs", names[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, err := a.Float64s(); err != nil || len(v) != 1 || v[0] != float64(i) {
+				t.Errorf("%s: %s = %v, %v; want %d", name, names[i], v, err, i)
+			}
+		}
+		a, err := f.Attr("attrs", "arr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := a.Float64s(); err != nil || !reflect.DeepEqual(v, []float64{1.5, -2.25}) || !reflect.DeepEqual(a.Shape(), []int{2}) {
+			t.Errorf("%s: arr = %v %v, %v", name, v, a.Shape(), err)
+		}
+		f.Close()
+	}
+}
