@@ -38,6 +38,8 @@ type FlattenInfo struct {
 	HolesFilled int
 	// BoundaryVertices counts vertices of the outer boundary loop.
 	BoundaryVertices int
+	// MinWeight is the relative weight floor used.
+	MinWeight float64
 	// ClampedWeights counts edges whose cotangent weight was raised to the
 	// floor; DegenerateTriangles counts zero-area triangles skipped when
 	// computing the weights.
@@ -107,6 +109,7 @@ func FlattenDetailed(m *Model, opt FlattenOptions) ([][2]float64, FlattenInfo, e
 	if !(minW > 0 && minW < 1) {
 		return nil, info, fmt.Errorf("bfm: flatten %q: MinWeight %v, want in (0, 1)", m.Name, opt.MinWeight)
 	}
+	info.MinWeight = minW
 	tol := opt.Tol
 	if tol == 0 {
 		tol = 1e-11

@@ -167,3 +167,39 @@ func TestSaveGridRejects(t *testing.T) {
 		t.Errorf("failed saves left %d files", len(ents))
 	}
 }
+
+// TestGridFileGolden reads testdata/grid_small.stn3dgrid, a version-1 file
+// committed with the code, and compares it with the grid rebuilt from the
+// same generated mesh: it catches unintended format changes. Regenerate it
+// with STN3D_UPDATE_GRID_GOLDEN=1 after a deliberate change.
+func TestGridFileGolden(t *testing.T) {
+	s := newSymMesh(4, 5, true, 1)
+	withGridFields(s.m, 2, 1)
+	g, err := BuildGrid(s.m, GridOptions{Rows: 11, Cols: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", "grid_small.stn3dgrid")
+	if os.Getenv("STN3D_UPDATE_GRID_GOLDEN") == "1" {
+		if err := SaveGrid(path, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := LoadGrid(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Rows != 11 || h.Cols != 9 || len(h.Basis) != 2 || h.Valid == nil || len(h.Albedo) != 99 ||
+		!reflect.DeepEqual(h.Landmarks, g.Landmarks) || !reflect.DeepEqual(h.Valid, g.Valid) || h.Params["method"] != "tutte-cotangent-symmetric" {
+		t.Fatalf("golden grid metadata: %d x %d, %d components, params %v", h.Rows, h.Cols, len(h.Basis), h.Params)
+	}
+	near := func(name string, got, want []float64) {
+		for i := range want {
+			if math.Abs(got[i]-want[i]) > 1e-5*(1+math.Abs(want[i])) {
+				t.Fatalf("%s[%d] = %v in the golden file, rebuilt %v", name, i, got[i], want[i])
+			}
+		}
+	}
+	near("mean", h.Mean, g.Mean)
+	near("basis 1", h.Basis[1], g.Basis[1])
+}

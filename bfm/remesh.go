@@ -36,7 +36,8 @@ const maxGridSide = 8192
 // (row, Cols-1-col) is inside too, so Valid is symmetric under
 // col <-> Cols-1-col. Valid is nil when every texel is inside.
 //
-// Landmark vertices map to the grid vertex nearest to their UV. Source is
+// Landmark vertices map to the grid vertex nearest to their UV (the nearest
+// valid one when that texel is invalid). Source is
 // m.Source; Params records the model, the method and the flattening
 // figures.
 func BuildGrid(m *Model, opt GridOptions) (*GridModel, error) {
@@ -120,10 +121,10 @@ func BuildGrid(m *Model, opt GridOptions) (*GridModel, error) {
 			g.Albedo[k] = [3]float64{dst[3*k], dst[3*k+1], dst[3*k+2]}
 		}
 	}
+
 	if nValid < n {
 		g.Valid = valid
 	}
-
 	if len(m.Landmarks) > 0 {
 		g.Landmarks = make(map[string][]int, len(m.Landmarks))
 		for scheme, idx := range m.Landmarks {
@@ -136,9 +137,7 @@ func BuildGrid(m *Model, opt GridOptions) (*GridModel, error) {
 				if v >= nv {
 					return nil, fmt.Errorf("bfm: build grid from %q: landmark %s[%d] = vertex %d, outside [0, %d)", m.Name, scheme, l, v, nv)
 				}
-				c := int(math.Round(uv[v][0] * float64(cols-1)))
-				r := int(math.Round((1 - uv[v][1]) * float64(rows-1)))
-				out[l] = min(max(r, 0), rows-1)*cols + min(max(c, 0), cols-1)
+				out[l] = gridNearestTexel(uv[v], rows, cols, g.Valid)
 			}
 			g.Landmarks[scheme] = out
 		}
@@ -163,10 +162,34 @@ func BuildGrid(m *Model, opt GridOptions) (*GridModel, error) {
 	if info.Method != "model-uv" {
 		g.Params["holes_filled"] = strconv.Itoa(info.HolesFilled)
 		g.Params["clamped_weights"] = strconv.Itoa(info.ClampedWeights)
-		g.Params["min_weight"] = strconv.FormatFloat(fo.MinWeight, 'g', -1, 64)
+		g.Params["min_weight"] = strconv.FormatFloat(info.MinWeight, 'g', -1, 64)
 		g.Params["cg_iterations"] = strconv.Itoa(info.IterationsU) + "," + strconv.Itoa(info.IterationsV)
 	}
 	return g, nil
+}
+
+// gridNearestTexel returns the grid vertex nearest to p = (u, v) (grid
+// coordinates col = u (Cols-1), row = (1-v)(Rows-1)), or, when that texel
+// is invalid (a landmark on the rim of a hole), the nearest valid one.
+func gridNearestTexel(p [2]float64, rows, cols int, valid []bool) int {
+	x, y := p[0]*float64(cols-1), (1-p[1])*float64(rows-1)
+	c := min(max(int(math.Round(x)), 0), cols-1)
+	r := min(max(int(math.Round(y)), 0), rows-1)
+	k := r*cols + c
+	if valid == nil || valid[k] {
+		return k
+	}
+	best, bd := k, math.Inf(1)
+	for q, ok := range valid {
+		if !ok {
+			continue
+		}
+		dx, dy := float64(q%cols)-x, float64(q/cols)-y
+		if d := dx*dx + dy*dy; d < bd {
+			best, bd = q, d
+		}
+	}
+	return best
 }
 
 // gridLoc is where a grid point fell: a triangle (-1 if none) and its

@@ -49,6 +49,14 @@ func gridSFM(t testing.TB) *Model {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mp := filepath.Join(filepath.Dir(p), "ibug_to_sfm.txt")
+	mapping, err := ReadIBUGMapping(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SetIBUGLandmarks(m, mapping, mp); err != nil {
+		t.Fatal(err)
+	}
 	return m
 }
 
@@ -440,6 +448,23 @@ func TestBuildGridSFM(t *testing.T) {
 		if worst > worstVertex+1e-6 || rms > 2*asym {
 			t.Errorf("model UV %v: geometry image mirror error max %.3f / RMS %.3f mm exceeds the model's own asymmetry (max %.3f, RMS %.3f)",
 				useUV, worst, rms, worstVertex, asym)
+		}
+		// Landmarks land on valid texels near their vertices.
+		worstLm, nLm := 0.0, 0
+		for l, v := range m.Landmarks[SchemeIBUG68] {
+			if v < 0 {
+				continue
+			}
+			k := g.Landmarks[SchemeIBUG68][l]
+			if g.Valid != nil && !g.Valid[k] {
+				t.Errorf("model UV %v: iBUG point %d on invalid texel %d", useUV, l+1, k)
+			}
+			worstLm = max(worstLm, math.Sqrt(gridSq(g.Mean[3*k]-m.Mean[3*v])+gridSq(g.Mean[3*k+1]-m.Mean[3*v+1])+gridSq(g.Mean[3*k+2]-m.Mean[3*v+2])))
+			nLm++
+		}
+		t.Logf("model UV %v: %d landmarks, largest texel-to-vertex distance %.2f mm", useUV, nLm, worstLm)
+		if nLm < 40 || worstLm > 5 {
+			t.Errorf("model UV %v: %d landmarks, largest texel-to-vertex distance %.2f mm, want <= 5", useUV, nLm, worstLm)
 		}
 		// Tutte: only the mouth is invalid; model UVs leave the corners empty.
 		if inv, _ := strconv.Atoi(g.Params["invalid_texels"]); g.Valid == nil || (!useUV && inv > 200) || (useUV && inv < 1000) {
