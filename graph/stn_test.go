@@ -185,3 +185,73 @@ func gridShape(gm *bfm.GridModel, a float64) []float64 {
 	}
 	return out
 }
+
+// TestSTNGradientFD checks d(loss)/d(theta) through the whole STN (3DMM
+// layer, rotation, projection, translation, sampler, landmarks and all four
+// losses) against central finite differences, in float64.
+func TestSTNGradientFD(t *testing.T) {
+	gm := flatGrid(6, 6, 1)
+	const B, H, W = 2, 20, 24
+	imv := make([]float64, B*3*H*W)
+	for i := range imv {
+		y, x := (i/W)%H, i%W
+		imv[i] = math.Sin(0.3*float64(x)+0.2*float64(i/(H*W))) * math.Cos(0.25*float64(y))
+	}
+	th0 := []float64{0.1, -0.2, 0.15, 11.3, 9.6, math.Log(2.2), 0.4, -0.05, 0.3, 0.1, 12.1, 10.2, math.Log(1.9), -0.3}
+	tgt := make([]float64, B*2*19)
+	for i := range tgt {
+		tgt[i] = 5 + float64(i%7)
+	}
+	wv := make([]float64, B*19)
+	for i := range wv {
+		wv[i] = 0.5 + float64(i%3)/2
+	}
+	build := func(th []float64) (*gorgonia.ExprGraph, *gorgonia.Node, *gorgonia.Node) {
+		g := gorgonia.NewGraph()
+		img := valNode(g, "img", []int{B, 3, H, W}, imv)
+		theta := valNode(g, "theta", []int{B, 7}, th)
+		stn, err := BuildSTN(g, img, theta, gm, STNOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := BuildLosses(LossInputs{Landmarks: stn.Landmarks["aflw21"], Target: valNode(g, "tgt", []int{B, 2, 19}, tgt),
+			Weight: valNode(g, "w", []int{B, 19}, wv), Alpha: stn.Alpha, Texture: stn.Texture, Mask: stn.Mask, Rows: 6, Cols: 6},
+			LossOptions{Weights: LossWeights{Landmark: 1, Prior: 0.3, Symmetry: 2, Siamese: 3}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g, theta, l.Total
+	}
+	eval := func(th []float64) float64 {
+		g, _, total := build(th)
+		vm := gorgonia.NewTapeMachine(g)
+		defer vm.Close()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		return scalarVal(t, total)
+	}
+	g, theta, total := build(th0)
+	if _, err := gorgonia.Grad(total, theta); err != nil {
+		t.Fatal(err)
+	}
+	vm := gorgonia.NewTapeMachine(g, gorgonia.BindDualValues(theta))
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	gv, _ := theta.Grad()
+	grad := gv.Data().([]float64)
+	const h = 1e-6
+	for i := range th0 {
+		p := append([]float64(nil), th0...)
+		p[i] += h
+		fp := eval(p)
+		p[i] -= 2 * h
+		fm := eval(p)
+		fd := (fp - fm) / (2 * h)
+		if math.Abs(fd-grad[i]) > 1e-4*(1+math.Abs(fd)) {
+			t.Errorf("dL/dtheta[%d] = %.9g, finite difference %.9g", i, grad[i], fd)
+		}
+	}
+}

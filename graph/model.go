@@ -1,0 +1,441 @@
+package graph
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/stn3d/stn3d/bfm"
+	"github.com/stn3d/stn3d/ops"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// ModelConfig is everything NewModel needs; ModelConfigFrom derives it
+// from a run Config.
+type ModelConfig struct {
+	// Localiser options; D is taken from the grid model. InitScale 0 is
+	// computed with InitScaleFor(gm.Mean, input size, FaceFraction).
+	Localiser    LocaliserOptions
+	FaceFraction float64
+	// Pretrained optionally names a weights file for the localiser body.
+	Pretrained string
+	STN        STNOptions
+	Loss       LossOptions
+	Optim      OptimizerConfig
+	// Mults are per-parameter solver multipliers by name.
+	Mults map[string]ParamMult
+	// Scheme is the landmark scheme of Batch.Landmarks ("aflw21", ...).
+	Scheme string
+}
+
+// ModelConfigFrom maps the YAML run configuration onto a ModelConfig.
+func ModelConfigFrom(cfg Config) (ModelConfig, error) {
+	mc := ModelConfig{
+		Localiser:    LocaliserOptions{Kind: cfg.Localiser.Arch, Seed: cfg.Seed},
+		FaceFraction: cfg.Localiser.FaceFraction,
+		Pretrained:   cfg.Localiser.Weights,
+		STN:          STNOptions{TrainableBasis: cfg.STN.TrainableBasis},
+		Loss: LossOptions{Weights: LossWeights{Landmark: cfg.Loss.Landmark, Prior: cfg.Loss.Prior,
+			Symmetry: cfg.Loss.Symmetry, Siamese: cfg.Loss.Siamese}},
+		Scheme: cfg.Model.Scheme,
+		Mults: map[string]ParamMult{
+			ThetaWeightName: {LR: cfg.Optim.HeadWeightLRMult, Decay: 1},
+			ThetaBiasName:   {LR: cfg.Optim.HeadBiasLRMult, Decay: 0},
+		},
+	}
+	size, err := InputSizeFor(cfg.Localiser.Arch)
+	if err != nil {
+		return mc, err
+	}
+	if cfg.Localiser.Input != 0 && cfg.Localiser.Input != size {
+		return mc, fmt.Errorf("graph: localiser.input %d: the %s localiser takes %d", cfg.Localiser.Input, cfg.Localiser.Arch, size)
+	}
+	switch cfg.STN.Scale {
+	case "exp", "":
+		mc.STN.ScaleBase = math.E
+	case "0.99":
+		mc.STN.ScaleBase = 0.99
+	default:
+		return mc, fmt.Errorf("graph: stn.scale %q: want \"exp\" or \"0.99\"", cfg.STN.Scale)
+	}
+	mc.Localiser.ScaleBase = mc.STN.ScaleBase
+	switch cfg.Train.Float {
+	case "float32", "":
+		mc.Localiser.Dtype = tensor.Float32
+	case "float64":
+		mc.Localiser.Dtype = tensor.Float64
+	default:
+		return mc, fmt.Errorf("graph: train.float %q: want float32 or float64", cfg.Train.Float)
+	}
+	o := cfg.Optim
+	s := Schedule{Kind: o.Schedule, Base: o.LR, Warmup: o.WarmupSteps, Gamma: o.StepGamma}
+	switch o.Schedule {
+	case ScheduleStep:
+		if o.StepEvery <= 0 {
+			return mc, fmt.Errorf("graph: optim.step_every %d: want > 0 with the step schedule", o.StepEvery)
+		}
+		for m := o.StepEvery; m < cfg.Train.Steps; m += o.StepEvery {
+			s.Milestones = append(s.Milestones, m)
+		}
+	case ScheduleCosine:
+		s.Total = max(cfg.Train.Steps-o.WarmupSteps, 1)
+		s.Min = o.MinLRFrac * o.LR
+	}
+	mc.Optim = OptimizerConfig{Kind: o.Solver, Schedule: s, Momentum: o.Momentum, WeightDecay: o.WeightDecay,
+		Beta1: o.Beta1, Beta2: o.Beta2, ClipNorm: o.ClipNorm}
+	return mc, nil
+}
+
+// Batch is one training batch for a Model of batch size B and input S x S.
+// Images are (B,3,S,S) row-major; with the siamese term, item 2i+1 is the
+// mirror of item 2i. Landmarks are (B,L,2) pixel (x, y) for the model's
+// scheme (L = scheme size) and Weights (B,L) their confidences (0 =
+// missing).
+type Batch struct {
+	Images    []float32
+	Landmarks []float32
+	Weights   []float32
+}
+
+// LossValues are the scalar values of one step.
+type LossValues struct {
+	Total, Landmark, Prior, Symmetry, Siamese float64
+	// GradNorm is the global gradient norm before clipping; LR the base
+	// learning rate used.
+	GradNorm, LR float64
+}
+
+// Prediction is the fit of one image.
+type Prediction struct {
+	// Theta is the raw regression [r(3), t(2), log s, alpha(D)].
+	Theta []float64
+	// Rotation is R row-major, Scale s in pixels per model unit.
+	Rotation [9]float64
+	Scale    float64
+	// Landmarks has one (x, y) pixel position per landmark of the scheme;
+	// landmarks the grid model lacks are NaN.
+	Landmarks [][2]float64
+}
+
+// Model bundles a graph: inputs, localiser, STN, losses, their gradients,
+// a training machine, a forward-only machine and the optimiser.
+type Model struct {
+	Cfg   ModelConfig
+	B     int
+	Size  int
+	L     int
+	Graph *gorgonia.ExprGraph
+
+	// Input nodes: Images (B,3,S,S), Target (B,L,2), Weight (B,L).
+	Images, Target, Weight *gorgonia.Node
+	Loc                    *Localiser
+	STN                    *STN
+	Losses                 *Losses
+	Opt                    *Optimizer
+
+	params           []*gorgonia.Node
+	lmIdx            []int
+	imgT, tgtT, wT   tensor.Tensor
+	train, predict   gorgonia.VM
+	predictLandmarks *gorgonia.Node
+	fitVM            gorgonia.VM
+}
+
+// NewModel builds the whole training graph for batch size batch.
+func NewModel(cfg ModelConfig, gm *bfm.GridModel, batch int) (*Model, error) {
+	if gm == nil {
+		return nil, errors.New("graph: model: nil grid model")
+	}
+	if batch < 1 {
+		return nil, fmt.Errorf("graph: model: batch %d: want >= 1", batch)
+	}
+	L := bfm.SchemeSize(cfg.Scheme)
+	if L == 0 {
+		return nil, fmt.Errorf("graph: model: landmark scheme %q: want one of %v", cfg.Scheme, bfm.Schemes())
+	}
+	if _, ok := gm.Landmarks[cfg.Scheme]; !ok {
+		return nil, fmt.Errorf("graph: model: grid model has no %q landmarks", cfg.Scheme)
+	}
+	size, err := InputSizeFor(cfg.Localiser.Kind)
+	if err != nil {
+		return nil, err
+	}
+	lo := cfg.Localiser
+	lo.D = gm.NumComponents()
+	if lo.Dtype == (tensor.Dtype{}) {
+		lo.Dtype = tensor.Float32
+	}
+	if lo.ScaleBase == 0 {
+		lo.ScaleBase = cfg.STN.ScaleBase
+	}
+	if cfg.STN.ScaleBase == 0 {
+		cfg.STN.ScaleBase = lo.ScaleBase
+	}
+	if lo.ScaleBase != cfg.STN.ScaleBase && !(lo.ScaleBase == 0 || cfg.STN.ScaleBase == 0) {
+		return nil, fmt.Errorf("graph: model: localiser scale base %v differs from the STN's %v", lo.ScaleBase, cfg.STN.ScaleBase)
+	}
+	if lo.InitScale == 0 {
+		ff := cfg.FaceFraction
+		if ff == 0 {
+			ff = 0.65
+		}
+		if lo.InitScale, err = InitScaleFor(gm.Mean, size, ff); err != nil {
+			return nil, fmt.Errorf("graph: model: %w", err)
+		}
+	}
+	dt := lo.Dtype
+	m := &Model{Cfg: cfg, B: batch, Size: size, L: L, Graph: gorgonia.NewGraph()}
+	g := m.Graph
+	m.Images = gorgonia.NewTensor(g, dt, 4, gorgonia.WithShape(batch, 3, size, size), gorgonia.WithName("images"))
+	m.Target = gorgonia.NewTensor(g, dt, 3, gorgonia.WithShape(batch, L, 2), gorgonia.WithName("target"))
+	m.Weight = gorgonia.NewMatrix(g, dt, gorgonia.WithShape(batch, L), gorgonia.WithName("weight"))
+	m.imgT = tensor.New(tensor.Of(dt), tensor.WithShape(batch, 3, size, size))
+	m.tgtT = tensor.New(tensor.Of(dt), tensor.WithShape(batch, L, 2))
+	m.wT = tensor.New(tensor.Of(dt), tensor.WithShape(batch, L))
+	if m.Loc, err = BuildLocaliser(g, m.Images, lo); err != nil {
+		return nil, err
+	}
+	if cfg.Pretrained != "" {
+		if err := m.Loc.LoadPretrained(cfg.Pretrained); err != nil {
+			return nil, err
+		}
+	}
+	if m.STN, err = BuildSTN(g, m.Images, m.Loc.Theta, gm, cfg.STN); err != nil {
+		return nil, err
+	}
+	m.params = append(append([]*gorgonia.Node(nil), m.Loc.Params...), m.STN.Params...)
+
+	in := LossInputs{Alpha: m.STN.Alpha, Texture: m.STN.Texture, Mask: m.STN.Mask, Rows: gm.Rows, Cols: gm.Cols}
+	if lm, ok := m.STN.Landmarks[cfg.Scheme]; ok {
+		m.lmIdx = m.STN.LandmarkIndex[cfg.Scheme]
+		tgt, err := ops.TransposePoints(m.Target) // (B,2,L)
+		if err != nil {
+			return nil, fmt.Errorf("graph: model: %w", err)
+		}
+		w3, err := gorgonia.Reshape(m.Weight, tensor.Shape{batch, 1, L})
+		if err != nil {
+			return nil, fmt.Errorf("graph: model: %w", err)
+		}
+		if len(m.lmIdx) < L {
+			if tgt, err = ops.Gather(tgt, m.lmIdx); err != nil {
+				return nil, fmt.Errorf("graph: model: %w", err)
+			}
+			if w3, err = ops.Gather(w3, m.lmIdx); err != nil {
+				return nil, fmt.Errorf("graph: model: %w", err)
+			}
+		}
+		w2, err := gorgonia.Reshape(w3, tensor.Shape{batch, len(m.lmIdx)})
+		if err != nil {
+			return nil, fmt.Errorf("graph: model: %w", err)
+		}
+		in.Landmarks, in.Target, in.Weight = lm, tgt, w2
+		m.predictLandmarks = lm
+	}
+	if batch%2 != 0 {
+		if cfg.Loss.Weights.Siamese != 0 {
+			return nil, fmt.Errorf("graph: model: siamese weight %v needs an even batch of image/mirror pairs, got %d", cfg.Loss.Weights.Siamese, batch)
+		}
+	}
+	if m.Losses, err = BuildLosses(in, cfg.Loss); err != nil {
+		return nil, err
+	}
+	if _, err := gorgonia.Grad(m.Losses.Total, m.params...); err != nil {
+		return nil, fmt.Errorf("graph: model: gradients: %w", err)
+	}
+	mults := map[string]ParamMult{}
+	names := map[string]bool{}
+	for _, p := range m.params {
+		names[p.Name()] = true
+	}
+	for k, v := range cfg.Mults {
+		if names[k] {
+			mults[k] = v
+		}
+	}
+	if m.Opt, err = NewOptimizer(cfg.Optim, m.params, mults); err != nil {
+		return nil, err
+	}
+	m.train = gorgonia.NewTapeMachine(g, gorgonia.BindDualValues(m.params...))
+	roots := []*gorgonia.Node{m.Loc.Theta, m.STN.Rotation, m.STN.Scale}
+	if m.predictLandmarks != nil {
+		roots = append(roots, m.predictLandmarks)
+	}
+	m.predict = gorgonia.NewTapeMachine(g.SubgraphRoots(roots...))
+	return m, nil
+}
+
+// Params returns the learnable nodes (localiser, then trainable STN basis).
+func (m *Model) Params() []*gorgonia.Node { return m.params }
+
+// Close releases both machines.
+func (m *Model) Close() error {
+	return errors.Join(m.train.Close(), m.predict.Close())
+}
+
+func fill(dst tensor.Tensor, src []float32) {
+	switch d := dst.Data().(type) {
+	case []float32:
+		copy(d, src)
+	case []float64:
+		for i, v := range src {
+			d[i] = float64(v)
+		}
+	}
+}
+
+func scalarOf(n *gorgonia.Node) float64 {
+	if n == nil || n.Value() == nil {
+		return 0
+	}
+	switch v := n.Value().Data().(type) {
+	case float32:
+		return float64(v)
+	case float64:
+		return v
+	case []float32:
+		return float64(v[0])
+	case []float64:
+		return v[0]
+	}
+	return math.NaN()
+}
+
+// Step runs forward and backward on b, applies one optimiser update and
+// returns the loss values. On a non-finite gradient it returns the values
+// and a *NonFiniteError; parameters are left unchanged.
+func (m *Model) Step(b *Batch) (LossValues, error) {
+	var lv LossValues
+	if b == nil {
+		return lv, errors.New("graph: step: nil batch")
+	}
+	if want := m.B * 3 * m.Size * m.Size; len(b.Images) != want {
+		return lv, fmt.Errorf("graph: step: batch has %d image values, want %d = %d x 3 x %d x %d", len(b.Images), want, m.B, m.Size, m.Size)
+	}
+	if want := m.B * m.L * 2; len(b.Landmarks) != want {
+		return lv, fmt.Errorf("graph: step: batch has %d landmark values, want %d = %d x %d x 2", len(b.Landmarks), want, m.B, m.L)
+	}
+	if want := m.B * m.L; len(b.Weights) != want {
+		return lv, fmt.Errorf("graph: step: batch has %d weights, want %d = %d x %d", len(b.Weights), want, m.B, m.L)
+	}
+	// Gorgonia's MaxPool2D backward indexes out of range (a panic in its
+	// worker goroutine) on NaN input, so non-finite inputs are refused here.
+	for _, f := range []struct {
+		name string
+		v    []float32
+	}{{"images", b.Images}, {"landmarks", b.Landmarks}, {"weights", b.Weights}} {
+		if i := firstNonFinite(f.v); i >= 0 {
+			return lv, fmt.Errorf("graph: step: batch %s[%d] = %v: want finite values", f.name, i, f.v[i])
+		}
+	}
+	fill(m.imgT, b.Images)
+	fill(m.tgtT, b.Landmarks)
+	fill(m.wT, b.Weights)
+	for _, p := range [][2]any{{m.Images, m.imgT}, {m.Target, m.tgtT}, {m.Weight, m.wT}} {
+		if err := gorgonia.Let(p[0].(*gorgonia.Node), p[1]); err != nil {
+			return lv, fmt.Errorf("graph: step: %w", err)
+		}
+	}
+	defer m.train.Reset()
+	if err := m.train.RunAll(); err != nil {
+		return lv, fmt.Errorf("graph: step: forward/backward: %w", err)
+	}
+	lv.Total = scalarOf(m.Losses.Total)
+	lv.Landmark = scalarOf(m.Losses.Landmark)
+	lv.Prior = scalarOf(m.Losses.Prior)
+	lv.Symmetry = scalarOf(m.Losses.Symmetry)
+	lv.Siamese = scalarOf(m.Losses.Siamese)
+	err := m.Opt.Step()
+	lv.GradNorm, lv.LR = m.Opt.LastGradNorm, m.Opt.LastLR
+	if err != nil {
+		return lv, fmt.Errorf("graph: step: %w", err)
+	}
+	return lv, nil
+}
+
+// Predict fits images (n x 3 x S x S values, any n >= 1) with the
+// forward-only machine, B at a time (the last chunk is zero-padded).
+func (m *Model) Predict(images []float32) ([]Prediction, error) {
+	per := 3 * m.Size * m.Size
+	if len(images) == 0 || len(images)%per != 0 {
+		return nil, fmt.Errorf("graph: predict: %d image values, want a positive multiple of 3 x %d x %d", len(images), m.Size, m.Size)
+	}
+	n := len(images) / per
+	out := make([]Prediction, 0, n)
+	if i := firstNonFinite(images); i >= 0 {
+		return nil, fmt.Errorf("graph: predict: images[%d] = %v: want finite values", i, images[i])
+	}
+	chunk := make([]float32, m.B*per)
+	for start := 0; start < n; start += m.B {
+		k := min(m.B, n-start)
+		copy(chunk, images[start*per:(start+k)*per])
+		clear(chunk[k*per:])
+		fill(m.imgT, chunk)
+		if err := gorgonia.Let(m.Images, m.imgT); err != nil {
+			return nil, fmt.Errorf("graph: predict: %w", err)
+		}
+		if err := m.predict.RunAll(); err != nil {
+			m.predict.Reset()
+			return nil, fmt.Errorf("graph: predict: %w", err)
+		}
+		th := toFloat64s(m.Loc.Theta.Value().Data())
+		rot := toFloat64s(m.STN.Rotation.Value().Data())
+		sc := toFloat64s(m.STN.Scale.Value().Data())
+		var lm []float64
+		var lp int
+		if m.predictLandmarks != nil {
+			lm = toFloat64s(m.predictLandmarks.Value().Data())
+			lp = len(m.lmIdx)
+		}
+		nt := len(th) / m.B
+		for b := 0; b < k; b++ {
+			p := Prediction{Theta: th[b*nt : (b+1)*nt], Scale: sc[b], Landmarks: make([][2]float64, m.L)}
+			copy(p.Rotation[:], rot[9*b:9*b+9])
+			for i := range p.Landmarks {
+				p.Landmarks[i] = [2]float64{math.NaN(), math.NaN()}
+			}
+			for j, li := range m.lmIdx {
+				p.Landmarks[li] = [2]float64{lm[b*2*lp+j], lm[b*2*lp+lp+j]}
+			}
+			out = append(out, p)
+		}
+		m.predict.Reset()
+	}
+	return out, nil
+}
+
+// toFloat64s copies a value's data to a new []float64.
+func toFloat64s(d any) []float64 {
+	switch x := d.(type) {
+	case []float64:
+		return append([]float64(nil), x...)
+	case []float32:
+		o := make([]float64, len(x))
+		for i, v := range x {
+			o[i] = float64(v)
+		}
+		return o
+	case float64:
+		return []float64{x}
+	case float32:
+		return []float64{float64(x)}
+	}
+	return nil
+}
+
+// Checkpoint captures parameters, optimiser state, rng and meta.
+func (m *Model) Checkpoint(rng []byte, meta map[string]string) (*Checkpoint, error) {
+	return CaptureCheckpoint(m.params, m.Opt, rng, meta)
+}
+
+// Restore loads a checkpoint into the model's parameters and optimiser.
+func (m *Model) Restore(ck *Checkpoint) error { return ck.Restore(m.params, m.Opt) }
+
+func firstNonFinite(v []float32) int {
+	for i, x := range v {
+		if f := float64(x); math.IsNaN(f) || math.IsInf(f, 0) {
+			return i
+		}
+	}
+	return -1
+}

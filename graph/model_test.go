@@ -1,0 +1,165 @@
+package graph
+
+import (
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// toyModelConfig trains only the theta bias with plain SGD. The landmark
+// loss in px^2 has curvature ~2 in t but ~2 s^2 mean|X|^2 (~800 here) in
+// log s, so SGD needs lr ~1e-3; the body and theta.w
+// (whose effective step is lr |features|^2, |features|^2 ~ 500 at init) are
+// frozen with multiplier 0 to keep the test about Step itself.
+func toyModelConfig() ModelConfig {
+	mults := map[string]ParamMult{ThetaBiasName: {LR: 1, Decay: 0}, ThetaWeightName: {}}
+	for _, n := range []string{"conv1", "conv2", "conv3", "conv4", "fc5"} {
+		mults[n+".w"] = ParamMult{}
+		mults[n+".b"] = ParamMult{}
+	}
+	return ModelConfig{
+		Localiser:    LocaliserOptions{Kind: LocaliserSmall, Seed: 5},
+		FaceFraction: 0.5,
+		Loss:         LossOptions{Weights: DefaultLossWeights()},
+		Optim:        OptimizerConfig{Kind: SolverSGD, Schedule: Schedule{Base: 0.001}},
+		Mults:        mults,
+		Scheme:       "aflw21",
+	}
+}
+
+func toyBatch(B, S, L int, seed uint64) *Batch {
+	r := rand.New(rand.NewPCG(seed, 1))
+	b := &Batch{Images: make([]float32, B*3*S*S), Landmarks: make([]float32, B*L*2), Weights: make([]float32, B*L)}
+	for i := range b.Images {
+		b.Images[i] = r.Float32()
+	}
+	for i := range b.Weights {
+		b.Weights[i] = 1
+	}
+	b.Weights[3] = 0
+	return b
+}
+
+func TestModelStepPredictConsistency(t *testing.T) {
+	gm := flatGrid(8, 8, 1)
+	const B = 2
+	m, err := NewModel(toyModelConfig(), gm, B)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if len(m.Params()) != 12 {
+		t.Fatalf("%d params", len(m.Params()))
+	}
+	b := toyBatch(B, m.Size, m.L, 1)
+	pred, err := m.Predict(b.Images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Init: identity-ish, centred, scale 0.5*112/7 = 8 px per unit.
+	if p := pred[0]; math.Abs(p.Scale-8) > 0.05 || math.Abs(p.Theta[3]-55.5) > 0.05 || math.Abs(p.Rotation[0]-1) > 1e-3 {
+		t.Fatalf("init prediction %+v", p)
+	}
+	if !math.IsNaN(pred[0].Landmarks[12][0]) || math.IsNaN(pred[0].Landmarks[13][0]) {
+		t.Fatalf("missing landmark handling: %v", pred[0].Landmarks[12:14])
+	}
+	// Targets: predicted landmarks shifted by (+6, -4) px.
+	var num, den float64
+	for bi := 0; bi < B; bi++ {
+		for l := 0; l < m.L; l++ {
+			p := pred[bi].Landmarks[l]
+			if math.IsNaN(p[0]) {
+				p = [2]float64{0, 0}
+			}
+			b.Landmarks[(bi*m.L+l)*2] = float32(p[0] + 6)
+			b.Landmarks[(bi*m.L+l)*2+1] = float32(p[1] - 4)
+			if l == 12 || l == 16 {
+				continue // excluded: the grid model lacks the ears
+			}
+			w := float64(b.Weights[bi*m.L+l])
+			num += w * 52
+			den += w
+		}
+	}
+	lv, err := m.Step(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := num / (den + 1e-6); math.Abs(lv.Landmark-want) > 1e-3*want {
+		t.Errorf("landmark loss %v, want %v from Predict's landmarks", lv.Landmark, want)
+	}
+	if !(lv.Total > 0) || math.IsInf(lv.Total, 0) || !(lv.GradNorm > 0) {
+		t.Errorf("loss values %+v", lv)
+	}
+	first, prev := lv.Landmark, lv.Landmark
+	for i := 0; i < 4; i++ {
+		if lv, err = m.Step(b); err != nil {
+			t.Fatal(err)
+		}
+		if !(lv.Landmark < prev) {
+			t.Errorf("step %d: landmark loss %v did not fall from %v", i+2, lv.Landmark, prev)
+		}
+		prev = lv.Landmark
+	}
+	if !(lv.Landmark < 0.98*first) {
+		t.Errorf("landmark loss %v after 5 steps, want < 0.98 * %v", lv.Landmark, first)
+	}
+
+	// Checkpoint round trip through the model.
+	ck, err := m.Checkpoint([]byte{1, 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "m.stnc")
+	if err := SaveCheckpoint(path, ck); err != nil {
+		t.Fatal(err)
+	}
+	after1, _ := m.Step(b)
+	ck2, err := LoadCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Restore(ck2); err != nil {
+		t.Fatal(err)
+	}
+	after2, _ := m.Step(b)
+	if after1.Total != after2.Total {
+		t.Errorf("step after restore: loss %v, want %v", after2.Total, after1.Total)
+	}
+
+	// Errors.
+	if _, err := m.Step(&Batch{Images: b.Images[:10]}); err == nil || !strings.Contains(err.Error(), "batch has 10 image values, want 75264") {
+		t.Errorf("short batch: %v", err)
+	}
+	b.Images[0] = float32(math.NaN())
+	before := append([]float32(nil), m.Params()[0].Value().Data().([]float32)...)
+	if _, err = m.Step(b); err == nil || err.Error() != "graph: step: batch images[0] = NaN: want finite values" {
+		t.Errorf("NaN image: err %v", err)
+	}
+	if got := m.Params()[0].Value().Data().([]float32); got[0] != before[0] {
+		t.Errorf("refused step changed conv1.w")
+	}
+}
+
+func TestModelConfigFrom(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Optim.Schedule = "step"
+	cfg.Optim.StepEvery = 500
+	cfg.Train.Steps = 2000
+	mc, err := ModelConfigFrom(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mc.Optim.Schedule.Milestones; len(got) != 3 || got[0] != 500 || got[2] != 1500 {
+		t.Errorf("milestones %v", got)
+	}
+	if mc.STN.ScaleBase != math.E || mc.Localiser.Kind != "small" {
+		t.Errorf("%+v", mc)
+	}
+	cfg.STN.Scale = "2"
+	if _, err := ModelConfigFrom(cfg); err == nil || !strings.Contains(err.Error(), `stn.scale "2"`) {
+		t.Errorf("bad scale: %v", err)
+	}
+}
