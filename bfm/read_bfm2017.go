@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/stn3d/stn3d/bfm/hdf5"
 )
@@ -253,28 +255,55 @@ func appendBFM2017Basis(m *Model, p *bfm2017Part, path, part, nameFmt string, ki
 		k = keep
 	}
 	rows := len(p.mean)
-	for d := 0; d < k; d++ {
-		norm := 0.0
-		for i := 0; i < rows; i++ {
-			x := p.basis[i*p.k+d]
-			norm += x * x
+	// Column norms in one row-major pass (the basis is 3N x K, row-major).
+	norms := make([]float64, k)
+	for i := 0; i < rows; i++ {
+		for d, x := range p.basis[i*p.k : i*p.k+k] {
+			norms[d] += x * x
 		}
-		norm = math.Sqrt(norm)
+	}
+	scales := make([]float64, k)
+	for d := range scales {
+		norm := math.Sqrt(norms[d])
 		sigma := math.Sqrt(p.variance[d])
-		scale := sigma
 		switch {
 		case math.Abs(norm-1) <= 0.02:
+			scales[d] = sigma
 		case sigma > 0 && math.Abs(norm/sigma-1) <= 0.02:
-			scale = 1
+			scales[d] = 1
 		default:
 			return formatErr(path, -1, fmt.Sprintf("/%s/model/pcaBasis column %d", part, d),
 				fmt.Sprintf("unit norm (orthonormal basis) or norm sqrt(pcaVariance) = %.6g", sigma), "norm %.6g", norm)
 		}
-		b := make([]float64, rows)
-		for i := range b {
-			b[i] = p.basis[i*p.k+d] * scale
-		}
-		m.Basis = append(m.Basis, b)
+	}
+	basis := make([][]float64, k)
+	for d := range basis {
+		basis[d] = make([]float64, rows)
+	}
+	// Transpose in tiles of rows so that the strided reads stay in cache;
+	// the columns are split between goroutines.
+	const tile = 64
+	workers := max(1, min(runtime.GOMAXPROCS(0), k))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := w*k/workers, (w+1)*k/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i0 := 0; i0 < rows; i0 += tile {
+				i1 := min(i0+tile, rows)
+				for d := lo; d < hi; d++ {
+					col, sc := basis[d], scales[d]
+					for i := i0; i < i1; i++ {
+						col[i] = p.basis[i*p.k+d] * sc
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for d := range basis {
+		m.Basis = append(m.Basis, basis[d])
 		m.Components = append(m.Components, Component{Name: fmt.Sprintf(nameFmt, d+1), Kind: kind})
 	}
 	return nil

@@ -217,7 +217,7 @@ func TestReadBFM2017Errors(t *testing.T) {
 		t.Errorf("bad norm: got %v\nwant %s", err, want)
 	}
 	_, err = ReadBFM2017(filepath.Join("testdata", "h5_types.h5"))
-	want = `bfm: reading BFM 2017 model: hdf5: testdata/h5_types.h5: no object "/shape/model/mean": group "/" has members [compound floats ints layouts soft strings]`
+	want = `bfm: reading BFM 2017 model: hdf5: testdata/h5_types.h5: no object "/shape/model/mean": group "/" has members [attrs compound floats ints layouts soft strings]`
 	if err == nil || err.Error() != want {
 		t.Errorf("not a model: got %v\nwant %s", err, want)
 	}
@@ -254,5 +254,19 @@ func TestOrientTriangles(t *testing.T) {
 	orientTriangles(mean, cw)
 	if cw[0] != [3]int32{0, 1, 2} {
 		t.Errorf("clockwise triangle became %v, want [0 1 2]", cw[0])
+	}
+}
+
+// BenchmarkReadBFM2017 reads the model named by STN3D_BFM2017 (for example
+// model2017-1_bfm_nomouth.h5); skipped when unset.
+func BenchmarkReadBFM2017(b *testing.B) {
+	p := os.Getenv("STN3D_BFM2017")
+	if p == "" {
+		b.Skip("set STN3D_BFM2017 to a BFM 2017 HDF5 file")
+	}
+	for i := 0; i < b.N; i++ {
+		if _, err := ReadBFM2017(p, BFM2017NoAlbedo()); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -2,10 +2,7 @@ package hdf5
 
 import (
 	"bytes"
-	"compress/zlib"
-	"encoding/binary"
 	"fmt"
-	"io"
 	"math"
 	"strings"
 )
@@ -480,18 +477,16 @@ func (ds *Dataset) readRaw(fn func(first int, raw []byte) error) error {
 		if ds.dataSize < uint64(total) {
 			return f.formatErr(ds.layoutAt+f.base, "contiguous storage of %d bytes, expected %d", ds.dataSize, total)
 		}
-		if _, err := f.abs(ds.dataAddr, uint64(total), "contiguous data"); err != nil {
+		start, err := f.abs(ds.dataAddr, uint64(total), "contiguous data")
+		if err != nil {
 			return err
 		}
-		block := (1 << 20) / es * es
-		if block == 0 {
-			block = es
-		}
+		block := max(1, (4<<20)/es) * es
+		buf := make([]byte, min(block, total))
 		for off := 0; off < total; off += block {
-			n := min(block, total-off)
-			b, err := f.read(ds.dataAddr+uint64(off), uint64(n), "contiguous data")
-			if err != nil {
-				return err
+			b := buf[:min(block, total-off)]
+			if _, err := f.r.ReadAt(b, int64(start)+int64(off)); err != nil {
+				return f.formatErr(start+uint64(off), "reading contiguous data: %v", err)
 			}
 			if err := fn(off/es, b); err != nil {
 				return err
@@ -528,274 +523,6 @@ func allZero(b []byte) bool {
 	return true
 }
 
-// readChunks decodes every stored chunk into buf (the whole dataset,
-// row-major).
-func (ds *Dataset) readChunks(buf []byte) error {
-	f := ds.f
-	rank := len(ds.shape)
-	es := ds.dt.size
-	chunkElems := uint64(1)
-	for _, c := range ds.chunk {
-		chunkElems *= uint64(c)
-		if chunkElems > f.maxData {
-			return f.formatErr(ds.layoutAt+f.base, "chunk of %v elements is implausibly large", ds.chunk)
-		}
-	}
-	if chunkElems*uint64(es) > f.maxData {
-		return f.formatErr(ds.layoutAt+f.base, "chunk of %v elements of %d bytes is implausibly large", ds.chunk, es)
-	}
-	chunkBytes := int(chunkElems) * es
-	if ds.dataAddr == undef || ds.n == 0 {
-		return nil // nothing written: fill value
-	}
-	// The chunk grid: ceil(dim/chunk) chunks per dimension.
-	grid := make([]int, rank)
-	nchunks := 1
-	for i := range grid {
-		grid[i] = (ds.shape[i] + ds.chunk[i] - 1) / ds.chunk[i]
-		nchunks *= grid[i]
-	}
-	origin := func(k int) []uint64 { // chunk k (row-major) -> element offsets
-		o := make([]uint64, rank)
-		for i := rank - 1; i >= 0; i-- {
-			o[i] = uint64(k%grid[i]) * uint64(ds.chunk[i])
-			k /= grid[i]
-		}
-		return o
-	}
-	stored := 0
-	store := func(addr, size uint64, mask uint32, off []uint64) error {
-		if stored++; stored > nchunks {
-			return f.formatErr(ds.dataAddr+f.base, "chunk index lists more than the %d chunks of the grid", nchunks)
-		}
-		raw, err := f.read(addr, size, "chunk")
-		if err != nil {
-			return err
-		}
-		data, err := ds.unfilter(raw, mask, chunkBytes, addr)
-		if err != nil {
-			return err
-		}
-		return ds.place(buf, data, off)
-	}
-	switch ds.index {
-	case indexBTreeV1:
-		return f.walkBTreeV1(ds.dataAddr, 1, rank+1, func(key []byte, child uint64) error {
-			kd := f.decoder(key, ds.dataAddr, "chunk B-tree key")
-			size := uint64(kd.u32())
-			mask := kd.u32()
-			off := make([]uint64, rank)
-			for i := range off {
-				off[i] = kd.u64()
-			}
-			if kd.err != nil {
-				return kd.err
-			}
-			return store(child, size, mask, off)
-		})
-	case indexSingle:
-		size := uint64(chunkBytes)
-		if ds.singleSize != 0 {
-			size = ds.singleSize
-		}
-		return store(ds.dataAddr, size, ds.singleMask, make([]uint64, rank))
-	case indexImplicit:
-		if len(ds.filters) > 0 {
-			return f.formatErr(ds.layoutAt+f.base, "implicit chunk index with filters")
-		}
-		if uint64(nchunks) > uint64(f.size) || uint64(chunkBytes) > uint64(f.size) {
-			return f.formatErr(ds.layoutAt+f.base, "%d implicitly indexed chunks of %d bytes exceed the file size %d", nchunks, chunkBytes, f.size)
-		}
-		if _, err := f.abs(ds.dataAddr, uint64(nchunks)*uint64(chunkBytes), "implicitly indexed chunks"); err != nil {
-			return err
-		}
-		for k := 0; k < nchunks; k++ {
-			if err := store(ds.dataAddr+uint64(k*chunkBytes), uint64(chunkBytes), 0, origin(k)); err != nil {
-				return err
-			}
-		}
-		return nil
-	case indexFixedArray:
-		return ds.fixedArray(nchunks, func(k int, addr, size uint64, mask uint32) error {
-			if addr == undef {
-				return nil
-			}
-			if size == 0 {
-				size = uint64(chunkBytes)
-			}
-			return store(addr, size, mask, origin(k))
-		})
-	}
-	return f.unsupported(ds.layoutAt+f.base, "chunk index type %d", ds.index)
-}
-
-// fixedArray visits the entries of a fixed-array chunk index (VII.B).
-func (ds *Dataset) fixedArray(nchunks int, visit func(k int, addr, size uint64, mask uint32) error) error {
-	f := ds.f
-	hb, err := f.read(ds.dataAddr, uint64(4+1+1+1+1+f.sizeLen+f.sizeOff+4), "fixed array header")
-	if err != nil {
-		return err
-	}
-	d := f.decoder(hb, ds.dataAddr, "fixed array header")
-	d.sig("FAHD")
-	d.u8()
-	client := d.u8()
-	entry := int(d.u8())
-	pageBits := d.u8()
-	n := d.length()
-	dblk := d.addr()
-	d.checksum(0)
-	if d.err != nil {
-		return d.err
-	}
-	if n != uint64(nchunks) {
-		return f.formatErr(ds.dataAddr+f.base, "fixed array holds %d chunks, expected %d", n, nchunks)
-	}
-	if pageBits < 64 && n > uint64(1)<<pageBits {
-		return f.unsupported(ds.dataAddr+f.base, "paged fixed array chunk index (%d chunks)", n)
-	}
-	want := f.sizeOff
-	if client == 1 {
-		want = f.sizeOff + 4 + 1 // at least one byte of chunk size
-	}
-	if entry < want || entry > f.sizeOff+8+4 {
-		return f.formatErr(ds.dataAddr+f.base, "fixed array entry size %d", entry)
-	}
-	hdr := 4 + 1 + 1 + f.sizeOff
-	b, err := f.read(dblk, uint64(hdr)+n*uint64(entry)+4, "fixed array data block")
-	if err != nil {
-		return err
-	}
-	d = f.decoder(b, dblk, "fixed array data block")
-	d.sig("FADB")
-	d.skip(hdr - 4 + int(n)*entry)
-	d.checksum(0)
-	if d.err != nil {
-		return d.err
-	}
-	d.p = hdr
-	for k := 0; k < int(n); k++ {
-		addr := d.addr()
-		var size uint64
-		var mask uint32
-		if client == 1 {
-			size = d.uN(entry - f.sizeOff - 4)
-			mask = d.u32()
-		}
-		if d.err != nil {
-			return d.err
-		}
-		if err := visit(k, addr, size, mask); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// unfilter undoes the filter pipeline (in reverse order) on one chunk.
-func (ds *Dataset) unfilter(b []byte, mask uint32, want int, addr uint64) ([]byte, error) {
-	f := ds.f
-	for i := len(ds.filters) - 1; i >= 0; i-- {
-		if i < 32 && mask&(1<<i) != 0 {
-			continue
-		}
-		fl := ds.filters[i]
-		switch fl.id {
-		case 1: // deflate
-			zr, err := zlib.NewReader(bytes.NewReader(b))
-			if err != nil {
-				return nil, f.formatErr(addr+f.base, "deflate chunk: %v", err)
-			}
-			out := make([]byte, 0, want)
-			w := bytes.NewBuffer(out)
-			_, err = io.Copy(w, io.LimitReader(zr, int64(want)+1))
-			if err != nil {
-				return nil, f.formatErr(addr+f.base, "deflate chunk: %v", err)
-			}
-			b = w.Bytes()
-		case 2: // shuffle
-			es := ds.dt.size
-			if len(fl.params) > 0 && fl.params[0] > 0 {
-				es = int(fl.params[0])
-			}
-			if es > 1 && es <= len(b) {
-				n := len(b) / es
-				out := make([]byte, len(b))
-				for j := 0; j < es; j++ {
-					src := b[j*n : (j+1)*n]
-					for k, c := range src {
-						out[k*es+j] = c
-					}
-				}
-				copy(out[n*es:], b[n*es:])
-				b = out
-			}
-		case 3: // fletcher32: the checksum is the last four bytes
-			if len(b) < 4 {
-				return nil, f.formatErr(addr+f.base, "fletcher32 chunk of %d bytes", len(b))
-			}
-			b = b[:len(b)-4]
-		default:
-			name := fl.name
-			if name == "" {
-				name = map[uint16]string{4: "szip", 5: "nbit", 6: "scaleoffset", 307: "bzip2", 32000: "lzf", 32001: "blosc"}[fl.id]
-			}
-			return nil, f.unsupported(ds.filterMsgAt+f.base, "filter %d (%s) in dataset %q", fl.id, name, ds.path)
-		}
-	}
-	if len(b) != want {
-		return nil, f.formatErr(addr+f.base, "chunk decodes to %d bytes, expected %d", len(b), want)
-	}
-	return b, nil
-}
-
-// place copies one decoded chunk whose first element sits at off into the
-// row-major dataset buffer, clipping edge chunks.
-func (ds *Dataset) place(buf, chunk []byte, off []uint64) error {
-	f := ds.f
-	rank := len(ds.shape)
-	es := ds.dt.size
-	for i, o := range off {
-		if o >= uint64(ds.shape[i]) || o%uint64(ds.chunk[i]) != 0 {
-			return f.formatErr(ds.dataAddr+f.base, "chunk offset %v outside the dataset shape %v", off, ds.shape)
-		}
-	}
-	// Strides in elements of the dataset and the chunk.
-	last := rank - 1
-	run := min(ds.chunk[last], ds.shape[last]-int(off[last]))
-	idx := make([]int, rank) // position inside the chunk, last dim stays 0
-	for {
-		src, dst := 0, 0
-		cs, dsd := 1, 1
-		valid := true
-		for i := last; i >= 0; i-- {
-			src += idx[i] * cs
-			p := int(off[i]) + idx[i]
-			if p >= ds.shape[i] {
-				valid = false
-			}
-			dst += p * dsd
-			cs *= ds.chunk[i]
-			dsd *= ds.shape[i]
-		}
-		if valid {
-			copy(buf[dst*es:(dst+run)*es], chunk[src*es:(src+run)*es])
-		}
-		// Next index over all dimensions but the last.
-		i := last - 1
-		for ; i >= 0; i-- {
-			idx[i]++
-			if idx[i] < ds.chunk[i] {
-				break
-			}
-			idx[i] = 0
-		}
-		if i < 0 {
-			return nil
-		}
-	}
-}
-
 // Float64s returns every element converted to float64, row-major. It fails
 // for string datatypes. Integers beyond 2^53 lose precision.
 func (ds *Dataset) Float64s() ([]float64, error) {
@@ -807,57 +534,8 @@ func (ds *Dataset) Float64s() ([]float64, error) {
 		return nil, err
 	}
 	out := make([]float64, ds.n)
-	var bo binary.ByteOrder = binary.LittleEndian
-	if dt.bigEndian {
-		bo = binary.BigEndian
-	}
 	err := ds.readRaw(func(first int, raw []byte) error {
-		dst := out[first : first+len(raw)/dt.size]
-		switch {
-		case dt.class == classFloat && dt.size == 4:
-			for i := range dst {
-				dst[i] = float64(math.Float32frombits(bo.Uint32(raw[4*i:])))
-			}
-		case dt.class == classFloat:
-			for i := range dst {
-				dst[i] = math.Float64frombits(bo.Uint64(raw[8*i:]))
-			}
-		case dt.size == 1:
-			for i := range dst {
-				if dt.signed {
-					dst[i] = float64(int8(raw[i]))
-				} else {
-					dst[i] = float64(raw[i])
-				}
-			}
-		case dt.size == 2:
-			for i := range dst {
-				v := bo.Uint16(raw[2*i:])
-				if dt.signed {
-					dst[i] = float64(int16(v))
-				} else {
-					dst[i] = float64(v)
-				}
-			}
-		case dt.size == 4:
-			for i := range dst {
-				v := bo.Uint32(raw[4*i:])
-				if dt.signed {
-					dst[i] = float64(int32(v))
-				} else {
-					dst[i] = float64(v)
-				}
-			}
-		default:
-			for i := range dst {
-				v := bo.Uint64(raw[8*i:])
-				if dt.signed {
-					dst[i] = float64(int64(v))
-				} else {
-					dst[i] = float64(v)
-				}
-			}
-		}
+		convertParallel(out[first:first+len(raw)/dt.size], raw, dt)
 		return nil
 	})
 	if err != nil {
