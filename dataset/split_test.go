@@ -119,6 +119,9 @@ func TestSplitFileRoundTrip(t *testing.T) {
 	}
 	// Subset keeps the order and the names.
 	sub := Subset{Src: src, Indices: []int{4, 2}}
+	if s1, err := sub.Sample(1); sub.Len() != 2 || err != nil || s1.Name != "sub/c.jpg" {
+		t.Errorf("subset Len %d, Sample(1) %q %v", sub.Len(), s1.Name, err)
+	}
 	sn, err := SourceNames(sub)
 	if err != nil || !reflect.DeepEqual(sn, []string{"e.jpg", "sub/c.jpg"}) {
 		t.Errorf("subset names %v %v", sn, err)
