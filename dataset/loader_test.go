@@ -462,3 +462,39 @@ func TestBatcherNoAllocsOnceWarm(t *testing.T) {
 		t.Errorf("%.2f allocations per batch once warm, want 0", allocs)
 	}
 }
+
+// nanSource wraps memSource and makes landmark 0 of every sample NaN.
+type nanSource struct{ *memSource }
+
+func (s nanSource) Sample(i int) (Sample, error) {
+	smp := s.memSource.build(i)
+	smp.Landmarks[bfm.SchemeAFLW21].Points[0] = [2]float64{math.NaN(), 3}
+	return smp, nil
+}
+
+func TestBatcherNaNLandmarkHasZeroWeight(t *testing.T) {
+	src := nanSource{newMemSource(2, 4, 3)}
+	b, err := NewBatcher(context.Background(), src, BatchConfig{K: 2, Height: 3, Width: 4, Scheme: bfm.SchemeAFLW21, Workers: 1, Epochs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	bt, err := b.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Landmark 0 maps to 5 in the mirror (LeftBrowLeftCorner <-> RightBrowRightCorner).
+	for _, c := range []struct{ img, lm int }{{0, 0}, {1, 5}, {2, 0}, {3, 5}} {
+		x, y := bt.Landmarks[(c.img*bt.L+c.lm)*2], bt.Landmarks[(c.img*bt.L+c.lm)*2+1]
+		if w := bt.Weights[c.img*bt.L+c.lm]; w != 0 {
+			t.Errorf("image %d landmark %d: weight %v for a NaN point, want 0", c.img, c.lm, w)
+		}
+		wantX := float32(0)
+		if c.img%2 == 1 {
+			wantX = 3 // W-1 - 0
+		}
+		if x != wantX || y != 0 {
+			t.Errorf("image %d landmark %d = (%v, %v), want (%v, 0)", c.img, c.lm, x, y, wantX)
+		}
+	}
+}
