@@ -195,3 +195,33 @@ func TestParallelForCoversRange(t *testing.T) {
 		}
 	}
 }
+
+// Non-contiguous views (as tensor slicing produces) are read element by
+// element, not through their backing array.
+func TestKernelsReadViews(t *testing.T) {
+	x := randDense(5, -1, 1, 2, 4, 3)
+	v, err := x.Slice(nil, gorgonia.S(1, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := v.(*tensor.Dense)
+	if !view.IsView() {
+		t.Fatal("test setup: slice is not a view")
+	}
+	mat := view.Materialize().(*tensor.Dense)
+	want, err := transposeOp{}.Do(mat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := transposeOp{}.Do(view)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertClose(t, "view", got.Data().([]float64), want.Data().([]float64), 0)
+	// Spot-check against the source: out[b,n,k] = x[b,k+1,n].
+	xv := x.Data().([]float64)
+	gv := got.Data().([]float64)
+	if gv[(1*3+2)*2+1] != xv[(1*4+2)*3+2] {
+		t.Fatalf("out[1,2,1] = %g, want x[1,2,2] = %g", gv[(1*3+2)*2+1], xv[(1*4+2)*3+2])
+	}
+}

@@ -111,3 +111,36 @@ func TestSTNChainGrad(t *testing.T) {
 func TestSTNChainFloat32(t *testing.T) {
 	checkF32(t, buildSTN(4, 5), 1e-5, stnInputs()...)
 }
+
+// The STN slices r, t, log s and alpha out of one theta (B, 6+D) matrix;
+// gorgonia.Slice hands the ops non-contiguous views, which they must read
+// correctly (values and gradients).
+func TestSTNFromSlicedTheta(t *testing.T) {
+	ins := stnInputs()
+	b, d := 2, 3
+	theta := make([]float64, 0, b*(6+d))
+	r, tr, ls, al := ins[0].Data().([]float64), ins[1].Data().([]float64), ins[2].Data().([]float64), ins[3].Data().([]float64)
+	for i := 0; i < b; i++ {
+		theta = append(theta, r[3*i:3*i+3]...)
+		theta = append(theta, tr[2*i:2*i+2]...)
+		theta = append(theta, ls[i])
+		theta = append(theta, al[d*i:d*i+d]...)
+	}
+	sliced := func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+		th := in[0]
+		parts := make([]*gorgonia.Node, 4)
+		for k, s := range []tensor.Slice{gorgonia.S(0, 3), gorgonia.S(3, 5), gorgonia.S(5), gorgonia.S(6, 6+d)} {
+			p, err := gorgonia.Slice(th, nil, s)
+			if err != nil {
+				return nil, err
+			}
+			parts[k] = p
+		}
+		return buildSTN(4, 5)(g, append(parts, in[1:]...))
+	}
+	thetaT := dense(theta, b, 6+d)
+	want, _ := forward(t, buildSTN(4, 5), ins...)
+	got, _ := forward(t, sliced, append([]*tensor.Dense{thetaT}, ins[4:]...)...)
+	assertClose(t, "sliced theta", got, want, 0)
+	opstest.CheckGrad(t, sliced, append([]*tensor.Dense{thetaT}, ins[4:]...), opstest.Only(0))
+}
