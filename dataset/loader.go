@@ -41,6 +41,10 @@ type BatchConfig struct {
 	// Prefetch is the number of batches prepared ahead of the consumer
 	// (0 = 2).
 	Prefetch int `yaml:"prefetch"`
+	// Start is the global batch number (epoch*BatchesPerEpoch + step) of
+	// the first batch returned, so that a resumed run sees exactly the
+	// batches an uninterrupted one would have seen.
+	Start int `yaml:"start"`
 	// Mean is subtracted from every channel after scaling 8-bit values to
 	// [0, 1] (zero = plain [0, 1] input).
 	Mean [3]float32 `yaml:"mean"`
@@ -192,13 +196,18 @@ func (b *Batcher) dispatch() {
 	defer close(b.order)
 	idx := make([]int, b.src.Len())
 	k := b.cfg.K
-	for epoch := 0; b.cfg.Epochs == 0 || epoch < b.cfg.Epochs; epoch++ {
+	first, firstStep := b.cfg.Start/b.nb, b.cfg.Start%b.nb
+	for epoch := first; b.cfg.Epochs == 0 || epoch < b.cfg.Epochs; epoch++ {
 		for i := range idx {
 			idx[i] = i
 		}
 		rng := rand.New(rand.NewPCG(b.cfg.Seed, uint64(epoch)))
 		rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
-		for step := 0; step < b.nb; step++ {
+		step0 := 0
+		if epoch == first {
+			step0 = firstStep
+		}
+		for step := step0; step < b.nb; step++ {
 			var s *batchSlot
 			select {
 			case s = <-b.free:

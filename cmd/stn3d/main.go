@@ -1,0 +1,99 @@
+// Command stn3d trains, evaluates and applies a 3D Morphable Model as a
+// Spatial Transformer Network (Bas et al., 2017).
+//
+//	stn3d train --config configs/default.yaml [--out DIR] [--resume] [--set key=value ...]
+//	stn3d eval --config FILE --checkpoint FILE|DIR [--split val] [--data FILE.jsonl] [--json]
+//	stn3d normalize --checkpoint FILE|DIR --out DIR [--force] INPUT...
+//	stn3d model info PATH|default
+//	stn3d model grid --model PATH|default --size 112 --out FILE
+//
+// Flags only pick a config and files; all the work lives in the packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `stn3d: 3D Morphable Models as Spatial Transformer Networks
+
+Usage:
+  stn3d train --config FILE [--out DIR] [--resume] [--set key=value]...
+  stn3d eval --config FILE --checkpoint FILE|DIR [--split val|train] [--data FILE] [--out DIR] [--json]
+  stn3d normalize --checkpoint FILE|DIR --out DIR [--fill] [--force] INPUT...
+  stn3d model info PATH|default
+  stn3d model grid --model PATH|default --size N --out FILE
+  stn3d version
+
+Run "stn3d COMMAND -h" for the flags of a command.
+`
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command and returns the process exit code: 0 success,
+// 1 failure, 2 usage error.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	var err error
+	switch args[0] {
+	case "train":
+		err = cmdTrain(ctx, args[1:], stdout, stderr, logger)
+	case "eval":
+		err = cmdEval(ctx, args[1:], stdout, stderr, logger)
+	case "normalize":
+		err = cmdNormalize(ctx, args[1:], stdout, stderr, logger)
+	case "model":
+		err = cmdModel(ctx, args[1:], stdout, stderr, logger)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "stn3d", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "stn3d: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "stn3d %s: %v\n", args[0], err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "stn3d %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+// usageError marks a command-line mistake (exit code 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// multiFlag collects repeated flags (--set a=b --set c=d).
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return fmt.Sprint(*m) }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }

@@ -1,0 +1,8 @@
+//go:build !cuda
+
+package graph
+
+// cudaBuilt reports whether this binary was built with the cuda tag.
+const cudaBuilt = false
+
+func cudaAvailable() bool { return false }

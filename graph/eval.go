@@ -1,0 +1,323 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/stn3d/stn3d/bfm"
+	"github.com/stn3d/stn3d/dataset"
+)
+
+// ResolveCheckpoint turns a checkpoint file or a run directory into a
+// checkpoint file: a directory gives its best.ckpt, else its newest step
+// checkpoint.
+func ResolveCheckpoint(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("checkpoint: %w", err)
+	}
+	if !st.IsDir() {
+		return path, nil
+	}
+	if best := filepath.Join(path, RunBestFile); fileExists(best) {
+		return best, nil
+	}
+	all, err := listCheckpoints(path)
+	if err != nil {
+		return "", err
+	}
+	if len(all) == 0 {
+		return "", fmt.Errorf("checkpoint: run directory %s holds no %s and no ckpt-*.ckpt", path, RunBestFile)
+	}
+	return all[len(all)-1], nil
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// imageToCHW writes img (resized beforehand to S x S) as 3 x S x S float32
+// planes with values v/255 in dst.
+func imageToCHW(dst []float32, img image.Image, size int) error {
+	b := img.Bounds()
+	if b.Dx() != size || b.Dy() != size {
+		return fmt.Errorf("image is %dx%d, want %dx%d", b.Dx(), b.Dy(), size, size)
+	}
+	plane := size * size
+	if rgba, ok := img.(*image.RGBA); ok {
+		for y := 0; y < size; y++ {
+			row := rgba.Pix[y*rgba.Stride:]
+			for x := 0; x < size; x++ {
+				i := y*size + x
+				dst[i] = float32(row[4*x]) / 255
+				dst[plane+i] = float32(row[4*x+1]) / 255
+				dst[2*plane+i] = float32(row[4*x+2]) / 255
+			}
+		}
+		return nil
+	}
+	for y := 0; y < size; y++ {
+		for x := 0; x < size; x++ {
+			r, g, bb, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
+			i := y*size + x
+			dst[i] = float32(r>>8) / 255
+			dst[plane+i] = float32(g>>8) / 255
+			dst[2*plane+i] = float32(bb>>8) / 255
+		}
+	}
+	return nil
+}
+
+// evalItem is one evaluated image kept for panels.
+type evalItem struct {
+	sample dataset.Sample
+	fit    Fit
+	res    dataset.ImageResult
+}
+
+// EvaluateSource predicts the first n samples of src (images already at the
+// localiser's input size) and scores them against their ground truth in
+// scheme, in input pixels (3DDFA protocol; see dataset.Metrics).
+func EvaluateSource(ctx context.Context, m *Model, src dataset.Source, n int, scheme string) (*dataset.Metrics, error) {
+	met, _, err := evaluate(ctx, m, src, n, scheme, 0, nil)
+	return met, err
+}
+
+func evaluate(ctx context.Context, m *Model, src dataset.Source, n int, scheme string, keep int, log *slog.Logger) (*dataset.Metrics, []evalItem, error) {
+	n = min(n, src.Len())
+	if n <= 0 {
+		return nil, nil, fmt.Errorf("evaluate: no images")
+	}
+	var ev dataset.Evaluator
+	per := 3 * m.Size * m.Size
+	buf := make([]float32, m.B*per)
+	var kept []evalItem
+	skipped := 0
+	for start := 0; start < n; start += m.B {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		k := min(m.B, n-start)
+		samples := make([]dataset.Sample, k)
+		for j := 0; j < k; j++ {
+			s, err := src.Sample(start + j)
+			if err != nil {
+				return nil, nil, fmt.Errorf("evaluate: %w", err)
+			}
+			if err := imageToCHW(buf[j*per:(j+1)*per], s.Image, m.Size); err != nil {
+				return nil, nil, fmt.Errorf("evaluate %s: %w", s.Name, err)
+			}
+			samples[j] = s
+		}
+		var fits []Fit
+		if len(kept) < keep {
+			f, err := m.Fit(buf[:k*per])
+			if err != nil {
+				return nil, nil, err
+			}
+			fits = f
+		} else {
+			preds, err := m.Predict(buf[:k*per])
+			if err != nil {
+				return nil, nil, err
+			}
+			fits = make([]Fit, len(preds))
+			for i := range preds {
+				fits[i].Prediction = preds[i]
+			}
+		}
+		for j, s := range samples {
+			gt, ok := s.Landmarks[scheme]
+			gtScheme := scheme
+			if !ok {
+				for sc, l := range s.Landmarks {
+					gt, gtScheme, ok = l, sc, true
+					break
+				}
+			}
+			if !ok {
+				skipped++
+				if log != nil {
+					log.Warn("image has no landmarks; skipped", "image", s.Name)
+				}
+				continue
+			}
+			pred := dataset.Landmarks{Points: fits[j].Landmarks, Visible: make([]bool, len(fits[j].Landmarks))}
+			for i, p := range pred.Points {
+				pred.Visible[i] = !math.IsNaN(p[0]) && !math.IsNaN(p[1])
+			}
+			pp := dataset.PoseFromRotation(fits[j].Rotation)
+			res, err := ev.Add(dataset.EvalInput{Name: s.Name, Pred: pred, PredScheme: scheme, GT: gt, GTScheme: gtScheme,
+				PredPose: &pp, GTPose: s.Pose})
+			if err != nil {
+				skipped++
+				if log != nil {
+					log.Warn("image not scored", "image", s.Name, "reason", err)
+				}
+				continue
+			}
+			if len(kept) < keep {
+				kept = append(kept, evalItem{sample: s, fit: fits[j], res: res})
+			}
+		}
+	}
+	met, err := ev.Metrics()
+	if err != nil {
+		return nil, nil, fmt.Errorf("evaluate: %w (%d images skipped)", err, skipped)
+	}
+	return &met, kept, nil
+}
+
+// EvalOptions are the command-line choices of an evaluation.
+type EvalOptions struct {
+	// Checkpoint is a checkpoint file or a run directory.
+	Checkpoint string
+	// Split is "val" (default) or "train".
+	Split string
+	// Data optionally replaces the configured data with a JSON-lines
+	// manifest (see dataset.OpenManifest), evaluated whole.
+	Data string
+	// Out receives metrics.json, ced.png and panel PNGs ("" = no files).
+	Out string
+	// Max bounds the number of images (0 = all).
+	Max int
+	Log *slog.Logger
+}
+
+// Evaluate loads a trained model and scores it on a split of the
+// configured data (or on opt.Data), writing the metrics JSON, a cumulative
+// error distribution plot and Figure-6 panels to opt.Out.
+func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (*dataset.Metrics, error) {
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ckPath, err := ResolveCheckpoint(opt.Checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	ck, err := LoadCheckpoint(ckPath)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Data != "" {
+		cfg.Data.Kind, cfg.Data.Path = "manifest", opt.Data
+		cfg.Data.ValFraction = 1
+	}
+	// A run directory records the geometry image it was trained with;
+	// prefer it so that evaluation matches training exactly.
+	var grid *bfm.GridModel
+	if st, err := os.Stat(opt.Checkpoint); err == nil && st.IsDir() {
+		if p := filepath.Join(opt.Checkpoint, RunGridFile); fileExists(p) {
+			if grid, err = bfm.LoadGrid(p); err != nil {
+				return nil, err
+			}
+		}
+	} else if p := filepath.Join(filepath.Dir(ckPath), RunGridFile); fileExists(p) {
+		if grid, err = bfm.LoadGrid(p); err != nil {
+			return nil, err
+		}
+	}
+	env, err := setupEval(cfg, grid, opt.Data != "", log)
+	if err != nil {
+		return nil, err
+	}
+	src := env.Val
+	switch opt.Split {
+	case "", "val":
+	case "train":
+		src = env.Train
+	default:
+		return nil, fmt.Errorf("split %q: expected val or train", opt.Split)
+	}
+	mc, err := ModelConfigFrom(cfg)
+	if err != nil {
+		return nil, err
+	}
+	mc.Pretrained = ""
+	model, err := NewModel(mc, env.Grid, cfg.Eval.Batch)
+	if err != nil {
+		return nil, err
+	}
+	defer model.Close()
+	if err := model.Restore(ck); err != nil {
+		return nil, fmt.Errorf("restoring %s: %w", ckPath, err)
+	}
+	n := src.Len()
+	if opt.Max > 0 {
+		n = min(n, opt.Max)
+	}
+	keep := 0
+	if opt.Out != "" {
+		keep = cfg.Eval.Panels
+	}
+	log.Info("evaluating", "checkpoint", ckPath, "images", n, "scheme", cfg.Model.Scheme)
+	met, items, err := evaluate(ctx, model, src, n, cfg.Model.Scheme, keep, log)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Out != "" {
+		if err := os.MkdirAll(opt.Out, 0o755); err != nil {
+			return nil, err
+		}
+		js, err := json.MarshalIndent(met, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		if err := writeFileAtomic(filepath.Join(opt.Out, "metrics.json"), append(js, '\n')); err != nil {
+			return nil, err
+		}
+		if err := dataset.WriteCEDPlot(filepath.Join(opt.Out, "ced.png"), []dataset.CEDCurve{{Label: "stn3d", Points: met.CED}}, 640, 480); err != nil {
+			return nil, err
+		}
+		tris := GridTriangles(env.Grid.Rows, env.Grid.Cols)
+		for i, it := range items {
+			p, err := panelFor(it, env.Grid, tris)
+			if err != nil {
+				return nil, err
+			}
+			name := fmt.Sprintf("panel-%02d-%s.png", i, sanitize(it.sample.Name))
+			if err := dataset.WritePNG(filepath.Join(opt.Out, name), p); err != nil {
+				return nil, err
+			}
+		}
+		log.Info("evaluation written", "dir", opt.Out, "panels", len(items))
+	}
+	return met, nil
+}
+
+func sanitize(s string) string {
+	s = filepath.Base(s)
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, strings.TrimSuffix(s, filepath.Ext(s)))
+}
+
+// panelFor draws a Figure-6 panel for one evaluated image.
+func panelFor(it evalItem, gm *bfm.GridModel, tris [][3]int32) (*image.RGBA, error) {
+	f := it.fit
+	verts := make([][3]float64, len(f.Points2D))
+	for i, p := range f.Points2D {
+		verts[i] = [3]float64{p[0], p[1], f.Depth[i]}
+	}
+	in := dataset.PanelInput{Image: it.sample.Image, Predicted: f.Landmarks, Vertices: verts, Triangles: tris,
+		Texture: f.Texture, Channels: len(f.Texture) / gm.N(), Rows: gm.Rows, Cols: gm.Cols, Mask: f.Mask, Captions: true}
+	for sc, l := range it.sample.Landmarks {
+		if sc == "aflw21" || in.Truth == nil {
+			in.Truth, in.TruthVisible = l.Points, l.Visible
+		}
+	}
+	return dataset.Panel(in)
+}
