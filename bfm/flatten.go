@@ -49,7 +49,12 @@ type FlattenInfo struct {
 	UnknownsU, UnknownsV     int
 	IterationsU, IterationsV int
 	ResidualU, ResidualV     float64
-	// Flipped counts triangles whose flattened signed area is not positive.
+	// Orientation is +1 when most flattened triangles are counter-clockwise
+	// in (u, v) (the convention: counter-clockwise seen from +z), -1 when
+	// most are clockwise (a mesh wound the other way).
+	Orientation int
+	// Flipped counts triangles whose flattened signed area is zero or has
+	// the minority sign; 0 for a valid embedding.
 	Flipped int
 }
 
@@ -337,7 +342,7 @@ func FlattenDetailed(m *Model, opt FlattenOptions) ([][2]float64, FlattenInfo, e
 			uv[i] = [2]float64{1 - p[0], p[1]}
 		}
 	}
-	info.Flipped = flatCountFlipped(uv, m.Triangles)
+	info.Orientation, info.Flipped = flatCountFlipped(uv, m.Triangles)
 	return uv, info, nil
 }
 
@@ -361,7 +366,7 @@ func flatModelUV(m *Model) ([][2]float64, FlattenInfo, error) {
 		}
 	}
 	uv := append([][2]float64(nil), m.UV...)
-	info.Flipped = flatCountFlipped(uv, m.Triangles)
+	info.Orientation, info.Flipped = flatCountFlipped(uv, m.Triangles)
 	return uv, info, nil
 }
 
@@ -385,14 +390,21 @@ func flatCheckMesh(m *Model) error {
 	if len(m.Triangles) == 0 {
 		return fmt.Errorf("bfm: model %q has no triangles", m.Name)
 	}
+	used := make([]bool, nv)
 	for t, tri := range m.Triangles {
 		for _, v := range tri {
 			if v < 0 || int(v) >= nv {
 				return fmt.Errorf("bfm: model %q: triangle %d = %v has an index outside [0, %d)", m.Name, t, tri, nv)
 			}
+			used[v] = true
 		}
 		if tri[0] == tri[1] || tri[1] == tri[2] || tri[0] == tri[2] {
 			return fmt.Errorf("bfm: model %q: triangle %d = %v repeats a vertex", m.Name, t, tri)
+		}
+	}
+	for v, ok := range used {
+		if !ok {
+			return fmt.Errorf("bfm: model %q: vertex %d is in no triangle (isolated vertices cannot be flattened)", m.Name, v)
 		}
 	}
 	return nil
@@ -680,15 +692,23 @@ func flatBoundaryUV(pos [][3]float64, ol []int32, pairs []int, side []int8) ([][
 	return uv, nil
 }
 
-// flatCountFlipped counts triangles with a non-positive signed UV area.
-func flatCountFlipped(uv [][2]float64, tris [][3]int32) int {
-	n := 0
+// flatCountFlipped returns the majority orientation of the flattened
+// triangles (+1 counter-clockwise, -1 clockwise) and the number of
+// triangles that are degenerate or against it.
+func flatCountFlipped(uv [][2]float64, tris [][3]int32) (orientation, flipped int) {
+	pos, neg := 0, 0
 	for _, t := range tris {
-		if flatArea2(uv[t[0]], uv[t[1]], uv[t[2]]) <= 0 {
-			n++
+		switch a := flatArea2(uv[t[0]], uv[t[1]], uv[t[2]]); {
+		case a > 0:
+			pos++
+		case a < 0:
+			neg++
 		}
 	}
-	return n
+	if neg > pos {
+		return -1, len(tris) - neg
+	}
+	return 1, len(tris) - pos
 }
 
 // flatArea2 returns twice the signed area of the 2D triangle abc (positive

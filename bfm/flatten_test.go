@@ -339,3 +339,73 @@ func BenchmarkFlatten53k(b *testing.B) {
 		}
 	}
 }
+
+// TestFlattenBoundaryEdgeStart: the top of the outer boundary crosses the
+// mid-line on an edge, not at a vertex (the top mid-line vertex is removed
+// and its two triangles merged into one around vertex (0, R-1)).
+func TestFlattenBoundaryEdgeStart(t *testing.T) {
+	s := newSymMesh(5, 6, false, 8)
+	drop := int32(s.id(0, s.R))
+	var tris [][3]int32
+	for _, tri := range s.m.Triangles {
+		if tri[0] != drop && tri[1] != drop && tri[2] != drop {
+			tris = append(tris, tri)
+		}
+	}
+	tris = append(tris, [3]int32{int32(s.id(0, s.R-1)), int32(s.id(1, s.R)), int32(s.id(-1, s.R))})
+	remap := func(v int) int {
+		if v > int(drop) {
+			return v - 1
+		}
+		return v
+	}
+	for k := range tris {
+		for j := range tris[k] {
+			tris[k][j] = int32(remap(int(tris[k][j])))
+		}
+	}
+	mean := append(append([]float64(nil), s.m.Mean[:3*drop]...), s.m.Mean[3*drop+3:]...)
+	m := &Model{Name: "edge-start", Mean: mean, Triangles: tris}
+	uv, info, err := FlattenDetailed(m, FlattenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flatCheckEmbedding(t, m, uv)
+	if info.Orientation != 1 || info.Flipped != 0 {
+		t.Errorf("orientation %d, flipped %d", info.Orientation, info.Flipped)
+	}
+	l, r := uv[remap(s.id(-1, s.R))], uv[remap(s.id(1, s.R))]
+	if l[1] != 1 || r[1] != 1 || math.Abs(l[0]+r[0]-1) > 1e-12 || !(r[0] > 0.5) {
+		t.Errorf("top edge ends at %v and %v, want (1-u, 1) and (u, 1) with u > 0.5", l, r)
+	}
+	for i, j := range info.Pairs {
+		if math.Abs(uv[i][0]-(1-uv[j][0])) > 1e-9 || math.Abs(uv[i][1]-uv[j][1]) > 1e-9 {
+			t.Fatalf("vertex %d at %v, mirror %d at %v", i, uv[i], j, uv[j])
+		}
+	}
+}
+
+// TestFlattenClockwiseMesh: the same mesh wound clockwise flattens to the
+// same UVs with every triangle clockwise.
+func TestFlattenClockwiseMesh(t *testing.T) {
+	s := newSymMesh(5, 6, true, 2)
+	want, err := Flatten(s.m, FlattenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range s.m.Triangles {
+		s.m.Triangles[k][1], s.m.Triangles[k][2] = s.m.Triangles[k][2], s.m.Triangles[k][1]
+	}
+	got, info, err := FlattenDetailed(s.m, FlattenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Orientation != -1 || info.Flipped != 0 {
+		t.Errorf("orientation %d, flipped %d, want -1 and 0", info.Orientation, info.Flipped)
+	}
+	for i := range want {
+		if math.Abs(got[i][0]-want[i][0]) > 1e-9 || math.Abs(got[i][1]-want[i][1]) > 1e-9 {
+			t.Fatalf("vertex %d: clockwise mesh at %v, counter-clockwise at %v", i, got[i], want[i])
+		}
+	}
+}
