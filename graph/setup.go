@@ -202,6 +202,15 @@ func openReader(cfg Config) (dataset.Source, error) {
 		return dataset.OpenFolder(d.Path)
 	case "dlib":
 		return dataset.OpenDlibXML(d.Path)
+	case "ljson":
+		return dataset.OpenFolder(d.Path)
+	case "aflw":
+		if d.Images == "" {
+			return nil, fmt.Errorf("data.kind aflw needs data.images (the folder holding flickr/)")
+		}
+		return dataset.OpenAFLW(d.Path, d.Images, dataset.AFLWOptions{})
+	case "aflw2000":
+		return dataset.OpenAFLW2000(d.Path, dataset.AFLW2000Options{})
 	}
 	return nil, fmt.Errorf("data.kind %q is not supported by this build", d.Kind)
 }
