@@ -134,8 +134,7 @@ func (r *Renderer) Render(dst *image.RGBA, verts [][3]float64, tris [][3]int32, 
 	if ln == 0 {
 		l, ln = [3]float64{0, 0, 1}, 1
 	}
-	// Camera frame -> image frame for the normals: we keep normals in the
-	// camera frame, so the light stays as given.
+	// Normals are kept in the camera frame, like the light.
 	l = [3]float64{l[0] / ln, l[1] / ln, l[2] / ln}
 
 	grey := [3]float64{0.8, 0.8, 0.8}
@@ -183,7 +182,7 @@ func (r *Renderer) Render(dst *image.RGBA, verts [][3]float64, tris [][3]int32, 
 		for y := y0; y <= y1; y++ {
 			l0, l1 := r0, r1
 			row := y * r.w
-			prow := y*stride + 4*(x0-0)
+			prow := y*stride + 4*x0 // Pix starts at the bounds' Min
 			for x := x0; x <= x1; x, prow = x+1, prow+4 {
 				l2 := 1 - l0 - l1
 				if l0 >= eps && l1 >= eps && l2 >= eps {

@@ -79,13 +79,14 @@ type SyntheticConfig struct {
 }
 
 // DefaultSyntheticConfig is a 112 x 112 training distribution: yaw up to 80
-// degrees, pitch 25, roll 20, faces 45-70% of the image wide, shape weights
+// degrees, pitch 25, roll 20, faces 40-60% of the image wide (a face about
+// 1.4 times as tall as wide then stays inside the image), shape weights
 // at the model prior, mixed backgrounds, occluders on 30% of the images.
 func DefaultSyntheticConfig() SyntheticConfig {
 	return SyntheticConfig{
 		Seed: 1, Count: 10000, Size: 112,
 		YawDeg: 80, PitchDeg: 25, RollDeg: 20,
-		ScaleMin: 0.45, ScaleMax: 0.7, TransJitter: 0.08,
+		ScaleMin: 0.4, ScaleMax: 0.6, TransJitter: 0.08,
 		ShapeStd: 1, Background: BackgroundMixed, OccluderProb: 0.3,
 		LightJitter: 0.8, VisibilityTol: 0.03, GrazeDeg: 5,
 	}

@@ -180,8 +180,8 @@ func TestSyntheticLandmarksEqualProjection(t *testing.T) {
 		}
 		// Scale: the mean face width (160 units) spans ScaleMin..ScaleMax of
 		// the image.
-		if f := cam.S * 160 / 64; f < 0.45-1e-9 || f > 0.7+1e-9 {
-			t.Errorf("sample %d: face spans %.3f of the image, want [0.45, 0.7]", i, f)
+		if f := cam.S * 160 / 64; f < 0.4-1e-9 || f > 0.6+1e-9 {
+			t.Errorf("sample %d: face spans %.3f of the image, want [0.4, 0.6]", i, f)
 		}
 		if b := smp.Image.Bounds(); b != image.Rect(0, 0, 64, 64) {
 			t.Errorf("sample %d: image bounds %v", i, b)
@@ -323,7 +323,7 @@ func TestSyntheticErrors(t *testing.T) {
 	}{
 		{mod(func(c *SyntheticConfig) { c.Size = 4 }), "dataset: synthetic config: size = 4, want in [8, 8192]"},
 		{mod(func(c *SyntheticConfig) { c.Count = -1 }), "dataset: synthetic config: count = -1, want >= 0"},
-		{mod(func(c *SyntheticConfig) { c.ScaleMax = 0.1 }), "dataset: synthetic config: scale_max = 0.1, want >= scale_min (0.45)"},
+		{mod(func(c *SyntheticConfig) { c.ScaleMax = 0.1 }), "dataset: synthetic config: scale_max = 0.1, want >= scale_min (0.4)"},
 		{mod(func(c *SyntheticConfig) { c.YawDeg = math.NaN() }), "dataset: synthetic config: yaw_deg = NaN, want in [0, 180]"},
 		{mod(func(c *SyntheticConfig) { c.OccluderProb = 2 }), "dataset: synthetic config: occluder_prob = 2, want in [0, 1]"},
 		{mod(func(c *SyntheticConfig) { c.Background = "plaid" }), `dataset: synthetic config: background = "plaid", want one of "noise", "gradient", "blobs", "mixed"`},
