@@ -167,3 +167,75 @@ func BenchmarkGather(b *testing.B) {
 	b.Run("forward", func(b *testing.B) { benchKernel(b, gatherOp{idx: idx, n: benchN}, x) })
 	b.Run("backward", func(b *testing.B) { benchKernel(b, scatterOp{idx: idx, n: benchN}, g) })
 }
+
+// BenchmarkSTNGraph runs the whole STN (grid generator, sampler, mask) at
+// the paper's size in a float32 TapeMachine: forward only; forward plus
+// backward to theta (r, t, log s, alpha) and the image; and forward plus
+// backward to theta alone on the ExactSubgraphRoots of the cost and the
+// theta gradients, which drops the unused dL/dimg, dL/dbasis, dL/dmean
+// branches that SymDiff creates (a TapeMachine runs every node of the
+// graph it is given).
+func BenchmarkSTNGraph(b *testing.B) {
+	for _, mode := range []string{"forward", "forward_backward", "forward_backward_theta_subgraph"} {
+		b.Run(mode, func(b *testing.B) {
+			g := gorgonia.NewGraph()
+			mk := func(n string, d *tensor.Dense) *gorgonia.Node {
+				return gorgonia.NewTensor(g, tensor.Float32, len(d.Shape()), gorgonia.WithShape(d.Shape()...), gorgonia.WithName(n), gorgonia.WithValue(d))
+			}
+			mean := make([]float32, 3*benchN)
+			for r := 0; r < benchRows; r++ {
+				for c := 0; c < benchCols; c++ {
+					k := r*benchCols + c
+					x, y := float32(c)-55.5, 55.5-float32(r)
+					mean[k], mean[benchN+k], mean[2*benchN+k] = x, y, 60-(x*x+y*y)/120
+				}
+			}
+			in := []*gorgonia.Node{
+				mk("r", rand32(40, -0.3, 0.3, benchB, 3)),
+				mk("t", rand32(41, 105, 118, benchB, 2)),
+				mk("logs", rand32(42, 0.3, 0.5, benchB)),
+				mk("alpha", rand32(43, -1, 1, benchB, benchD)),
+				mk("basis", rand32(44, -0.5, 0.5, benchD, 3*benchN)),
+				mk("mean", tensor.New(tensor.WithShape(3*benchN), tensor.WithBacking(mean))),
+				mk("img", rand32(45, 0, 1, benchB, benchC, benchH, benchW)),
+			}
+			out, err := buildSTN(benchRows, benchCols)(g, in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			prog := g
+			if mode != "forward" {
+				w := mk("w", rand32(46, -1, 1, out.Shape()...))
+				p, err := gorgonia.HadamardProd(out, w)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cost, err := gorgonia.Sum(p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				wrt := []*gorgonia.Node{in[0], in[1], in[2], in[3]}
+				if mode == "forward_backward" {
+					wrt = append(wrt, in[6])
+				}
+				grads, err := gorgonia.Grad(cost, wrt...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if mode == "forward_backward_theta_subgraph" {
+					prog = g.ExactSubgraphRoots(append(grads, cost)...)
+				}
+			}
+			m := gorgonia.NewTapeMachine(prog)
+			defer m.Close()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := m.RunAll(); err != nil {
+					b.Fatal(err)
+				}
+				m.Reset()
+			}
+		})
+	}
+}
