@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"sync"
@@ -316,7 +317,12 @@ func TestConv2DErrors(t *testing.T) {
 // TestConv2DWorkspaceReuse checks that after the first call the forward and
 // backward kernels take their workspaces from the op's free list instead of
 // allocating, and that results do not depend on stale workspace contents.
+//
+// With one worker the buffers are exactly the same ones every call; with
+// several, the free list grows to at most three buffers per worker.
 func TestConv2DWorkspaceReuse(t *testing.T) {
+	procs := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(procs)
 	c := convCase{b: 4, cin: 3, h: 9, w: 8, cout: 5, k: 3, pad: 1, stride: 1, relu: true}
 	in := c.inputs(500)
 	op, err := newConvFromShapes(c)
@@ -370,6 +376,26 @@ func TestConv2DWorkspaceReuse(t *testing.T) {
 		if !ptrs[&b[:1][0]] {
 			t.Fatal("a workspace was reallocated instead of reused")
 		}
+	}
+	op.ws.mu.Unlock()
+	const workers = 4
+	runtime.GOMAXPROCS(workers)
+	if c.b*op.geom.dims(c.b, c.cin, c.cout).work() < minParallelWork {
+		t.Fatal("case too small to run in parallel")
+	}
+	for rep := 0; rep < 10; rep++ {
+		if _, err := op.Do(in[0], in[1], in[2]); err != nil {
+			t.Fatal(err)
+		}
+		dw2, err := gw.Do(in[0], gy, first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertClose(t, "dw parallel", asF64(dw2), asF64(dw1), 1e-14)
+	}
+	op.ws.mu.Lock()
+	if n := len(op.ws.f64); n > 3*workers {
+		t.Errorf("free list has %d buffers with %d workers, want at most %d", n, workers, 3*workers)
 	}
 }
 
@@ -477,4 +503,45 @@ func TestConv2DParallelMatchesBuiltin(t *testing.T) {
 	}
 	naive := naiveConv(c, in[0].Data().([]float64), in[1].Data().([]float64), in[2].Data().([]float64))
 	assertClose(t, "output vs naive", got[0], naive, 1e-12)
+}
+
+// TestReluMaskBranchFree checks the bit-trick mask against y > 0 on the
+// awkward values: zeros of both signs, negatives, denormals, infinities.
+func TestReluMaskBranchFree(t *testing.T) {
+	ys := []float64{0, math.Copysign(0, -1), 1, -1, 5e-324, -5e-324, math.Inf(1), math.Inf(-1), 1e-40, 3.5, -2e300}
+	g := make([]float64, len(ys))
+	for i := range g {
+		g[i] = float64(i + 1)
+	}
+	dst := make([]float64, len(ys))
+	reluMask(dst, g, ys)
+	ys32 := make([]float32, len(ys))
+	g32 := make([]float32, len(ys))
+	dst32 := make([]float32, len(ys))
+	for i := range ys {
+		ys32[i], g32[i] = float32(ys[i]), float32(g[i])
+	}
+	ys32[4], ys32[5] = math.Float32frombits(1), -math.Float32frombits(1) // float32 denormals
+	reluMask(dst32, g32, ys32)
+	var want, want32 float64
+	for i := range ys {
+		w, w32 := 0.0, 0.0
+		if ys[i] > 0 {
+			w = g[i]
+		}
+		if ys32[i] > 0 {
+			w32 = g[i]
+		}
+		if dst[i] != w || float64(dst32[i]) != w32 {
+			t.Errorf("y=%g: float64 mask %g, want %g; y32=%g: float32 mask %g, want %g", ys[i], dst[i], w, ys32[i], dst32[i], w32)
+		}
+		want += w
+		want32 += w32
+	}
+	if s := maskedSum(g, ys); s != want {
+		t.Errorf("maskedSum float64 = %g, want %g", s, want)
+	}
+	if s := maskedSum(g32, ys32); float64(s) != want32 {
+		t.Errorf("maskedSum float32 = %g, want %g", s, want32)
+	}
 }
