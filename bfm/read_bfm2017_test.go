@@ -217,7 +217,7 @@ func TestReadBFM2017Errors(t *testing.T) {
 		t.Errorf("bad norm: got %v\nwant %s", err, want)
 	}
 	_, err = ReadBFM2017(filepath.Join("testdata", "h5_types.h5"))
-	want = `bfm: reading BFM 2017 model: hdf5: testdata/h5_types.h5: no object "/shape/model/mean": group "/" has members [attrs compound floats ints layouts soft strings]`
+	want = `bfm: reading BFM 2017 model: hdf5: testdata/h5_types.h5: no object "/shape/model/mean": group "/" has members [attrs compound floats growable ints layouts soft strings]`
 	if err == nil || err.Error() != want {
 		t.Errorf("not a model: got %v\nwant %s", err, want)
 	}

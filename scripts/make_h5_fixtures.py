@@ -270,6 +270,33 @@ def write_types(path, libver):
         d = g.create_dataset("resizable", shape=(5,), maxshape=(None,), dtype="<f8", chunks=(2,))
         d[...] = np.arange(5) + 0.25
         rec("layouts/resizable", d[()])
+        # Growable datasets: under libver='latest' one unlimited dimension
+        # gives an extensible-array chunk index, two give a v2 B-tree.
+        g2 = group(f, "growable")
+        v = np.arange(1000, dtype="<f8") * 0.5 - 3
+        g2.create_dataset("ea_many", data=v, maxshape=(None,), chunks=(2,))
+        rec("growable/ea_many", v)
+        v = rng.standard_normal((301, 3)).astype("<f4")
+        g2.create_dataset("ea_gzip", data=v, maxshape=(None, 3), chunks=(4, 3),
+                          compression="gzip", shuffle=True)
+        rec("growable/ea_gzip", v)
+        d = g2.create_dataset("ea_holes", shape=(100,), maxshape=(None,), chunks=(3,),
+                              dtype="<i2", fillvalue=5)
+        d[0:10] = np.arange(10)
+        d[50:61] = -np.arange(11)
+        rec("growable/ea_holes", d[()])
+        v = np.arange(40, dtype="<i4").reshape(4, 10)
+        g2.create_dataset("ea_dim1", data=v, maxshape=(4, None), chunks=(2, 3))
+        rec("growable/ea_dim1", v)
+        g2.create_dataset("bt2", data=v, maxshape=(None, None), chunks=(2, 3))
+        rec("growable/bt2", v)
+        v = rng.standard_normal((37, 29)).astype("<f8")
+        g2.create_dataset("bt2_gzip", data=v, maxshape=(None, None), chunks=(3, 4),
+                          compression="gzip")
+        rec("growable/bt2_gzip", v)
+        v = np.arange(5, dtype="<u2")
+        g2.create_dataset("fa_maxshape", data=v, maxshape=(11,), chunks=(2,))
+        rec("growable/fa_maxshape", v)
         d = g.create_dataset("empty", shape=(0, 3), dtype="<f4")
         e["/layouts/empty"] = {"shape": [0, 3], "values": []}
 

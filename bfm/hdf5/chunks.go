@@ -97,7 +97,7 @@ func (ds *Dataset) readChunks(buf []byte) error {
 			err = add(chunkRef{addr: ds.dataAddr + uint64(k*chunkBytes), size: uint64(chunkBytes), grid: k})
 		}
 	case indexFixedArray:
-		err = ds.fixedArray(nchunks, func(k int, addr, size uint64, mask uint32) error {
+		err = ds.fixedArray(grid, func(k int, addr, size uint64, mask uint32) error {
 			if addr == undef {
 				return nil
 			}
@@ -105,6 +105,45 @@ func (ds *Dataset) readChunks(buf []byte) error {
 				size = uint64(chunkBytes)
 			}
 			return add(chunkRef{addr: addr, size: size, mask: mask, grid: k})
+		})
+	case indexExtensibleArray:
+		err = ds.extensibleArray(grid, func(k int, addr, size uint64, mask uint32) error {
+			if size == 0 {
+				size = uint64(chunkBytes)
+			}
+			return add(chunkRef{addr: addr, size: size, mask: mask, grid: k})
+		})
+	case indexBTreeV2:
+		// Records: address, [chunk size, filter mask,] scaled offsets.
+		typ := uint8(10)
+		if len(ds.filters) > 0 {
+			typ = 11
+		}
+		err = f.walkBTreeV2(ds.dataAddr, typ, func(rec []byte, at uint64) error {
+			sizeLen := len(rec) - f.sizeOff - 8*rank
+			if typ == 11 {
+				sizeLen -= 4
+			}
+			if sizeLen < 0 || (typ == 10 && sizeLen != 0) || sizeLen > 8 {
+				return f.formatErr(at+f.base, "chunk record of %d bytes for rank %d", len(rec), rank)
+			}
+			rd := f.decoder(rec, at, "chunk record")
+			r := chunkRef{addr: rd.addr(), size: uint64(chunkBytes)}
+			if typ == 11 {
+				r.size = rd.uN(sizeLen)
+				r.mask = rd.u32()
+			}
+			for i := 0; i < rank; i++ {
+				c := rd.u64()
+				if rd.err == nil && c >= uint64(grid[i]) {
+					return nil // beyond the current extent
+				}
+				r.grid = r.grid*grid[i] + int(c)
+			}
+			if rd.err != nil {
+				return rd.err
+			}
+			return add(r)
 		})
 	default:
 		return f.unsupported(ds.layoutAt+f.base, "chunk index type %d", ds.index)
@@ -186,7 +225,7 @@ func (ds *Dataset) decodeChunk(buf []byte, r chunkRef, chunkBytes int, grid []in
 }
 
 // fixedArray visits the entries of a fixed-array chunk index.
-func (ds *Dataset) fixedArray(nchunks int, visit func(k int, addr, size uint64, mask uint32) error) error {
+func (ds *Dataset) fixedArray(grid []int, visit func(k int, addr, size uint64, mask uint32) error) error {
 	f := ds.f
 	hb, err := f.read(ds.dataAddr, uint64(4+1+1+1+1+f.sizeLen+f.sizeOff+4), "fixed array header")
 	if err != nil {
@@ -204,6 +243,7 @@ func (ds *Dataset) fixedArray(nchunks int, visit func(k int, addr, size uint64, 
 	if d.err != nil {
 		return d.err
 	}
+	nchunks, toGrid := ds.chunkIndexMap(grid, false)
 	if n != uint64(nchunks) {
 		return f.formatErr(ds.dataAddr+f.base, "fixed array holds %d chunks, expected %d", n, nchunks)
 	}
@@ -241,8 +281,10 @@ func (ds *Dataset) fixedArray(nchunks int, visit func(k int, addr, size uint64, 
 		if d.err != nil {
 			return d.err
 		}
-		if err := visit(k, addr, size, mask); err != nil {
-			return err
+		if g := toGrid(k); g >= 0 {
+			if err := visit(g, addr, size, mask); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -38,10 +38,12 @@ const (
 
 // Chunk index types (layout message version 4).
 const (
-	indexBTreeV1    = 0 // version-3 layout messages
-	indexSingle     = 1
-	indexImplicit   = 2
-	indexFixedArray = 3
+	indexBTreeV1         = 0 // version-3 layout messages
+	indexSingle          = 1
+	indexImplicit        = 2
+	indexFixedArray      = 3
+	indexExtensibleArray = 4
+	indexBTreeV2         = 5
 )
 
 type filter struct {
@@ -53,12 +55,13 @@ type filter struct {
 
 // Dataset is an n-dimensional array stored in the file.
 type Dataset struct {
-	f     *File
-	path  string
-	addr  uint64
-	shape []int
-	n     int // number of elements
-	dt    datatype
+	f        *File
+	path     string
+	addr     uint64
+	shape    []int
+	maxShape []int // nil when equal to shape; -1 marks an unlimited dimension
+	n        int   // number of elements
+	dt       datatype
 
 	layout      int
 	dataAddr    uint64 // contiguous data or chunk index address
@@ -186,7 +189,20 @@ func (ds *Dataset) parseDataspace(m *message) error {
 		ds.shape[i] = int(v)
 		n *= v
 	}
-	_ = flags // maximum dimensions and permutation follow; not needed
+	if flags&1 != 0 {
+		ds.maxShape = make([]int, rank) // -1: unlimited
+		for i := range ds.maxShape {
+			v := d.length()
+			switch {
+			case v == undef || (f.sizeLen < 8 && v == uint64(1)<<(8*f.sizeLen)-1):
+				ds.maxShape[i] = -1
+			case v > uint64(math.MaxInt32)*(1<<20):
+				ds.maxShape[i] = ds.shape[i]
+			default:
+				ds.maxShape[i] = int(v)
+			}
+		}
+	}
 	if d.err != nil {
 		return d.err
 	}
@@ -403,10 +419,10 @@ func (ds *Dataset) parseLayout(m *message) error {
 				case indexImplicit:
 				case indexFixedArray:
 					d.u8() // page bits
-				case 4:
-					return f.unsupported(m.off+f.base, "extensible-array chunk index (dataset with an unlimited dimension, libver='latest')")
-				case 5:
-					return f.unsupported(m.off+f.base, "v2 B-tree chunk index (dataset with several unlimited dimensions, libver='latest')")
+				case indexExtensibleArray:
+					d.skip(5) // creation parameters, repeated in the array header
+				case indexBTreeV2:
+					d.skip(6) // node size, split and merge percentages
 				default:
 					if d.err == nil {
 						return f.formatErr(m.off+f.base, "unknown chunk index type %d", ds.index)

@@ -9,11 +9,15 @@
 //     messages in the object header (compact storage) and as dense link
 //     storage (fractal heap + v2 B-tree name index), soft links;
 //   - datasets with compact, contiguous and chunked layout; chunk indexes:
-//     v1 B-tree, single chunk, implicit and fixed array (non-paged);
-//     filters deflate, shuffle and fletcher32; fill values;
+//     v1 B-tree, single chunk, implicit, fixed array, extensible array (the
+//     libver='latest' index for one unlimited dimension) and v2 B-tree
+//     (several unlimited dimensions); filters deflate, shuffle and
+//     fletcher32 (checksum not verified); fill values; chunks are decoded by
+//     up to GOMAXPROCS goroutines;
 //   - datatypes: fixed-point (8..64 bits, signed or not), IEEE floating
 //     point (32/64 bits), either byte order; fixed-length and
-//     variable-length strings (global heap).
+//     variable-length strings (global heap);
+//   - attributes of groups and datasets, compact or dense.
 //
 // Data are returned in row-major (C) order, the order h5py shows. Every
 // offset and size read from the file is checked against the file size before
@@ -22,10 +26,12 @@
 // package lacks gives an *UnsupportedError. Metadata checksums (Jenkins
 // lookup3, version-2 structures) are verified.
 //
-// Not supported: attributes, compound/enum/array/reference datatypes,
-// external and virtual storage, extensible-array and v2-B-tree chunk indexes
-// (written only for datasets with unlimited dimensions under
-// libver='latest'), paged fixed arrays, filters other than the three above.
+// Not supported (an *UnsupportedError says so): compound, enumerated,
+// array, reference, time, bit-field and opaque datatypes, variable-length
+// sequences, half floats, shared (committed) datatypes, external and virtual
+// storage, external links, huge fractal-heap objects, paged fixed or
+// extensible arrays (more than 1024 chunks in one array page), filters other
+// than the three above (szip, lzf, blosc, ...).
 //
 // A File may be used from several goroutines at once.
 package hdf5
