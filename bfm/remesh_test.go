@@ -507,3 +507,16 @@ func BenchmarkBuildGrid112ModelUV(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBuildGridSFM112 re-meshes the Surrey model (3,448 vertices, 10
+// components) at 112 x 112 with the Tutte flattening.
+func BenchmarkBuildGridSFM112(b *testing.B) {
+	m := gridSFM(b)
+	m.Basis, m.Components = m.Basis[:10], m.Components[:10]
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := BuildGrid(m, GridOptions{Rows: 112, Cols: 112}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
