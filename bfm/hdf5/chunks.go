@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"errors"
 	"io"
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -353,11 +354,18 @@ func (ds *Dataset) unfilter(b []byte, mask uint32, want int, addr uint64, s *chu
 				copy(out[n*es:], b[n*es:])
 				b = out
 			}
-		case 3: // fletcher32: the checksum is the last four bytes
+		case 3: // fletcher32: the checksum of the rest is the last four bytes
 			if len(b) < 4 {
 				return nil, f.formatErr(addr+f.base, "fletcher32 chunk of %d bytes", len(b))
 			}
-			b = b[:len(b)-4]
+			n := len(b) - 4
+			sum := fletcher32(b[:n])
+			stored := uint32(b[n]) | uint32(b[n+1])<<8 | uint32(b[n+2])<<16 | uint32(b[n+3])<<24
+			// Files from HDF5 before 1.6.3 stored it byte-reversed.
+			if stored != sum && bits.ReverseBytes32(stored) != sum {
+				return nil, f.formatErr(addr+f.base, "fletcher32 checksum mismatch (stored %#08x, computed %#08x)", stored, sum)
+			}
+			b = b[:n]
 		default:
 			name := fl.name
 			if name == "" {
@@ -412,4 +420,33 @@ func (ds *Dataset) place(buf, chunk []byte, origin, idx []int) {
 			return
 		}
 	}
+}
+
+// fletcher32 is HDF5's Fletcher checksum (H5_checksum_fletcher32): sums of
+// big-endian 16-bit words, folded every 360 words, an odd last byte taken
+// as the high byte of a word.
+func fletcher32(b []byte) uint32 {
+	var s1, s2 uint32
+	fold := func() {
+		s1 = (s1 & 0xffff) + (s1 >> 16)
+		s2 = (s2 & 0xffff) + (s2 >> 16)
+	}
+	words := len(b) / 2
+	for words > 0 {
+		n := min(words, 360)
+		words -= n
+		for ; n > 0; n-- {
+			s1 += uint32(b[0])<<8 | uint32(b[1])
+			s2 += s1
+			b = b[2:]
+		}
+		fold()
+	}
+	if len(b) == 1 {
+		s1 += uint32(b[0]) << 8
+		s2 += s1
+		fold()
+	}
+	fold()
+	return s2<<16 | s1
 }

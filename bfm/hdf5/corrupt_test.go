@@ -205,3 +205,54 @@ func FuzzOpen(f *testing.F) {
 		_ = walkAll(h)
 	})
 }
+
+// TestFletcher32 checks the checksum on a hand-computed answer, then flips
+// a bit of the checksum stored after the (deflated) chunk of
+// /layouts/fletcher: reading must report the mismatch.
+func TestFletcher32(t *testing.T) {
+	// Words 0x0102, 0x0304 and the odd byte 0x05 -> 0x0500:
+	// s1 = 0x0102+0x0304+0x0500 = 0x0906, s2 = 0x0102+0x0406+0x0906 = 0x0E0E.
+	if got := fletcher32([]byte{1, 2, 3, 4, 5}); got != 0x0E0E0906 {
+		t.Errorf("fletcher32 = %#x, want 0x0e0e0906", got)
+	}
+	f, err := Open(filepath.Join(testdata, "h5_types.h5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ds, err := f.Dataset("/layouts/fletcher")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds.filters) != 2 || ds.filters[0].id != 1 || ds.filters[1].id != 3 {
+		t.Fatalf("filters %+v, want deflate then fletcher32", ds.filters)
+	}
+	full, err := os.ReadFile(filepath.Join(testdata, "h5_types.h5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Find the chunk through the B-tree, then corrupt its stored checksum.
+	var addr, size uint64
+	err = f.walkBTreeV1(ds.dataAddr, 1, 4, func(key []byte, child uint64) error {
+		size = uint64(key[0]) | uint64(key[1])<<8 | uint64(key[2])<<16 | uint64(key[3])<<24
+		addr = child
+		return nil
+	})
+	if err != nil || size < 4 {
+		t.Fatalf("chunk: %v, size %d", err, size)
+	}
+	c := append([]byte(nil), full...)
+	c[addr+size-1] ^= 0x40
+	g, err := OpenReaderAt("flip.h5", bytes.NewReader(c), int64(len(c)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err = g.Dataset("/layouts/fletcher")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ds.Float64s()
+	if err == nil || !strings.Contains(err.Error(), "fletcher32 checksum mismatch") {
+		t.Errorf("corrupt checksum: got %v", err)
+	}
+}

@@ -12,7 +12,7 @@
 //     v1 B-tree, single chunk, implicit, fixed array, extensible array (the
 //     libver='latest' index for one unlimited dimension) and v2 B-tree
 //     (several unlimited dimensions); filters deflate, shuffle and
-//     fletcher32 (checksum not verified); fill values; chunks are decoded by
+//     fletcher32 (checksum verified); fill values; chunks are decoded by
 //     up to GOMAXPROCS goroutines;
 //   - datatypes: fixed-point (8..64 bits, signed or not), IEEE floating
 //     point (32/64 bits), either byte order; fixed-length and
