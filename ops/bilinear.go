@@ -62,8 +62,10 @@ type taps[T float] struct {
 
 // bilinearTaps computes the taps of (x, y) in an H x W image.
 func bilinearTaps[T float](x, y T, h, w int) (t taps[T]) {
-	// Points further than one pixel outside (and NaNs) touch no pixel.
-	if !(x > -1 && x < T(w) && y > -1 && y < T(h)) {
+	// Points with x < -1, x >= W (likewise y) or NaN touch no pixel, in
+	// value and in right-sided derivative. x = -1 is kept: its value is 0
+	// but its right-sided derivative sees the pixel at column 0.
+	if !(x >= -1 && x < T(w) && y >= -1 && y < T(h)) {
 		return t
 	}
 	x0 := math.Floor(float64(x))

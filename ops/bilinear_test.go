@@ -157,3 +157,43 @@ func TestBilinearErrors(t *testing.T) {
 		}
 	}
 }
+
+// Points exactly on the border pixels (x = 0, x = W-1, y = 0, y = H-1 and
+// the corners): the image gradient is smooth there and checked by central
+// differences; the points gradient sits on a kink and is checked one-sided
+// below.
+func TestBilinearGradImgOnBorder(t *testing.T) {
+	img := randDense(6, -1, 1, 1, 2, 4, 5)
+	pts := dense([]float64{0, 1.3, 4, 2.6, 2.2, 0, 3.7, 3, 0, 0, 4, 3, 4, 0, 0, 3}, 1, 8, 2)
+	opstest.CheckGrad(t, buildBilinear, []*tensor.Dense{img, pts}, opstest.Only(0))
+}
+
+// At integer coordinates, interior and on the border, the analytic points
+// gradient equals the forward (right-sided) difference quotient.
+func TestBilinearGradOneSidedAtIntegers(t *testing.T) {
+	const h, w = 4, 5
+	img := randDense(7, -1, 1, 1, 1, h, w).Data().([]float64)
+	var pts []float64
+	for _, p := range [][2]float64{{0, 0}, {4, 3}, {2, 1}, {0, 2}, {4, 1}, {3, 0}, {1, 3}, {2, 1.5}, {1.5, 2}, {-1, 1}, {5, 2}} {
+		pts = append(pts, p[0], p[1])
+	}
+	n := len(pts) / 2
+	g := make([]float64, n)
+	for i := range g {
+		g[i] = 1
+	}
+	grad := make([]float64, 2*n)
+	bilinearPtsGrad(grad, img, pts, g, 1, 1, h, w, n)
+	val := func(x, y float64) float64 {
+		out := make([]float64, 1)
+		bilinearForward(out, img, []float64{x, y}, 1, 1, h, w, 1)
+		return out[0]
+	}
+	const step = 1e-7
+	for i := 0; i < n; i++ {
+		x, y := pts[2*i], pts[2*i+1]
+		dx := (val(x+step, y) - val(x, y)) / step
+		dy := (val(x, y+step) - val(x, y)) / step
+		assertClose(t, "one-sided d/dx, d/dy", grad[2*i:2*i+2], []float64{dx, dy}, 1e-6)
+	}
+}
