@@ -270,3 +270,76 @@ func BenchmarkReadBFM2017(b *testing.B) {
 		}
 	}
 }
+
+// bfm2017RealPath finds a real BFM 2017 file: $STN3D_BFM2017, or
+// <shared>/data/bfm2017/model2017-1_bfm_nomouth.h5 where <shared> is
+// $STN3D_SHARED or <repo root>/../shared. It skips the test when absent
+// (the model's licence forbids committing it).
+func bfm2017RealPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("STN3D_BFM2017"); p != "" {
+		return p
+	}
+	shared := os.Getenv("STN3D_SHARED")
+	if shared == "" {
+		dir, err := os.Getwd()
+		if err != nil {
+			t.Skip(err)
+		}
+		for {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				break
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				t.Skip("go.mod not found above the test directory")
+			}
+			dir = parent
+		}
+		shared = filepath.Join(dir, "..", "shared")
+	}
+	p := filepath.Join(shared, "data", "bfm2017", "model2017-1_bfm_nomouth.h5")
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("no BFM 2017 model at %s (set STN3D_BFM2017 to a model2017-1_*.h5 file): %v", p, err)
+	}
+	return p
+}
+
+// TestReadBFM2017Real checks the published structure of the BFM 2017
+// nomouth model: 199 shape and 100 expression components, colours in
+// [0, 1], a landmark at the nose tip, valid triangles.
+func TestReadBFM2017Real(t *testing.T) {
+	p := bfm2017RealPath(t)
+	m, err := ReadBFM2017(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, ex := 0, 0
+	for _, c := range m.Components {
+		switch c.Kind {
+		case Identity:
+			id++
+		case Expression:
+			ex++
+		}
+	}
+	if id != 199 || ex != 100 {
+		t.Errorf("%d identity and %d expression components, want 199 and 100", id, ex)
+	}
+	n := m.NumVertices()
+	for i, tri := range m.Triangles {
+		for _, v := range tri {
+			if v < 0 || int(v) >= n {
+				t.Fatalf("triangle %d = %v outside [0, %d)", i, tri, n)
+			}
+		}
+	}
+	lms, err := BFM2017Landmarks(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := lms["center.nose.tip"]; !ok {
+		t.Errorf("landmark ids %v lack center.nose.tip", lms)
+	}
+	t.Logf("%d vertices, %d triangles, %d landmarks, schemes %v", n, len(m.Triangles), len(lms), len(m.Landmarks))
+}
