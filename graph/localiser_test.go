@@ -146,3 +146,38 @@ func TestVGGFaceLocaliserShapes(t *testing.T) {
 		t.Errorf("param 26 = %s %v", p.Name(), p.Shape())
 	}
 }
+
+func TestSmallLocaliserFloat64Bias(t *testing.T) {
+	g := gorgonia.NewGraph()
+	img := gorgonia.NewTensor(g, tensor.Float64, 4, gorgonia.WithShape(1, 3, 112, 112), gorgonia.WithName("img"))
+	loc, err := BuildLocaliser(g, img, LocaliserOptions{Kind: LocaliserSmall, D: 2, InitScale: 3, Seed: 2, Dtype: tensor.Float64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc.Theta.Dtype() != tensor.Float64 {
+		t.Fatalf("theta dtype %v", loc.Theta.Dtype())
+	}
+	b := loc.Params[len(loc.Params)-1].Value().Data().([]float64)
+	want := []float64{0, 0, 0, 55.5, 55.5, math.Log(3), 0, 0}
+	for i := range want {
+		if b[i] != want[i] {
+			t.Errorf("theta.b[%d] = %v, want %v", i, b[i], want[i])
+		}
+	}
+	// Same seed, same weights; another seed differs.
+	g2 := gorgonia.NewGraph()
+	img2 := gorgonia.NewTensor(g2, tensor.Float64, 4, gorgonia.WithShape(1, 3, 112, 112), gorgonia.WithName("img"))
+	loc2, _ := BuildLocaliser(g2, img2, LocaliserOptions{Kind: LocaliserSmall, D: 2, InitScale: 3, Seed: 2, Dtype: tensor.Float64})
+	g3 := gorgonia.NewGraph()
+	img3 := gorgonia.NewTensor(g3, tensor.Float64, 4, gorgonia.WithShape(1, 3, 112, 112), gorgonia.WithName("img"))
+	loc3, err := BuildLocaliser(g3, img3, LocaliserOptions{Kind: LocaliserSmall, D: 2, InitScale: 3, Seed: 3, Dtype: tensor.Float64})
+	if err != nil || loc2 == nil {
+		t.Fatal(err)
+	}
+	w1 := loc.Params[0].Value().Data().([]float64)
+	w2 := loc2.Params[0].Value().Data().([]float64)
+	w3 := loc3.Params[0].Value().Data().([]float64)
+	if w1[7] != w2[7] || w1[7] == w3[7] {
+		t.Errorf("seeding: %v %v %v", w1[7], w2[7], w3[7])
+	}
+}
