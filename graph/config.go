@@ -173,7 +173,7 @@ func DefaultConfig() Config {
 			Grid: 64, UseModelUV: true, Scheme: "aflw21"},
 		Data: DataSection{Kind: "synthetic", ValFraction: 0.1, Margin: 0.25,
 			TrainCount: 50000, ValCount: 500, YawDeg: 90, PitchDeg: 30, RollDeg: 30,
-			ScaleMin: 0.55, ScaleMax: 0.75, TransJitter: 0.06, ShapeStd: 1,
+			ScaleMin: 0.42, ScaleMax: 0.55, TransJitter: 0.06, ShapeStd: 1,
 			Background: "mixed", OccluderProb: 0.2, Workers: 1, Prefetch: 2},
 		Localiser: LocaliserSection{Arch: "small", Input: 112, FaceFraction: 0.65},
 		STN:       STNSection{Scale: "exp"},

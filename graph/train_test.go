@@ -1,0 +1,68 @@
+package graph
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestTrainTinyHalvesLandmarkError trains configs/tiny.yaml and checks that
+// the validation landmark error falls at least by half from the untrained
+// localiser's, that the run directory holds what Evaluate needs, and that
+// Evaluate on it reproduces the training's last validation.
+func TestTrainTinyHalvesLandmarkError(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains for tens of seconds; skipped with -short")
+	}
+	cfg, err := LoadConfig(filepath.Join("..", "configs", "tiny.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx := context.Background()
+	env, err := Setup(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, err := ModelConfigFrom(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m0, err := NewModel(mc, env.Grid, cfg.Eval.Batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := EvaluateSource(ctx, m0, env.Val, env.Val.Len(), cfg.Model.Scheme)
+	m0.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	res, err := Train(ctx, cfg, TrainOptions{Out: out, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Steps != cfg.Train.Steps {
+		t.Fatalf("trained %d steps, want %d", res.Steps, cfg.Train.Steps)
+	}
+	for _, f := range []string{RunConfigFile, RunGridFile, RunMetricsFile, RunBestFile} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("run directory lacks %s: %v", f, err)
+		}
+	}
+	after, err := Evaluate(ctx, cfg, EvalOptions{Checkpoint: out, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("validation mean error %.2f px (NME %.2f%%) untrained -> %.2f px (NME %.2f%%) after %d steps",
+		before.MeanErrorPx, before.NME, after.MeanErrorPx, after.NME, res.Steps)
+	if !(after.MeanErrorPx <= before.MeanErrorPx/2) {
+		t.Errorf("validation mean error %.2f px -> %.2f px: did not fall by half", before.MeanErrorPx, after.MeanErrorPx)
+	}
+	if after.Images != env.Val.Len() {
+		t.Errorf("evaluated %d images, want %d", after.Images, env.Val.Len())
+	}
+}
