@@ -395,18 +395,15 @@ func bfm2017LandmarksFrom(f *hdf5.File, path string) (map[string][3]float64, err
 	if err != nil {
 		return nil, fmt.Errorf("bfm: reading BFM 2017 landmarks: %w", err)
 	}
-	s, err := ds.Strings()
+	text, err := bfm2017Text(ds)
 	if err != nil {
 		return nil, fmt.Errorf("bfm: reading BFM 2017 landmarks: %w", err)
-	}
-	if len(s) != 1 {
-		return nil, formatErr(path, -1, name, "one JSON string", "%d strings", len(s))
 	}
 	var list []struct {
 		ID          *string    `json:"id"`
 		Coordinates []*float64 `json:"coordinates"`
 	}
-	if err := json.Unmarshal([]byte(s[0]), &list); err != nil {
+	if err := json.Unmarshal([]byte(text), &list); err != nil {
 		return nil, formatErr(path, -1, name, `a JSON list of {"id": ..., "coordinates": [x, y, z]}`, "%v", err)
 	}
 	out := make(map[string][3]float64, len(list))
@@ -427,6 +424,27 @@ func bfm2017LandmarksFrom(f *hdf5.File, path string) (map[string][3]float64, err
 		out[*l.ID] = p
 	}
 	return out, nil
+}
+
+// bfm2017Text reads a text dataset: a string (scalar, or 1-D whose elements
+// are concatenated) or, as some writers store text, a 1-D array of bytes.
+func bfm2017Text(ds *hdf5.Dataset) (string, error) {
+	s, err := ds.Strings()
+	if err == nil {
+		return strings.Join(s, ""), nil
+	}
+	v, err2 := ds.Float64s()
+	if err2 != nil {
+		return "", err
+	}
+	b := make([]byte, len(v))
+	for i, x := range v {
+		if x < 0 || x > 255 || x != math.Trunc(x) {
+			return "", fmt.Errorf("%s: element %d is %v, not a text byte", ds.Path(), i, x)
+		}
+		b[i] = byte(x)
+	}
+	return strings.TrimRight(string(b), "\x00"), nil
 }
 
 // bfm2017SchemeLandmarks snaps the landmarks to their nearest representer

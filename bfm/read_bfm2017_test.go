@@ -194,7 +194,8 @@ func TestReadBFM2017Options(t *testing.T) {
 
 func TestBFM2017Landmarks(t *testing.T) {
 	fx := loadBFM2017Fixture(t)
-	for _, name := range []string{"h5_bfm2017_contig.h5", "h5_bfm2017_latest.h5"} { // vlen and fixed-length JSON
+	// JSON as a variable-length string, a byte array and a fixed-length string.
+	for _, name := range []string{"h5_bfm2017_contig.h5", "h5_bfm2017_chunked.h5", "h5_bfm2017_latest.h5"} {
 		got, err := BFM2017Landmarks(filepath.Join("testdata", name))
 		if err != nil {
 			t.Fatal(err)

@@ -184,6 +184,8 @@ def write_model(path, a, libver="earliest", chunked=False, fixed_json=False, ext
         lg = group(f, "metadata/landmarks")
         if fixed_json:
             lg.create_dataset("json", data=np.bytes_(a["landmarks"].encode()))
+        elif chunked:  # text as a 1-D uint8 array, as some writers store it
+            lg.create_dataset("json", data=np.frombuffer(a["landmarks"].encode(), dtype=np.uint8))
         else:
             lg.create_dataset("json", data=a["landmarks"])
         f.attrs["version"] = "bfm2017-fixture"
@@ -339,6 +341,9 @@ def main():
         if "basis_scale" in kw:
             continue
         e = dict(em)
+        if kw.get("chunked"):
+            raw = np.frombuffer(a["landmarks"].encode(), dtype=np.uint8)
+            e["/metadata/landmarks/json"] = {"shape": [len(raw)], "values": [float(x) for x in raw]}
         if kw.get("extra"):
             for i in range(kw["extra"]):
                 e["/shape/model/extra_%03d" % i] = {"shape": [], "values": [float(i)]}
