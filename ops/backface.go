@@ -62,39 +62,36 @@ func quadNZ[T float](px, py []T, cols, r, c int) (t1, t2 float64) {
 
 func backfaceKernel[T float](out, x []T, b, rows, cols int) {
 	n := rows * cols
-	parallelFor(b*rows, 60*cols, func(lo, hi int) {
+	parallelFor(b*rows, 30*cols, func(lo, hi int) {
 		for u := lo; u < hi; u++ {
 			bi, r := u/rows, u%rows
 			px := x[bi*3*n : bi*3*n+n]
 			py := x[bi*3*n+n : bi*3*n+2*n]
 			o := out[bi*n+r*cols : bi*n+(r+1)*cols]
+			// Sliding window over the quads above (row r-1) and below (row
+			// r) of the vertex: quad c-1 is carried over from the last step.
+			// Triangle 1 of quad (r-1, c-1) does not touch the vertex.
+			var up2, dn1, dn2 float64 // quads (r-1, c-1) and (r, c-1)
 			for c := range o {
-				var nz float64
-				if r < rows-1 {
-					if c < cols-1 {
-						t1, _ := quadNZ(px, py, cols, r, c) // vertex is a
-						nz += t1
+				var cu1, cu2, cd1, cd2 float64 // quads (r-1, c) and (r, c)
+				if c < cols-1 {
+					if r > 0 {
+						cu1, cu2 = quadNZ(px, py, cols, r-1, c)
 					}
-					if c > 0 {
-						t1, t2 := quadNZ(px, py, cols, r, c-1) // vertex is b
-						nz += t1 + t2
+					if r < rows-1 {
+						cd1, cd2 = quadNZ(px, py, cols, r, c)
 					}
 				}
-				if r > 0 {
-					if c < cols-1 {
-						t1, t2 := quadNZ(px, py, cols, r-1, c) // vertex is d
-						nz += t1 + t2
-					}
-					if c > 0 {
-						_, t2 := quadNZ(px, py, cols, r-1, c-1) // vertex is e
-						nz += t2
-					}
-				}
+				// Vertex (r, c) is e of quad (r-1,c-1), d of quad (r-1,c),
+				// b of quad (r,c-1) and a of quad (r,c); the quads outside
+				// the grid contribute 0.
+				nz := up2 + cu1 + cu2 + dn1 + dn2 + cd1
 				if nz > 0 {
 					o[c] = 1
 				} else {
 					o[c] = 0
 				}
+				up2, dn1, dn2 = cu2, cd1, cd2
 			}
 		}
 	})

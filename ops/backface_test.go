@@ -178,3 +178,57 @@ func TestBackfaceErrors(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// On an irregular random surface the mask equals a brute-force reference:
+// list every triangle (a,d,b), (b,d,e) of every quad, take full 3D cross
+// products, sum them per vertex and test z > 0.
+func TestBackfaceMatchesBruteForce(t *testing.T) {
+	const b, rows, cols = 2, 7, 9
+	n := rows * cols
+	x := randDense(17, -1, 1, b, 3, n)
+	xv := x.Data().([]float64)
+	build := func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+		return BackfaceMask(in[0], rows, cols)
+	}
+	got, _ := forward(t, build, x)
+	var want []float64
+	for bi := 0; bi < b; bi++ {
+		p := func(k int) [3]float64 {
+			return [3]float64{xv[bi*3*n+k], xv[bi*3*n+n+k], xv[bi*3*n+2*n+k]}
+		}
+		normals := make([][3]float64, n)
+		add := func(i, j, k int) { // normal (pj - pi) x (pk - pi) added to i, j, k
+			a, bb, c := p(i), p(j), p(k)
+			u := [3]float64{bb[0] - a[0], bb[1] - a[1], bb[2] - a[2]}
+			v := [3]float64{c[0] - a[0], c[1] - a[1], c[2] - a[2]}
+			cr := [3]float64{u[1]*v[2] - u[2]*v[1], u[2]*v[0] - u[0]*v[2], u[0]*v[1] - u[1]*v[0]}
+			for _, q := range []int{i, j, k} {
+				for m := range cr {
+					normals[q][m] += cr[m]
+				}
+			}
+		}
+		for r := 0; r < rows-1; r++ {
+			for c := 0; c < cols-1; c++ {
+				a := r*cols + c
+				add(a, a+cols, a+1)        // (a, d, b)
+				add(a+1, a+cols, a+cols+1) // (b, d, e)
+			}
+		}
+		for _, nv := range normals {
+			if nv[2] > 0 {
+				want = append(want, 1)
+			} else {
+				want = append(want, 0)
+			}
+		}
+	}
+	var ones int
+	for _, v := range want {
+		ones += int(v)
+	}
+	if ones < len(want)/5 || ones > 4*len(want)/5 {
+		t.Fatalf("test setup: %d of %d visible; want a mix", ones, len(want))
+	}
+	assertClose(t, "mask vs brute force", got, want, 0)
+}
