@@ -136,7 +136,8 @@ func (e *NonFiniteError) Error() string {
 
 // Optimizer updates parameter node values in place from their gradients.
 // It keeps one state buffer per parameter (SGD: velocity; Adam: first and
-// second moments) allocated once in NewOptimizer; Step allocates nothing.
+// second moments) allocated once in NewOptimizer; Step's only allocations
+// are the slice headers tensor.Dense.Data() builds (a few per parameter).
 //
 // SGD with momentum (Caffe form), per element with a = LR mult, d = decay mult:
 //
@@ -154,7 +155,10 @@ type Optimizer struct {
 	// moment (nil for SGD). Stored in float64 whatever the graph dtype so
 	// that a resume is exact.
 	m, v [][]float64
-	step int
+	// wd, gd hold the current step's value and gradient slices (filled in
+	// pass 1 of Step, reused in pass 2).
+	wd, gd []any
+	step   int
 	// LastGradNorm is the global gradient norm seen by the last Step
 	// (before clipping).
 	LastGradNorm float64
@@ -192,7 +196,7 @@ func NewOptimizer(cfg OptimizerConfig, params []*gorgonia.Node, mults map[string
 	if cfg.WeightDecay < 0 || cfg.ClipNorm < 0 {
 		return nil, fmt.Errorf("graph: weight decay %v / clip norm %v: want >= 0", cfg.WeightDecay, cfg.ClipNorm)
 	}
-	o := &Optimizer{cfg: cfg, params: params}
+	o := &Optimizer{cfg: cfg, params: params, wd: make([]any, len(params)), gd: make([]any, len(params))}
 	seen := make(map[string]bool, len(params))
 	for _, p := range params {
 		if seen[p.Name()] {
@@ -303,6 +307,7 @@ func (o *Optimizer) Step() error {
 		if err != nil {
 			return err
 		}
+		o.wd[i], o.gd[i] = wd, gd
 		lambda := o.cfg.WeightDecay * o.mults[i].Decay
 		var s, val float64
 		bad := -1
@@ -343,9 +348,8 @@ func (o *Optimizer) Step() error {
 	t := float64(o.step + 1)
 	c1 := 1 - math.Pow(o.cfg.Beta1, t)
 	c2 := 1 - math.Pow(o.cfg.Beta2, t)
-	for i, p := range o.params {
-		wd, _ := nodeData(p)
-		gd, _ := gradData(p)
+	for i := range o.params {
+		wd, gd := o.wd[i], o.gd[i]
 		plr := lr * o.mults[i].LR
 		lambda := o.cfg.WeightDecay * o.mults[i].Decay
 		switch w := wd.(type) {
@@ -366,6 +370,8 @@ func (o *Optimizer) Step() error {
 		}
 	}
 	o.zeroGrads()
+	clear(o.wd)
+	clear(o.gd)
 	o.step++
 	return nil
 }

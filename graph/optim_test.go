@@ -221,3 +221,25 @@ func TestOptimizerConfigErrors(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestOptimizerStepAllocs bounds Step's allocations: state is allocated
+// once; only tensor.Dense.Data()'s slice headers (<= 4 per parameter) may
+// be built per call.
+func TestOptimizerStepAllocs(t *testing.T) {
+	w, _, vm := paramWithGrad(t, "w", make([]float64, 1000), make([]float64, 1000))
+	defer vm.Close()
+	opt, err := NewOptimizer(OptimizerConfig{Kind: SolverAdam, Schedule: Schedule{Base: 0.1}, ClipNorm: 1}, []*gorgonia.Node{w}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, vm)
+	allocs := testing.AllocsPerRun(20, func() {
+		if err := opt.Step(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 6 {
+		t.Errorf("Step allocates %v times per call for one parameter, want <= 6", allocs)
+	}
+	t.Logf("allocs per Step with one parameter: %v", allocs)
+}
