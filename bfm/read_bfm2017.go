@@ -93,7 +93,7 @@ var bfm2017SchemeIDs = map[string][2]int{
 // bfm2017Part is one PCA model of the file, as stored.
 type bfm2017Part struct {
 	mean     []float64
-	basis    []float64 // 3N x K row-major (U)
+	basis    []float32 // 3N x K row-major (U); float32 halves the peak memory
 	variance []float64
 	k        int
 }
@@ -222,9 +222,18 @@ func readBFM2017Part(f *hdf5.File, path, part string) (*bfm2017Part, error) {
 		return nil, formatErr(path, -1, "/"+part+"/model/mean", "a 1-D array of 3N values", "shape %v", ds.Shape())
 	}
 	p.mean = mean
-	ds, p.basis, err = get("pcaBasis")
+	const basisName = "pcaBasis"
+	ds, err = f.Dataset("/" + part + "/model/" + basisName)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bfm: reading BFM 2017 model: %w", err)
+	}
+	if p.basis, err = ds.Float32s(); err != nil {
+		return nil, fmt.Errorf("bfm: reading BFM 2017 model: %w", err)
+	}
+	for i, x := range p.basis {
+		if x-x != 0 { // NaN or ±Inf
+			return nil, formatErr(path, -1, fmt.Sprintf("/%s/model/%s[%d]", part, basisName, i), "a finite value", "%v", x)
+		}
 	}
 	sh := ds.Shape()
 	if len(sh) != 2 || sh[0] != len(mean) {
@@ -259,7 +268,7 @@ func appendBFM2017Basis(m *Model, p *bfm2017Part, path, part, nameFmt string, ki
 	norms := make([]float64, k)
 	for i := 0; i < rows; i++ {
 		for d, x := range p.basis[i*p.k : i*p.k+k] {
-			norms[d] += x * x
+			norms[d] += float64(x) * float64(x)
 		}
 	}
 	scales := make([]float64, k)
@@ -295,7 +304,7 @@ func appendBFM2017Basis(m *Model, p *bfm2017Part, path, part, nameFmt string, ki
 				for d := lo; d < hi; d++ {
 					col, sc := basis[d], scales[d]
 					for i := i0; i < i1; i++ {
-						col[i] = p.basis[i*p.k+d] * sc
+						col[i] = float64(p.basis[i*p.k+d]) * sc
 					}
 				}
 			}

@@ -9,7 +9,7 @@ import (
 
 // convertParallel converts raw elements to float64, splitting large runs
 // across GOMAXPROCS goroutines.
-func convertParallel(dst []float64, raw []byte, dt datatype) {
+func convertParallel[T float32 | float64](dst []T, raw []byte, dt datatype) {
 	const minPart = 1 << 18
 	parts := min(runtime.GOMAXPROCS(0), len(dst)/minPart)
 	if parts <= 1 {
@@ -29,34 +29,35 @@ func convertParallel(dst []float64, raw []byte, dt datatype) {
 	wg.Wait()
 }
 
-// convert decodes len(dst) elements of type dt from raw. Each case uses a
-// concrete byte order so that the loads inline.
-func convert(dst []float64, raw []byte, dt datatype) {
+// convert decodes len(dst) elements of type dt from raw (rounding to
+// float32 when T is). Each case uses a concrete byte order so that the
+// loads inline.
+func convert[T float32 | float64](dst []T, raw []byte, dt datatype) {
 	le, be := binary.LittleEndian, binary.BigEndian
 	switch {
 	case dt.class == classFloat && dt.size == 4 && !dt.bigEndian:
 		for i := range dst {
-			dst[i] = float64(math.Float32frombits(le.Uint32(raw[4*i:])))
+			dst[i] = T(math.Float32frombits(le.Uint32(raw[4*i:])))
 		}
 	case dt.class == classFloat && dt.size == 4:
 		for i := range dst {
-			dst[i] = float64(math.Float32frombits(be.Uint32(raw[4*i:])))
+			dst[i] = T(math.Float32frombits(be.Uint32(raw[4*i:])))
 		}
 	case dt.class == classFloat && !dt.bigEndian:
 		for i := range dst {
-			dst[i] = math.Float64frombits(le.Uint64(raw[8*i:]))
+			dst[i] = T(math.Float64frombits(le.Uint64(raw[8*i:])))
 		}
 	case dt.class == classFloat:
 		for i := range dst {
-			dst[i] = math.Float64frombits(be.Uint64(raw[8*i:]))
+			dst[i] = T(math.Float64frombits(be.Uint64(raw[8*i:])))
 		}
 	case dt.size == 1 && dt.signed:
 		for i := range dst {
-			dst[i] = float64(int8(raw[i]))
+			dst[i] = T(int8(raw[i]))
 		}
 	case dt.size == 1:
 		for i := range dst {
-			dst[i] = float64(raw[i])
+			dst[i] = T(raw[i])
 		}
 	default:
 		for i := range dst {
@@ -78,9 +79,9 @@ func convert(dst []float64, raw []byte, dt datatype) {
 			}
 			if dt.signed {
 				shift := 64 - 8*uint(dt.size)
-				dst[i] = float64(int64(u<<shift) >> shift)
+				dst[i] = T(int64(u<<shift) >> shift)
 			} else {
-				dst[i] = float64(u)
+				dst[i] = T(u)
 			}
 		}
 	}

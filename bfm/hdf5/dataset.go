@@ -541,7 +541,14 @@ func allZero(b []byte) bool {
 
 // Float64s returns every element converted to float64, row-major. It fails
 // for string datatypes. Integers beyond 2^53 lose precision.
-func (ds *Dataset) Float64s() ([]float64, error) {
+func (ds *Dataset) Float64s() ([]float64, error) { return readNumbers[float64](ds) }
+
+// Float32s returns every element converted (rounded) to float32,
+// row-major: half the memory of Float64s for float32 data such as a
+// morphable model's basis.
+func (ds *Dataset) Float32s() ([]float32, error) { return readNumbers[float32](ds) }
+
+func readNumbers[T float32 | float64](ds *Dataset) ([]T, error) {
 	dt := ds.dt
 	if dt.class != classFixed && dt.class != classFloat {
 		return nil, fmt.Errorf("hdf5: %s: dataset %q has a %s datatype, not a number", ds.f.name, ds.path, classNames[dt.class])
@@ -549,7 +556,7 @@ func (ds *Dataset) Float64s() ([]float64, error) {
 	if _, err := ds.rawSize(); err != nil {
 		return nil, err
 	}
-	out := make([]float64, ds.n)
+	out := make([]T, ds.n)
 	err := ds.readRaw(func(first int, raw []byte) error {
 		convertParallel(out[first:first+len(raw)/dt.size], raw, dt)
 		return nil

@@ -117,10 +117,19 @@ func TestFixturesExact(t *testing.T) {
 					t.Errorf("%s: %d values, want %d", path, len(got), len(e.Values))
 					continue
 				}
+				got32, err := ds.Float32s()
+				if err != nil || len(got32) != len(got) {
+					t.Errorf("%s: Float32s: %d values, %v", path, len(got32), err)
+					continue
+				}
 				for i, r := range e.Values {
 					w := value(t, r)
 					if math.Float64bits(got[i]) != math.Float64bits(w) {
 						t.Errorf("%s[%d] = %v, want %v", path, i, got[i], w)
+						break
+					}
+					if w32 := float32(w); math.Float32bits(got32[i]) != math.Float32bits(w32) {
+						t.Errorf("%s[%d] as float32 = %v, want %v", path, i, got32[i], w32)
 						break
 					}
 				}
