@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"syscall"
 	"testing"
+	"time"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -62,6 +64,7 @@ func runStep(b *testing.B, g *gorgonia.ExprGraph) {
 	}
 	m.Reset()
 	b.ReportAllocs()
+	cpu0 := processCPU()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := m.RunAll(); err != nil {
@@ -69,6 +72,19 @@ func runStep(b *testing.B, g *gorgonia.ExprGraph) {
 		}
 		m.Reset()
 	}
+	b.StopTimer()
+	b.ReportMetric((processCPU()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
+}
+
+// processCPU returns the user + system CPU time of this process so far. On
+// a shared machine CPU seconds per op are steadier than wall time; ideal
+// wall time on P free cores is about cpu-s/op / P.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkConv2DSmallLayers times forward + backward (dL/dx, dL/dw, dL/db

@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"hash"
+	"unsafe"
 
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
@@ -15,7 +16,8 @@ import (
 //
 // x is (B,C,H,W) with H and W even; y is (B,C,H/2,W/2). The gradient routes
 // dL/dy[b,c,i,j] to the argmax of its window (the first maximum in the order
-// listed above on ties) and zero elsewhere. The backward op finds the argmax
+// listed above on ties, +0 and -0 counting as equal) and zero elsewhere; a
+// window holding a NaN passes no gradient. The backward op finds the argmax
 // again from x with the same comparison instead of keeping indices from the
 // forward pass, so the op holds no state between calls and the same graph
 // may run on several machines at once; the cost is one read of x.
@@ -38,21 +40,6 @@ func MaxPool2x2(x *gorgonia.Node) (*gorgonia.Node, error) {
 	return n, nil
 }
 
-// argmax4 returns the index 0..3 of the first maximum of a, b, c, d.
-func argmax4[T float](a, b, c, d T) int {
-	k, m := 0, a
-	if b > m {
-		k, m = 1, b
-	}
-	if c > m {
-		k, m = 2, c
-	}
-	if d > m {
-		k = 3
-	}
-	return k
-}
-
 func maxPoolKernel[T float](out, x []T, planes, h, w int) {
 	ho, wo := h/2, w/2
 	parallelFor(planes, h*w, func(lo, hi int) {
@@ -64,25 +51,19 @@ func maxPoolKernel[T float](out, x []T, planes, h, w int) {
 				r1 := src[(2*i+1)*w : (2*i+2)*w]
 				d := dst[i*wo : (i+1)*wo]
 				for j := range d {
-					a, b, c, e := r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]
-					m := a
-					if b > m {
-						m = b
-					}
-					if c > m {
-						m = c
-					}
-					if e > m {
-						m = e
-					}
-					d[j] = m
+					d[j] = max(max(r0[2*j], r0[2*j+1]), max(r1[2*j], r1[2*j+1]))
 				}
 			}
 		}
 	})
 }
 
-func maxPoolGradKernel[T float](dx, x, gy []T, planes, h, w int) {
+// maxPoolGradKernel routes gy to the first maximum of each window. It is
+// branch-free (the argmax of random data mispredicts most of the time):
+// eqMask(v, m) is all ones when v - m is +0 or -0, i.e. v equals the
+// window maximum m, and the first-match masks select where gy goes. U is the
+// unsigned integer type of T's size (uint32 for float32, uint64 for float64).
+func maxPoolGradKernel[T float, U uint32 | uint64](dx, x, gy []T, planes, h, w int) {
 	ho, wo := h/2, w/2
 	parallelFor(planes, h*w, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
@@ -96,21 +77,32 @@ func maxPoolGradKernel[T float](dx, x, gy []T, planes, h, w int) {
 				d1 := dst[(2*i+1)*w : (2*i+2)*w]
 				gr := g[i*wo : (i+1)*wo]
 				for j, gv := range gr {
-					d0[2*j], d0[2*j+1], d1[2*j], d1[2*j+1] = 0, 0, 0, 0
-					switch argmax4(r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]) {
-					case 0:
-						d0[2*j] = gv
-					case 1:
-						d0[2*j+1] = gv
-					case 2:
-						d1[2*j] = gv
-					default:
-						d1[2*j+1] = gv
-					}
+					a, b, c, e := r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]
+					m := max(max(a, b), max(c, e))
+					k0 := eqMask[T, U](a, m)
+					k1 := eqMask[T, U](b, m) &^ k0
+					k2 := eqMask[T, U](c, m) &^ (k0 | k1)
+					k3 := eqMask[T, U](e, m) &^ (k0 | k1 | k2)
+					d0[2*j], d0[2*j+1] = andBits(gv, k0), andBits(gv, k1)
+					d1[2*j], d1[2*j+1] = andBits(gv, k2), andBits(gv, k3)
 				}
 			}
 		}
 	})
+}
+
+// eqMask is all ones when v - m is +0 or -0 (v equals m) and 0 otherwise.
+func eqMask[T float, U uint32 | uint64](v, m T) U {
+	d := v - m
+	z := *(*U)(unsafe.Pointer(&d)) << 1 // drop the sign: -0 == +0
+	shift := unsafe.Sizeof(z)*8 - 1
+	return ((z | -z) >> shift) - 1 // 0 - 1 = all ones when z == 0
+}
+
+// andBits returns g with its bit pattern ANDed with mask (g or +0).
+func andBits[T float, U uint32 | uint64](g T, mask U) T {
+	b := *(*U)(unsafe.Pointer(&g)) & mask
+	return *(*T)(unsafe.Pointer(&b))
 }
 
 func poolDims(s tensor.Shape) (planes, h, w int, ok bool) {
@@ -191,6 +183,10 @@ func (op maxPoolGradOp) outShape(in []tensor.Shape) (tensor.Shape, error) {
 func (op maxPoolGradOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	p, h, w, _ := poolDims(in[0].Shape())
 	return dispatch(out,
-		func() { maxPoolGradKernel(data[float32](out), data[float32](in[0]), data[float32](in[1]), p, h, w) },
-		func() { maxPoolGradKernel(data[float64](out), data[float64](in[0]), data[float64](in[1]), p, h, w) })
+		func() {
+			maxPoolGradKernel[float32, uint32](data[float32](out), data[float32](in[0]), data[float32](in[1]), p, h, w)
+		},
+		func() {
+			maxPoolGradKernel[float64, uint64](data[float64](out), data[float64](in[0]), data[float64](in[1]), p, h, w)
+		})
 }
