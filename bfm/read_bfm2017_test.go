@@ -344,3 +344,42 @@ func TestReadBFM2017Real(t *testing.T) {
 	}
 	t.Logf("%d vertices, %d triangles, %d landmarks, schemes %v", n, len(m.Triangles), len(lms), len(m.Landmarks))
 }
+
+func BenchmarkReadBFM2017Fixture(b *testing.B) {
+	p := filepath.Join("testdata", "h5_bfm2017_chunked.h5")
+	for i := 0; i < b.N; i++ {
+		if _, err := ReadBFM2017(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzReadBFM2017 feeds mutated model files to the reader: errors are
+// fine, panics and hangs are not.
+func FuzzReadBFM2017(f *testing.F) {
+	for _, name := range []string{"h5_bfm2017_latest.h5", "h5_bfm2017_contig.h5"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(dir, "fuzz.h5")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := ReadBFM2017(p)
+		if err != nil {
+			return
+		}
+		for _, tri := range m.Triangles {
+			for _, v := range tri {
+				if v < 0 || int(v) >= m.NumVertices() {
+					t.Fatalf("triangle %v outside [0, %d)", tri, m.NumVertices())
+				}
+			}
+		}
+	})
+}
