@@ -209,8 +209,8 @@ func (ds *Dataset) decodeChunk(buf []byte, r chunkRef, chunkBytes int, grid []in
 		return err
 	}
 	s.raw = grow(s.raw, int(r.size))
-	if _, err := f.r.ReadAt(s.raw, int64(a)); err != nil {
-		return f.formatErr(a, "reading chunk: %v", err)
+	if err := f.readAt(s.raw, a, "chunk"); err != nil {
+		return err
 	}
 	data, err := ds.unfilter(s.raw, r.mask, chunkBytes, r.addr, s)
 	if err != nil {

@@ -3,6 +3,7 @@ package hdf5
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -254,5 +255,39 @@ func TestFletcher32(t *testing.T) {
 	_, err = ds.Float64s()
 	if err == nil || !strings.Contains(err.Error(), "fletcher32 checksum mismatch") {
 		t.Errorf("corrupt checksum: got %v", err)
+	}
+}
+
+// eofAtEnd is an io.ReaderAt that, as the interface allows, returns io.EOF
+// together with a full read that reaches the end of the data.
+type eofAtEnd struct{ b []byte }
+
+func (r eofAtEnd) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(r.b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[off:])
+	if off+int64(n) == int64(len(r.b)) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func TestReaderAtEOF(t *testing.T) {
+	for _, p := range fixtureNames(t) {
+		if strings.HasSuffix(p, "h5_truncated.h5") {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := OpenReaderAt(p, eofAtEnd{b}, int64(len(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := walkAll(f); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
 	}
 }

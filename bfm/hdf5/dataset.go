@@ -501,8 +501,8 @@ func (ds *Dataset) readRaw(fn func(first int, raw []byte) error) error {
 		buf := make([]byte, min(block, total))
 		for off := 0; off < total; off += block {
 			b := buf[:min(block, total-off)]
-			if _, err := f.r.ReadAt(b, int64(start)+int64(off)); err != nil {
-				return f.formatErr(start+uint64(off), "reading contiguous data: %v", err)
+			if err := f.readAt(b, start+uint64(off), "contiguous data"); err != nil {
+				return err
 			}
 			if err := fn(off/es, b); err != nil {
 				return err

@@ -180,10 +180,26 @@ func (f *File) read(addr, n uint64, what string) ([]byte, error) {
 		return nil, err
 	}
 	buf := make([]byte, n)
-	if _, err := f.r.ReadAt(buf, int64(a)); err != nil && !(errors.Is(err, io.EOF) && n == 0) {
-		return nil, f.formatErr(a, "reading %s: %v", what, err)
+	if err := f.readAt(buf, a, what); err != nil {
+		return nil, err
 	}
 	return buf, nil
+}
+
+// readAt fills b from absolute offset off. Per io.ReaderAt, a full read
+// may come with io.EOF; only a short read is an error.
+func (f *File) readAt(b []byte, off uint64, what string) error {
+	if len(b) == 0 {
+		return nil
+	}
+	m, err := f.r.ReadAt(b, int64(off))
+	if m == len(b) {
+		return nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return f.formatErr(off, "reading %s (%d of %d bytes): %v", what, m, len(b), err)
 }
 
 // readUpTo returns at most n bytes at addr (fewer at the end of the file).
@@ -291,8 +307,8 @@ func (f *File) readSuperblock() error {
 	var at int64 = -1
 	for off := int64(0); off+8 <= f.size; {
 		b := make([]byte, 8)
-		if _, err := f.r.ReadAt(b, off); err != nil {
-			return f.formatErr(uint64(off), "reading signature: %v", err)
+		if err := f.readAt(b, uint64(off), "signature"); err != nil {
+			return err
 		}
 		if bytes.Equal(b, signature) {
 			at = off
