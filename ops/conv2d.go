@@ -3,8 +3,11 @@ package ops
 import (
 	"fmt"
 	"hash"
+	"iter"
 	"math"
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
@@ -24,9 +27,9 @@ import (
 //
 // Each batch item is lowered with im2col into a (Cin*k*k, H'*W') matrix and
 // multiplied by w viewed as (Cout, Cin*k*k) with one GEMM (gonum's blas32 /
-// blas64, OpenBLAS with the openblas build tag); batch items are split across
-// GOMAXPROCS workers, each with its own workspace kept in the op between
-// calls. Gradients, with G = dL/dy masked by y > 0 when relu is set:
+// blas64, OpenBLAS with the openblas build tag); batch items are shared out
+// one at a time to GOMAXPROCS workers, each with its own workspace kept in
+// the op between calls, and dL/dw is reduced across the workers. Gradients, with G = dL/dy masked by y > 0 when relu is set:
 //
 //	dL/dx[b]  = col2im(w^T G[b])
 //	dL/dw     = sum_b G[b] col(x[b])^T
@@ -271,16 +274,58 @@ func col2im[T float](dx, col []T, g convGeom, d convDims) {
 	}
 }
 
+// forBatch runs worker on up to GOMAXPROCS goroutines (inline when
+// n*costPerItem is too small to pay for them, see parallelFor). Each worker
+// ranges over items, which hands out the indices 0..n-1 one at a time from a
+// shared counter, so a worker that is descheduled on a busy machine does
+// not hold back a fixed share of the batch. Every index is yielded exactly
+// once across all workers; a worker may get none.
+func forBatch(n, costPerItem int, worker func(items iter.Seq[int])) {
+	if n <= 0 {
+		return
+	}
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 || n*costPerItem < minParallelWork {
+		worker(func(yield func(int) bool) {
+			for i := 0; i < n; i++ {
+				if !yield(i) {
+					return
+				}
+			}
+		})
+		return
+	}
+	var next atomic.Int64
+	items := func(yield func(int) bool) {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= n || !yield(i) {
+				return
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			worker(items)
+		}()
+	}
+	worker(items)
+	wg.Wait()
+}
+
 // convWork is the number of multiply-adds of one batch item, the cost hint
 // for parallelFor.
 func (d convDims) work() int { return d.cout * d.kk * d.n }
 
 func convForward[T float](s *scratch, g convGeom, d convDims, relu bool, out, x, w, bias []T) {
 	inSize, outSize := d.cin*g.h*g.w, d.cout*d.n
-	parallelFor(d.b, d.work(), func(lo, hi int) {
+	forBatch(d.b, d.work(), func(items iter.Seq[int]) {
 		col := take[T](s, d.kk*d.n)
 		defer give(s, col)
-		for bi := lo; bi < hi; bi++ {
+		for bi := range items {
 			o := out[bi*outSize : (bi+1)*outSize]
 			im2col(col, x[bi*inSize:(bi+1)*inSize], g, d)
 			gemm(false, false, d.cout, d.n, d.kk, 1, w, d.kk, col, d.n, 0, o, d.n)
@@ -371,14 +416,14 @@ func maskedSum[T float](g, y []T) T {
 
 func convGradX[T float](s *scratch, g convGeom, d convDims, relu bool, dx, w, gy, y []T) {
 	inSize, outSize := d.cin*g.h*g.w, d.cout*d.n
-	parallelFor(d.b, d.work(), func(lo, hi int) {
+	forBatch(d.b, d.work(), func(items iter.Seq[int]) {
 		dcol := take[T](s, d.kk*d.n)
 		var gm []T
 		if relu {
 			gm = take[T](s, outSize)
 		}
 		defer give(s, dcol, gm)
-		for bi := lo; bi < hi; bi++ {
+		for bi := range items {
 			gb := maskedGrad(gm, gy, y, bi, outSize, relu)
 			gemm(true, false, d.kk, d.n, d.cout, 1, w, d.kk, gb, d.n, 0, dcol, d.n)
 			dxb := dx[bi*inSize : (bi+1)*inSize]
@@ -392,7 +437,7 @@ func convGradW[T float](s *scratch, g convGeom, d convDims, relu bool, dw, x, gy
 	inSize, outSize := d.cin*g.h*g.w, d.cout*d.n
 	clear(dw)
 	var mu sync.Mutex
-	parallelFor(d.b, d.work(), func(lo, hi int) {
+	forBatch(d.b, d.work(), func(items iter.Seq[int]) {
 		col := take[T](s, d.kk*d.n)
 		part := take[T](s, d.cout*d.kk)
 		var gm []T
@@ -400,14 +445,19 @@ func convGradW[T float](s *scratch, g convGeom, d convDims, relu bool, dw, x, gy
 			gm = take[T](s, outSize)
 		}
 		defer give(s, col, part, gm)
-		for bi := lo; bi < hi; bi++ {
+		count := 0
+		for bi := range items {
 			gb := maskedGrad(gm, gy, y, bi, outSize, relu)
 			im2col(col, x[bi*inSize:(bi+1)*inSize], g, d)
 			beta := T(1)
-			if bi == lo {
+			if count == 0 {
 				beta = 0
 			}
+			count++
 			gemm(false, true, d.cout, d.kk, d.n, 1, gb, d.n, col, d.n, beta, part, d.kk)
+		}
+		if count == 0 {
+			return // the other workers took every item
 		}
 		mu.Lock()
 		for i, v := range part {

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"iter"
 	"math"
 	"runtime"
 	"strings"
@@ -543,5 +544,37 @@ func TestReluMaskBranchFree(t *testing.T) {
 	}
 	if s := maskedSum(g32, ys32); float64(s) != want32 {
 		t.Errorf("maskedSum float32 = %g, want %g", s, want32)
+	}
+}
+
+// TestForBatchEachItemOnce checks that the shared counter hands every index
+// to exactly one worker, for batches smaller and larger than the worker
+// count, and that small work runs inline in index order.
+func TestForBatchEachItemOnce(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	for n := 1; n <= 19; n++ {
+		seen := make([]int32, n)
+		var mu sync.Mutex
+		forBatch(n, minParallelWork, func(items iter.Seq[int]) {
+			for i := range items {
+				mu.Lock()
+				seen[i]++
+				mu.Unlock()
+			}
+		})
+		for i, c := range seen {
+			if c != 1 {
+				t.Fatalf("n=%d: item %d taken %d times", n, i, c)
+			}
+		}
+	}
+	var order []int
+	forBatch(5, 1, func(items iter.Seq[int]) {
+		for i := range items {
+			order = append(order, i)
+		}
+	})
+	if fmt.Sprint(order) != "[0 1 2 3 4]" {
+		t.Fatalf("inline order %v", order)
 	}
 }
