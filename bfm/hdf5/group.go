@@ -596,6 +596,17 @@ func splitPath(p string) []string {
 	return out
 }
 
+// NotFoundError reports a path that names no object. Group is the deepest
+// group on the path that exists and Members its sorted member names.
+type NotFoundError struct {
+	File, Path, Group string
+	Members           []string
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("hdf5: %s: no object %q: group %q has members [%s]", e.File, e.Path, e.Group, strings.Join(e.Members, " "))
+}
+
 // resolve follows path from the root group and returns the object header
 // address it names.
 func (f *File) resolve(path string, hops int) (uint64, error) {
@@ -625,7 +636,7 @@ func (f *File) resolve(path string, hops int) (uint64, error) {
 			}
 		}
 		if found == nil {
-			return 0, fmt.Errorf("hdf5: %s: no object %q: group %q has members [%s]", f.name, "/"+strings.Join(parts, "/"), here, strings.Join(sortedNames(links), " "))
+			return 0, &NotFoundError{File: f.name, Path: "/" + strings.Join(parts, "/"), Group: here, Members: sortedNames(links)}
 		}
 		switch {
 		case found.ext:

@@ -180,6 +180,10 @@ func TestMissingPathError(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("got error %v\nwant %s", err, want)
 	}
+	var nf *NotFoundError
+	if !errors.As(err, &nf) || nf.Group != "/shape/model" || len(nf.Members) != 4 {
+		t.Errorf("got %#v, want a *NotFoundError for group /shape/model", err)
+	}
 	_, err = f.Dataset("shape/modl/mean")
 	want = `hdf5: ../testdata/h5_bfm2017_latest.h5: no object "/shape/modl/mean": group "/shape" has members [model representer]`
 	if err == nil || err.Error() != want {
