@@ -31,7 +31,7 @@ func loadBFM2017Fixture(t *testing.T) *bfm2017Fixture {
 	var all struct {
 		Contig map[string]struct {
 			Values []float64 `json:"values"`
-		} `json:"h5_bfm2017_contig.h5"`
+		} `json:"_model"`
 		Meta struct {
 			Vertices map[string]int        `json:"landmark_vertices"`
 			Coords   map[string][3]float64 `json:"landmark_coords"`

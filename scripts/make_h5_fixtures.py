@@ -21,7 +21,10 @@ Outputs (bfm/testdata/):
   h5_types_v108.h5       the same content with libver='v108' (superblock 2).
   h5_types_latest.h5     the same content with libver='latest'.
   h5_truncated.h5        the first 1000 bytes of h5_bfm2017_contig.h5.
-  h5_expected.json       every dataset's shape and exact values per file.
+  h5_expected.json       every dataset's shape and exact values: "_model"
+                         for the h5_bfm2017_* files and "_types" for the
+                         h5_types* files, then per file the entries that
+                         differ or are added.
 
 Everything is generated from numpy.random.RandomState(2017): no data from
 any real model is used.
@@ -340,7 +343,7 @@ def main():
         write_model(path, a, **kw)
         if "basis_scale" in kw:
             continue
-        e = dict(em)
+        e = {}  # entries that differ from "_model"
         if kw.get("chunked"):
             raw = np.frombuffer(a["landmarks"].encode(), dtype=np.uint8)
             e["/metadata/landmarks/json"] = {"shape": [len(raw)], "values": [float(x) for x in raw]}
@@ -348,9 +351,14 @@ def main():
             for i in range(kw["extra"]):
                 e["/shape/model/extra_%03d" % i] = {"shape": [], "values": [float(i)]}
         exp[name] = e
+    exp["_model"] = em
     for name, lv in (("h5_types.h5", "earliest"), ("h5_types_v108.h5", "v108"),
                      ("h5_types_latest.h5", "latest")):
-        exp[name] = write_types(os.path.join(OUT, name), lv)
+        et = write_types(os.path.join(OUT, name), lv)
+        if "_types" in exp and exp["_types"] != et:
+            raise SystemExit("type fixtures differ between libver settings")
+        exp["_types"] = et
+        exp[name] = {}
     with open(os.path.join(OUT, "h5_bfm2017_contig.h5"), "rb") as fh:
         head = fh.read(1000)
     with open(os.path.join(OUT, "h5_truncated.h5"), "wb") as fh:
@@ -361,7 +369,7 @@ def main():
     exp["_bfm2017"] = meta
     tmp = os.path.join(OUT, "h5_expected.json.tmp")
     with open(tmp, "w") as fh:
-        json.dump(exp, fh, indent=0, sort_keys=True)
+        json.dump(exp, fh, sort_keys=True, separators=(",", ":"))
     os.replace(tmp, os.path.join(OUT, "h5_expected.json"))
 
 

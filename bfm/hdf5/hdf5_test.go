@@ -32,14 +32,27 @@ func loadExpected(t testing.TB) map[string]map[string]expectation {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		t.Fatal(err)
 	}
+	decode := func(name string) map[string]expectation {
+		var m map[string]expectation
+		if err := json.Unmarshal(raw[name], &m); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return m
+	}
+	// Per file: the shared expectations ("_model" or "_types") overlaid
+	// with the file's own entries.
 	out := map[string]map[string]expectation{}
-	for name, v := range raw {
+	for name := range raw {
 		if strings.HasPrefix(name, "_") {
 			continue
 		}
-		var m map[string]expectation
-		if err := json.Unmarshal(v, &m); err != nil {
-			t.Fatalf("%s: %v", name, err)
+		base := "_types"
+		if strings.HasPrefix(name, "h5_bfm2017_") {
+			base = "_model"
+		}
+		m := decode(base)
+		for k, v := range decode(name) {
+			m[k] = v
 		}
 		out[name] = m
 	}
