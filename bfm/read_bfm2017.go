@@ -13,47 +13,6 @@ import (
 	"github.com/stn3d/stn3d/bfm/hdf5"
 )
 
-// Basel Face Model 2017 (model2017-1_bfm_nomouth.h5 and relatives), written
-// by Statismo. Layout, per part in {shape, color, expression}:
-//
-//	<part>/model/mean             3N      x,y,z per vertex (mm), or r,g,b
-//	<part>/model/pcaBasis         3N x K  row-major as h5py shows it
-//	<part>/model/pcaVariance      K       variances sigma_d^2
-//	<part>/model/noiseVariance    scalar  (ignored)
-//	<part>/representer/points     3 x N   reference mesh (mm)
-//	<part>/representer/cells      3 x M   0-based triangles
-//	metadata/landmarks/json       JSON list of {"id", "coordinates": [x,y,z]}
-//
-// Basis normalisation. Statismo's StatisticalModel keeps the orthonormal
-// basis U and writes it as pcaBasis, next to the variances; its
-// GetPCABasisMatrix returns U diag(sqrt(pcaVariance)). This reader follows
-// that: Basis[d] = U[:,d] * sqrt(pcaVariance[d]), so that with alpha ~ N(0, I)
-// S = mean + sum_d alpha_d Basis[d] (the paper's Eq. 1, P = U diag(sigma)).
-// Because a copy of the file re-saved by other tools might hold the already
-// scaled basis, the reader measures the column norms: columns of unit
-// length (within 2%) are scaled, columns whose norm is sqrt(variance)
-// (within 2%) are kept, anything else is a FormatError. Where both hold
-// (variance 1) the two readings agree.
-//
-// Expression. The expression part is a PCA model of displacements from the
-// neutral face (as eos's BFM 2017 converter treats it): its mean is added to
-// the shape mean and its scaled basis vectors are appended with Kind
-// Expression. The expression model must have the same number of vertices.
-//
-// Albedo. color/model/mean, when present, gives one RGB per vertex, clamped
-// to [0, 1] (BFM 2017 stores colours in [0, 1]).
-//
-// Triangles are taken from shape/representer/cells; if they wind clockwise
-// seen from +z on the mean face (negative total signed area of the xy
-// projection), every triangle is flipped to the package convention.
-//
-// Landmarks. The named landmarks of metadata/landmarks/json are returned by
-// BFM2017Landmarks. ReadBFM2017 snaps each to its nearest vertex of the
-// representer and fills Model.Landmarks for the ids listed in
-// bfm2017SchemeIDs only, -1 elsewhere; BFM ids say the subject's left/right,
-// the "aflw21" and "ibug68" schemes the image's, so "right.eye.corner_outer"
-// is the image-left outer eye corner (AFLW LeftEyeLeftCorner, iBUG 37).
-
 // BFM2017Option changes what ReadBFM2017 keeps.
 type BFM2017Option func(*bfm2017Config)
 
@@ -101,7 +60,53 @@ type bfm2017Part struct {
 // ReadBFM2017 reads a Basel Face Model 2017 HDF5 file: the shape model with
 // the expression components appended (when the file has them), the mesh,
 // the colour mean as albedo and the landmarks the file names. Units are mm.
-// See the comment block above for the conventions.
+// Components are named shape_pcNN (Identity) and expression_pcNN
+// (Expression), NN 1-based.
+//
+// The file (model2017-1_bfm_nomouth.h5 and relatives) is written by
+// Statismo. Layout, per part in {shape, color, expression}:
+//
+//	<part>/model/mean             3N      x,y,z per vertex (mm), or r,g,b
+//	<part>/model/pcaBasis         3N x K  row-major as h5py shows it
+//	<part>/model/pcaVariance      K       variances sigma_d^2
+//	<part>/model/noiseVariance    scalar  (ignored)
+//	<part>/representer/points     3 x N   reference mesh (mm)
+//	<part>/representer/cells      3 x M   0-based triangles
+//	metadata/landmarks/json       JSON list of {"id", "coordinates": [x,y,z]}
+//
+// Basis normalisation. Statismo's StatisticalModel keeps the orthonormal
+// basis U and writes it as pcaBasis, next to the variances; its
+// GetPCABasisMatrix returns U diag(sqrt(pcaVariance)). This reader follows
+// that: Basis[d] = U[:,d] * sqrt(pcaVariance[d]), so that with alpha ~ N(0, I)
+// S = mean + sum_d alpha_d Basis[d] (the paper's Eq. 1, P = U diag(sigma)).
+// Because a copy of the file re-saved by other tools might hold the already
+// scaled basis, the reader measures the column norms: columns of unit
+// length (within 2%) are scaled, columns whose norm is sqrt(variance)
+// (within 2%) are kept, anything else is a FormatError. Where both hold
+// (variance 1) the two readings agree.
+//
+// Expression. The expression part is a PCA model of displacements from the
+// neutral face (as eos's BFM 2017 converter treats it): its mean is added to
+// the shape mean and its scaled basis vectors are appended with Kind
+// Expression. The expression model must have the same number of vertices.
+//
+// Albedo. color/model/mean, when present, gives one RGB per vertex, clamped
+// to [0, 1] (BFM 2017 stores colours in [0, 1]).
+//
+// Triangles are taken from shape/representer/cells; if they wind clockwise
+// seen from +z on the mean face (negative total signed area of the xy
+// projection), every triangle is flipped to the package convention.
+//
+// Landmarks. The named landmarks of metadata/landmarks/json are returned by
+// BFM2017Landmarks. ReadBFM2017 snaps each to its nearest vertex of the
+// representer and fills Model.Landmarks only for ids with an unambiguous
+// counterpart, -1 elsewhere: center.nose.tip, center.chin.tip,
+// {left,right}.eye.corner_{outer,inner}, {left,right}.lips.corner (both
+// schemes) and {left,right}.nose.wing_tip (aflw21 only). BFM ids say the
+// subject's left/right, the "aflw21" and "ibug68" schemes the image's, so
+// "right.eye.corner_outer" is the image-left outer eye corner (AFLW
+// LeftEyeLeftCorner, iBUG 37). Other ids stay available through
+// BFM2017Landmarks; a file without any of these ids gets no Landmarks.
 func ReadBFM2017(path string, opts ...BFM2017Option) (*Model, error) {
 	cfg := bfm2017Config{identity: -1, expression: -1}
 	for _, o := range opts {
