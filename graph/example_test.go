@@ -65,7 +65,12 @@ func buildEndToEnd(t testing.TB, B, S int) *endToEnd {
 	}
 	e.stn = stn
 	feat := gorgonia.Must(gorgonia.Reshape(stn.Output, tensor.Shape{B, 64}))
-	e.clsW = gorgonia.NewMatrix(g, tensor.Float64, gorgonia.WithShape(64, 2), gorgonia.WithName("cls.w"), gorgonia.WithInit(gorgonia.GlorotN(1)))
+	cw := make([]float64, 64*2)
+	for i := range cw {
+		cw[i] = r.NormFloat64() * 0.1
+	}
+	e.clsW = gorgonia.NewMatrix(g, tensor.Float64, gorgonia.WithShape(64, 2), gorgonia.WithName("cls.w"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(64, 2), tensor.WithBacking(cw))))
 	e.clsB = gorgonia.NewMatrix(g, tensor.Float64, gorgonia.WithShape(1, 2), gorgonia.WithName("cls.b"), gorgonia.WithInit(gorgonia.Zeroes()))
 	logits := gorgonia.Must(gorgonia.BroadcastAdd(gorgonia.Must(gorgonia.Mul(feat, e.clsW)), e.clsB, nil, []byte{0}))
 	logp := gorgonia.Must(gorgonia.Log(gorgonia.Must(gorgonia.SoftMax(logits))))
@@ -107,14 +112,14 @@ func TestEndToEndGradientsReachLocaliser(t *testing.T) {
 	gorgonia.Let(e.img, tensor.New(tensor.WithShape(B, 1, S, S), tensor.WithBacking(imgs)))
 	gorgonia.Let(e.onehot, tensor.New(tensor.WithShape(B, 2), tensor.WithBacking(oh)))
 	params := []*gorgonia.Node{e.locW, e.locB, e.clsW, e.clsB}
-	opt, err := graph.NewOptimizer(graph.OptimizerConfig{Kind: graph.SolverAdam, Schedule: graph.Schedule{Base: 0.01}}, params, nil)
+	opt, err := graph.NewOptimizer(graph.OptimizerConfig{Kind: graph.SolverAdam, Schedule: graph.Schedule{Base: 0.003}}, params, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	vm := gorgonia.NewTapeMachine(e.g, gorgonia.BindDualValues(params...))
 	defer vm.Close()
 	var losses []float64
-	for step := 0; step < 12; step++ {
+	for step := 0; step < 20; step++ {
 		if err := vm.RunAll(); err != nil {
 			t.Fatal(err)
 		}

@@ -49,6 +49,24 @@ type LocaliserOptions struct {
 	Seed uint64
 	// Dtype is tensor.Float32 (default) or tensor.Float64.
 	Dtype tensor.Dtype
+	// OutputScale optionally gives each theta component a unit u_k:
+	// theta = u * (feat W + b), with b initialised to bias/u so that theta
+	// at init is unchanged. nil (the reference) means u = 1. Use it with
+	// Adam, whose per-element step is ~lr whatever the gradient scale: with
+	// u_t = S/2 px the translation moves S/2*lr px per step instead of lr
+	// px. See DefaultOutputScale. Length 6+D, every entry > 0.
+	OutputScale []float64
+}
+
+// DefaultOutputScale returns units for OutputScale: 1 rad for r, S/2
+// pixels for t, 1 for log s and 1 for each alpha.
+func DefaultOutputScale(size, d int) []float64 {
+	u := make([]float64, ThetaFixedN+d)
+	for i := range u {
+		u[i] = 1
+	}
+	u[ThetaTrans], u[ThetaTrans+1] = float64(size)/2, float64(size)/2
+	return u
 }
 
 // Localiser is the regression CNN img (B,3,H,W) -> theta (B, 6+D).
@@ -186,7 +204,9 @@ func (lb *layerBuilder) fc(x *gorgonia.Node, name string, out int, wStd float64,
 // is N(0, 2/fan_in) * 1e-3 (the reference) and theta.b is zero except
 // t = ((S-1)/2, (S-1)/2), the image centre in our pixel convention, and
 // log s = log_b(InitScale); so theta at init is close to identity rotation,
-// centred, at InitScale pixels per model unit, with mean shape.
+// centred, at InitScale pixels per model unit, with mean shape. With
+// OutputScale u, theta = u * (feat theta.w + theta.b) and theta.b holds the
+// bias above divided by u.
 func BuildLocaliser(g *gorgonia.ExprGraph, img *gorgonia.Node, opt LocaliserOptions) (*Localiser, error) {
 	size, err := InputSizeFor(opt.Kind)
 	if err != nil {
@@ -267,10 +287,25 @@ func BuildLocaliser(g *gorgonia.ExprGraph, img *gorgonia.Node, opt LocaliserOpti
 		feat = x
 	}
 	out := ThetaFixedN + opt.D
+	if opt.OutputScale != nil {
+		if len(opt.OutputScale) != out {
+			return nil, fmt.Errorf("graph: localiser OutputScale has %d entries, want 6+D = %d", len(opt.OutputScale), out)
+		}
+		for i, u := range opt.OutputScale {
+			if !(u > 0) || math.IsInf(u, 0) {
+				return nil, fmt.Errorf("graph: localiser OutputScale[%d] = %v: want a finite value > 0", i, u)
+			}
+		}
+	}
 	bias := make([]float64, out)
 	bias[ThetaTrans] = float64(size-1) / 2
 	bias[ThetaTrans+1] = float64(size-1) / 2
 	bias[ThetaScale] = math.Log(opt.InitScale) / math.Log(base)
+	if opt.OutputScale != nil {
+		for i, u := range opt.OutputScale {
+			bias[i] /= u
+		}
+	}
 	var bt tensor.Tensor
 	if dt == tensor.Float64 {
 		bt = tensor.New(tensor.WithBacking(bias))
@@ -285,6 +320,13 @@ func BuildLocaliser(g *gorgonia.ExprGraph, img *gorgonia.Node, opt LocaliserOpti
 	theta, err := lb.fc(feat, "theta", out, math.Sqrt(2/float64(fanIn))*1e-3, bt)
 	if err != nil {
 		return nil, fmt.Errorf("graph: %s localiser: %w", opt.Kind, err)
+	}
+	if opt.OutputScale != nil {
+		u := gorgonia.NewMatrix(g, dt, gorgonia.WithShape(1, out), gorgonia.WithName("theta.unit"),
+			gorgonia.WithValue(denseOf(dt, append([]float64(nil), opt.OutputScale...), 1, out)))
+		if theta, err = gorgonia.BroadcastHadamardProd(theta, u, nil, []byte{0}); err != nil {
+			return nil, fmt.Errorf("graph: %s localiser: output scale: %w", opt.Kind, err)
+		}
 	}
 	return &Localiser{Kind: opt.Kind, Theta: theta, Params: lb.params, InputSize: size}, nil
 }

@@ -181,3 +181,38 @@ func TestSmallLocaliserFloat64Bias(t *testing.T) {
 		t.Errorf("seeding: %v %v %v", w1[7], w2[7], w3[7])
 	}
 }
+
+func TestLocaliserOutputScale(t *testing.T) {
+	g := gorgonia.NewGraph()
+	img := gorgonia.NewTensor(g, tensor.Float64, 4, gorgonia.WithShape(1, 3, 112, 112), gorgonia.WithName("img"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(1, 3, 112, 112), tensor.WithBacking(make([]float64, 3*112*112)))))
+	u := DefaultOutputScale(112, 1)
+	if u[3] != 56 || u[4] != 56 || u[5] != 1 || len(u) != 7 {
+		t.Fatalf("DefaultOutputScale = %v", u)
+	}
+	loc, err := BuildLocaliser(g, img, LocaliserOptions{Kind: LocaliserSmall, D: 1, InitScale: 4, Seed: 2, Dtype: tensor.Float64, OutputScale: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := loc.Params[len(loc.Params)-1].Value().Data().([]float64)
+	if b[3] != 55.5/56 || b[5] != math.Log(4) {
+		t.Errorf("theta.b = %v, want t = 55.5/56, log s = ln 4", b)
+	}
+	vm := gorgonia.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	// A black image gives ReLU features of bias 0: theta = u * theta.b exactly.
+	th := loc.Theta.Value().Data().([]float64)
+	want := []float64{0, 0, 0, 55.5, 55.5, math.Log(4), 0}
+	for i := range want {
+		if math.Abs(th[i]-want[i]) > 1e-12 {
+			t.Errorf("theta[%d] = %v, want %v", i, th[i], want[i])
+		}
+	}
+	if _, err := BuildLocaliser(g, img, LocaliserOptions{Kind: LocaliserSmall, D: 1, InitScale: 4, Dtype: tensor.Float64, OutputScale: []float64{1}}); err == nil ||
+		!strings.Contains(err.Error(), "OutputScale has 1 entries, want 6+D = 7") {
+		t.Errorf("bad OutputScale: %v", err)
+	}
+}
