@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"strings"
@@ -147,5 +148,26 @@ func TestMaxPool2x2Errors(t *testing.T) {
 	_, err := maxPoolGradOp{}.Do(randDense(1, 0, 1, 1, 2, 4, 4), randDense(1, 0, 1, 1, 2, 3, 2))
 	if err == nil || !strings.Contains(err.Error(), "G (B, C, H/2, W/2)") {
 		t.Errorf("run-time shape error %v", err)
+	}
+}
+
+// TestMaxPool2x2SignedZeros: after a ReLU whole windows are zero; -0 and +0
+// count as equal, so the gradient goes to the first element of the window
+// in both the float32 and float64 kernels.
+func TestMaxPool2x2SignedZeros(t *testing.T) {
+	nz := math.Copysign(0, -1)
+	x := dense([]float64{nz, 0, 0, nz, 0, 0, nz, 0}, 1, 2, 2, 2)
+	for _, f32 := range []bool{false, true} {
+		in := x
+		if f32 {
+			in = to32(x)
+		}
+		res := runGrads(t, buildPool, []*tensor.Dense{in})
+		w := asF64(randDense(77, -1, 1, 1, 2, 1, 1))
+		if f32 {
+			w = asF64(to32(randDense(77, -1, 1, 1, 2, 1, 1)))
+		}
+		assertClose(t, "signed zero grad", res[1], []float64{w[0], 0, 0, 0, w[1], 0, 0, 0}, 0)
+		assertClose(t, "signed zero max", res[0], []float64{0, 0}, 0)
 	}
 }
