@@ -49,18 +49,20 @@ type LocaliserOptions struct {
 	Seed uint64
 	// Dtype is tensor.Float32 (default) or tensor.Float64.
 	Dtype tensor.Dtype
-	// OutputScale optionally gives each theta component a unit u_k:
-	// theta = u * (feat W + b), with b initialised to bias/u so that theta
-	// at init is unchanged. nil (the reference) means u = 1. Use it with
-	// Adam, whose per-element step is ~lr whatever the gradient scale: with
-	// u_t = S/2 px the translation moves S/2*lr px per step instead of lr
-	// px. See DefaultOutputScale. Length 6+D, every entry > 0.
-	OutputScale []float64
+	// BiasScale optionally gives each component of the theta bias a unit
+	// u_k: theta = feat W + u * b, with b initialised to bias/u so that
+	// theta at init is unchanged. nil (the reference) means u = 1. Use it
+	// with Adam, whose per-element step is ~lr whatever the gradient scale:
+	// with u_t = S/2 px the translation bias moves S/2*lr px per step
+	// instead of lr px. The weights are unaffected (scaling them too makes
+	// Adam's first, coherent steps move t by tens of pixels). See
+	// DefaultBiasScale. Length 6+D, every entry > 0.
+	BiasScale []float64
 }
 
-// DefaultOutputScale returns units for OutputScale: 1 rad for r, S/2
-// pixels for t, 1 for log s and 1 for each alpha.
-func DefaultOutputScale(size, d int) []float64 {
+// DefaultBiasScale returns units for BiasScale: 1 rad for r, S/2 pixels
+// for t, 1 for log s and 1 for each alpha.
+func DefaultBiasScale(size, d int) []float64 {
 	u := make([]float64, ThetaFixedN+d)
 	for i := range u {
 		u[i] = 1
@@ -174,14 +176,22 @@ func maxPool(x *gorgonia.Node) (*gorgonia.Node, error) {
 	return gorgonia.MaxPool2D(x, tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2})
 }
 
-// fc adds x (B, in) * W (in, out) + b; wStd is the weight's std.
-func (lb *layerBuilder) fc(x *gorgonia.Node, name string, out int, wStd float64, bias tensor.Tensor) (*gorgonia.Node, error) {
+// fc adds x (B, in) * W (in, out) + b (or + u*b when unit u is non-nil);
+// wStd is the weight's std.
+func (lb *layerBuilder) fc(x *gorgonia.Node, name string, out int, wStd float64, bias tensor.Tensor, unit []float64) (*gorgonia.Node, error) {
 	in := x.Shape()[1]
 	w := lb.param(name+".w", tensor.Shape{in, out}, lb.normal(in*out, wStd))
 	b := lb.param(name+".b", tensor.Shape{1, out}, bias)
 	y, err := gorgonia.Mul(x, w)
 	if err != nil {
 		return nil, fmt.Errorf("%s: matmul: %w", name, err)
+	}
+	if unit != nil {
+		u := gorgonia.NewMatrix(lb.g, lb.dt, gorgonia.WithShape(1, out), gorgonia.WithName(name+".unit"),
+			gorgonia.WithValue(denseOf(lb.dt, append([]float64(nil), unit...), 1, out)))
+		if b, err = gorgonia.HadamardProd(b, u); err != nil {
+			return nil, fmt.Errorf("%s: bias unit: %w", name, err)
+		}
 	}
 	if y, err = gorgonia.BroadcastAdd(y, b, nil, []byte{0}); err != nil {
 		return nil, fmt.Errorf("%s: bias: %w", name, err)
@@ -205,7 +215,7 @@ func (lb *layerBuilder) fc(x *gorgonia.Node, name string, out int, wStd float64,
 // t = ((S-1)/2, (S-1)/2), the image centre in our pixel convention, and
 // log s = log_b(InitScale); so theta at init is close to identity rotation,
 // centred, at InitScale pixels per model unit, with mean shape. With
-// OutputScale u, theta = u * (feat theta.w + theta.b) and theta.b holds the
+// BiasScale u, theta = feat theta.w + u * theta.b and theta.b holds the
 // bias above divided by u.
 func BuildLocaliser(g *gorgonia.ExprGraph, img *gorgonia.Node, opt LocaliserOptions) (*Localiser, error) {
 	size, err := InputSizeFor(opt.Kind)
@@ -255,7 +265,7 @@ func BuildLocaliser(g *gorgonia.ExprGraph, img *gorgonia.Node, opt LocaliserOpti
 		if x, err = gorgonia.Reshape(x, tensor.Shape{sh[0], 256 * 7 * 7}); err != nil {
 			return nil, fmt.Errorf("graph: small localiser: flatten: %w", err)
 		}
-		if x, err = lb.fc(x, "fc5", 256, math.Sqrt(2.0/(256*7*7)), nil); err != nil {
+		if x, err = lb.fc(x, "fc5", 256, math.Sqrt(2.0/(256*7*7)), nil, nil); err != nil {
 			return nil, fmt.Errorf("graph: small localiser: %w", err)
 		}
 		if feat, err = gorgonia.Rectify(x); err != nil {
@@ -277,7 +287,7 @@ func BuildLocaliser(g *gorgonia.ExprGraph, img *gorgonia.Node, opt LocaliserOpti
 			return nil, fmt.Errorf("graph: vggface localiser: flatten: %w", err)
 		}
 		for _, name := range []string{"fc6", "fc7"} {
-			if x, err = lb.fc(x, name, 4096, math.Sqrt(2/float64(x.Shape()[1])), nil); err != nil {
+			if x, err = lb.fc(x, name, 4096, math.Sqrt(2/float64(x.Shape()[1])), nil, nil); err != nil {
 				return nil, fmt.Errorf("graph: vggface localiser: %w", err)
 			}
 			if x, err = gorgonia.Rectify(x); err != nil {
@@ -287,13 +297,13 @@ func BuildLocaliser(g *gorgonia.ExprGraph, img *gorgonia.Node, opt LocaliserOpti
 		feat = x
 	}
 	out := ThetaFixedN + opt.D
-	if opt.OutputScale != nil {
-		if len(opt.OutputScale) != out {
-			return nil, fmt.Errorf("graph: localiser OutputScale has %d entries, want 6+D = %d", len(opt.OutputScale), out)
+	if opt.BiasScale != nil {
+		if len(opt.BiasScale) != out {
+			return nil, fmt.Errorf("graph: localiser BiasScale has %d entries, want 6+D = %d", len(opt.BiasScale), out)
 		}
-		for i, u := range opt.OutputScale {
+		for i, u := range opt.BiasScale {
 			if !(u > 0) || math.IsInf(u, 0) {
-				return nil, fmt.Errorf("graph: localiser OutputScale[%d] = %v: want a finite value > 0", i, u)
+				return nil, fmt.Errorf("graph: localiser BiasScale[%d] = %v: want a finite value > 0", i, u)
 			}
 		}
 	}
@@ -301,8 +311,8 @@ func BuildLocaliser(g *gorgonia.ExprGraph, img *gorgonia.Node, opt LocaliserOpti
 	bias[ThetaTrans] = float64(size-1) / 2
 	bias[ThetaTrans+1] = float64(size-1) / 2
 	bias[ThetaScale] = math.Log(opt.InitScale) / math.Log(base)
-	if opt.OutputScale != nil {
-		for i, u := range opt.OutputScale {
+	if opt.BiasScale != nil {
+		for i, u := range opt.BiasScale {
 			bias[i] /= u
 		}
 	}
@@ -317,16 +327,9 @@ func BuildLocaliser(g *gorgonia.ExprGraph, img *gorgonia.Node, opt LocaliserOpti
 		bt = tensor.New(tensor.WithBacking(b32))
 	}
 	fanIn := feat.Shape()[1]
-	theta, err := lb.fc(feat, "theta", out, math.Sqrt(2/float64(fanIn))*1e-3, bt)
+	theta, err := lb.fc(feat, "theta", out, math.Sqrt(2/float64(fanIn))*1e-3, bt, opt.BiasScale)
 	if err != nil {
 		return nil, fmt.Errorf("graph: %s localiser: %w", opt.Kind, err)
-	}
-	if opt.OutputScale != nil {
-		u := gorgonia.NewMatrix(g, dt, gorgonia.WithShape(1, out), gorgonia.WithName("theta.unit"),
-			gorgonia.WithValue(denseOf(dt, append([]float64(nil), opt.OutputScale...), 1, out)))
-		if theta, err = gorgonia.BroadcastHadamardProd(theta, u, nil, []byte{0}); err != nil {
-			return nil, fmt.Errorf("graph: %s localiser: output scale: %w", opt.Kind, err)
-		}
 	}
 	return &Localiser{Kind: opt.Kind, Theta: theta, Params: lb.params, InputSize: size}, nil
 }

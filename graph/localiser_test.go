@@ -182,15 +182,15 @@ func TestSmallLocaliserFloat64Bias(t *testing.T) {
 	}
 }
 
-func TestLocaliserOutputScale(t *testing.T) {
+func TestLocaliserBiasScale(t *testing.T) {
 	g := gorgonia.NewGraph()
 	img := gorgonia.NewTensor(g, tensor.Float64, 4, gorgonia.WithShape(1, 3, 112, 112), gorgonia.WithName("img"),
 		gorgonia.WithValue(tensor.New(tensor.WithShape(1, 3, 112, 112), tensor.WithBacking(make([]float64, 3*112*112)))))
-	u := DefaultOutputScale(112, 1)
+	u := DefaultBiasScale(112, 1)
 	if u[3] != 56 || u[4] != 56 || u[5] != 1 || len(u) != 7 {
-		t.Fatalf("DefaultOutputScale = %v", u)
+		t.Fatalf("DefaultBiasScale = %v", u)
 	}
-	loc, err := BuildLocaliser(g, img, LocaliserOptions{Kind: LocaliserSmall, D: 1, InitScale: 4, Seed: 2, Dtype: tensor.Float64, OutputScale: u})
+	loc, err := BuildLocaliser(g, img, LocaliserOptions{Kind: LocaliserSmall, D: 1, InitScale: 4, Seed: 2, Dtype: tensor.Float64, BiasScale: u})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,6 +204,7 @@ func TestLocaliserOutputScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A black image gives ReLU features of bias 0: theta = u * theta.b exactly.
+	// The gradient reaching theta.b is u times the one reaching theta.
 	th := loc.Theta.Value().Data().([]float64)
 	want := []float64{0, 0, 0, 55.5, 55.5, math.Log(4), 0}
 	for i := range want {
@@ -211,8 +212,8 @@ func TestLocaliserOutputScale(t *testing.T) {
 			t.Errorf("theta[%d] = %v, want %v", i, th[i], want[i])
 		}
 	}
-	if _, err := BuildLocaliser(g, img, LocaliserOptions{Kind: LocaliserSmall, D: 1, InitScale: 4, Dtype: tensor.Float64, OutputScale: []float64{1}}); err == nil ||
-		!strings.Contains(err.Error(), "OutputScale has 1 entries, want 6+D = 7") {
-		t.Errorf("bad OutputScale: %v", err)
+	if _, err := BuildLocaliser(g, img, LocaliserOptions{Kind: LocaliserSmall, D: 1, InitScale: 4, Dtype: tensor.Float64, BiasScale: []float64{1}}); err == nil ||
+		!strings.Contains(err.Error(), "BiasScale has 1 entries, want 6+D = 7") {
+		t.Errorf("bad BiasScale: %v", err)
 	}
 }

@@ -27,11 +27,11 @@ type ModelConfig struct {
 	Mults map[string]ParamMult
 	// Scheme is the landmark scheme of Batch.Landmarks ("aflw21", ...).
 	Scheme string
-	// ScaledOutputs sets Localiser.OutputScale to DefaultOutputScale (t in
-	// units of S/2 pixels) when it is nil. ModelConfigFrom enables it for
-	// Adam, whose per-element steps of ~lr would otherwise move the
-	// translation by only lr pixels per step.
-	ScaledOutputs bool
+	// ScaledBias sets Localiser.BiasScale to DefaultBiasScale (the t bias
+	// in units of S/2 pixels) when it is nil. ModelConfigFrom enables it
+	// for Adam, whose per-element steps of ~lr would otherwise move the
+	// translation bias by only lr pixels per step.
+	ScaledBias bool
 }
 
 // ModelConfigFrom maps the YAML run configuration onto a ModelConfig.
@@ -43,8 +43,8 @@ func ModelConfigFrom(cfg Config) (ModelConfig, error) {
 		STN:          STNOptions{TrainableBasis: cfg.STN.TrainableBasis},
 		Loss: LossOptions{Weights: LossWeights{Landmark: cfg.Loss.Landmark, Prior: cfg.Loss.Prior,
 			Symmetry: cfg.Loss.Symmetry, Siamese: cfg.Loss.Siamese}},
-		Scheme:        cfg.Model.Scheme,
-		ScaledOutputs: cfg.Optim.Solver == SolverAdam,
+		Scheme:     cfg.Model.Scheme,
+		ScaledBias: cfg.Optim.Solver == SolverAdam,
 		Mults: map[string]ParamMult{
 			ThetaWeightName: {LR: cfg.Optim.HeadWeightLRMult, Decay: 1},
 			ThetaBiasName:   {LR: cfg.Optim.HeadBiasLRMult, Decay: 0},
@@ -169,8 +169,8 @@ func NewModel(cfg ModelConfig, gm *bfm.GridModel, batch int) (*Model, error) {
 	}
 	lo := cfg.Localiser
 	lo.D = gm.NumComponents()
-	if cfg.ScaledOutputs && lo.OutputScale == nil {
-		lo.OutputScale = DefaultOutputScale(size, lo.D)
+	if cfg.ScaledBias && lo.BiasScale == nil {
+		lo.BiasScale = DefaultBiasScale(size, lo.D)
 	}
 	if lo.Dtype == (tensor.Dtype{}) {
 		lo.Dtype = tensor.Float32
