@@ -328,7 +328,7 @@ func convForward[T float](s *scratch, g convGeom, d convDims, relu bool, out, x,
 		for bi := range items {
 			o := out[bi*outSize : (bi+1)*outSize]
 			im2col(col, x[bi*inSize:(bi+1)*inSize], g, d)
-			gemm(false, false, d.cout, d.n, d.kk, 1, w, d.kk, col, d.n, 0, o, d.n)
+			convGemm(s, false, false, d.cout, d.n, d.kk, 1, w, d.kk, col, d.n, 0, o, d.n)
 			for c := 0; c < d.cout; c++ {
 				oc := o[c*d.n : (c+1)*d.n]
 				bv := bias[c]
@@ -425,7 +425,7 @@ func convGradX[T float](s *scratch, g convGeom, d convDims, relu bool, dx, w, gy
 		defer give(s, dcol, gm)
 		for bi := range items {
 			gb := maskedGrad(gm, gy, y, bi, outSize, relu)
-			gemm(true, false, d.kk, d.n, d.cout, 1, w, d.kk, gb, d.n, 0, dcol, d.n)
+			convGemm(s, true, false, d.kk, d.n, d.cout, 1, w, d.kk, gb, d.n, 0, dcol, d.n)
 			dxb := dx[bi*inSize : (bi+1)*inSize]
 			clear(dxb)
 			col2im(dxb, dcol, g, d)
@@ -454,7 +454,7 @@ func convGradW[T float](s *scratch, g convGeom, d convDims, relu bool, dw, x, gy
 				beta = 0
 			}
 			count++
-			gemm(false, true, d.cout, d.kk, d.n, 1, gb, d.n, col, d.n, beta, part, d.kk)
+			convGemm(s, false, true, d.cout, d.kk, d.n, 1, gb, d.n, col, d.n, beta, part, d.kk)
 		}
 		if count == 0 {
 			return // the other workers took every item
