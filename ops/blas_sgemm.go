@@ -151,6 +151,13 @@ func packB(dst []float32, tB bool, b []float32, ldb, pc, kc, jc, nc int) {
 		j0 := jc + q*sgemmNR
 		if !tB {
 			// op(B)[p, j] = b[p*ldb + j]: 16 contiguous values per p.
+			if cols == sgemmNR {
+				for p := 0; p < kc; p++ {
+					o := (pc+p)*ldb + j0
+					*(*[sgemmNR]float32)(panel[p*sgemmNR:]) = *(*[sgemmNR]float32)(b[o : o+sgemmNR])
+				}
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				d := panel[p*sgemmNR : p*sgemmNR+sgemmNR]
 				copy(d, b[(pc+p)*ldb+j0:(pc+p)*ldb+j0+cols])
