@@ -128,10 +128,11 @@ func BenchmarkConv2DSmallLayers(b *testing.B) {
 // channels -> FC 12544 -> 256 -> ReLU -> FC 256 -> 6+D) at batch 16, float32,
 // from this package's Conv2D / MaxPool2x2 (ours) or from gorgonia's
 // built-ins, and asks for the gradient of sum(theta) with respect to every
-// parameter. The FC layers are gorgonia Mul + BroadcastAdd in both.
-func buildSmallLocaliser(ours bool, d int) (*gorgonia.ExprGraph, error) {
+// parameter. The FC layers are this package's Dense (oursFC) or gorgonia
+// Reshape + Mul + BroadcastAdd (+ Rectify).
+func buildSmallLocaliser(batch int, ours, oursFC bool, d int) (*gorgonia.ExprGraph, *gorgonia.Node, gorgonia.Nodes, error) {
 	g := gorgonia.NewGraph()
-	img := param32(g, "img", heNormal32(1, smallBatch*3*112*112, 1), smallBatch, 3, 112, 112)
+	img := param32(g, "img", heNormal32(1, batch*3*112*112, 1), batch, 3, 112, 112)
 	var params gorgonia.Nodes
 	x := img
 	for i, l := range smallConvLayers {
@@ -148,7 +149,7 @@ func buildSmallLocaliser(ours bool, d int) (*gorgonia.ExprGraph, error) {
 			x, err = builtinConvReLU(x, w, bias)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", l.name, err)
+			return nil, nil, nil, fmt.Errorf("%s: %w", l.name, err)
 		}
 		if ours {
 			x, err = MaxPool2x2(x)
@@ -156,17 +157,22 @@ func buildSmallLocaliser(ours bool, d int) (*gorgonia.ExprGraph, error) {
 			x, err = gorgonia.MaxPool2D(x, tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2})
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s pool: %w", l.name, err)
+			return nil, nil, nil, fmt.Errorf("%s pool: %w", l.name, err)
 		}
-	}
-	x, err := gorgonia.Reshape(x, tensor.Shape{smallBatch, 256 * 7 * 7})
-	if err != nil {
-		return nil, err
 	}
 	fc := func(x *gorgonia.Node, name string, in, out int, relu bool) (*gorgonia.Node, error) {
 		w := param32(g, name+".w", heNormal32(uint64(len(params)), in*out, in), in, out)
 		bias := param32(g, name+".b", make([]float32, out), 1, out)
 		params = append(params, w, bias)
+		if oursFC {
+			return Dense(x, w, bias, relu) // flattens (B,256,7,7) itself
+		}
+		var err error
+		if len(x.Shape()) != 2 {
+			if x, err = gorgonia.Reshape(x, tensor.Shape{batch, in}); err != nil {
+				return nil, err
+			}
+		}
 		y, err := gorgonia.Mul(x, w)
 		if err != nil {
 			return nil, err
@@ -179,30 +185,33 @@ func buildSmallLocaliser(ours bool, d int) (*gorgonia.ExprGraph, error) {
 		}
 		return y, nil
 	}
-	if x, err = fc(x, "fc5", 256*7*7, 256, true); err != nil {
-		return nil, err
+	x, err := fc(x, "fc5", 256*7*7, 256, true)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	theta, err := fc(x, "theta", 256, 6+d, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	cost, err := gorgonia.Sum(theta)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	if _, err := gorgonia.Grad(cost, params...); err != nil {
-		return nil, err
+	grads, err := gorgonia.Grad(cost, params...)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	return g, nil
+	return g, theta, grads, nil
 }
 
 // BenchmarkSmallLocaliser times one forward + backward pass of the whole
-// small localiser at batch 16 (D = 10), float32, ours against built-ins.
+// small localiser at batch 16 (D = 10), float32: ours (Conv2D, MaxPool2x2,
+// Dense), ours_mulfc (Conv2D, MaxPool2x2, gorgonia Mul FCs) and builtin.
 func BenchmarkSmallLocaliser(b *testing.B) {
 	b.Logf("BLAS: %s", BLASName())
-	for _, impl := range []string{"ours", "builtin"} {
+	for _, impl := range []string{"ours", "ours_mulfc", "builtin"} {
 		b.Run(impl, func(b *testing.B) {
-			g, err := buildSmallLocaliser(impl == "ours", 10)
+			g, _, _, err := buildSmallLocaliser(smallBatch, impl != "builtin", impl == "ours", 10)
 			if err != nil {
 				b.Fatal(err)
 			}

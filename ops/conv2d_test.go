@@ -578,3 +578,50 @@ func TestForBatchEachItemOnce(t *testing.T) {
 		t.Fatalf("inline order %v", order)
 	}
 }
+
+// TestSmallLocaliserMatchesBuiltin builds the whole small localiser (batch
+// 2, float32) from Conv2D / MaxPool2x2 / Dense and from gorgonia's
+// built-ins with the same weights, and compares theta and the gradient of
+// sum(theta) with respect to every parameter.
+func TestSmallLocaliserMatchesBuiltin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds two 112x112 networks")
+	}
+	run := func(ours bool) ([]float64, [][]float64) {
+		g, theta, grads, err := buildSmallLocaliser(2, ours, ours, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := gorgonia.NewTapeMachine(g)
+		defer m.Close()
+		if err := m.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		var gs [][]float64
+		for _, gn := range grads {
+			gs = append(gs, asF64(gn.Value()))
+		}
+		return asF64(theta.Value()), gs
+	}
+	wantTheta, wantGrads := run(false)
+	gotTheta, gotGrads := run(true)
+	assertClose(t, "theta", gotTheta, wantTheta, 1e-4)
+	if len(gotGrads) != len(wantGrads) {
+		t.Fatalf("%d gradients, want %d", len(gotGrads), len(wantGrads))
+	}
+	for i := range wantGrads {
+		// float32 sums over up to 12544 terms in different orders.
+		scale := 0.0
+		for _, v := range wantGrads[i] {
+			scale = math.Max(scale, math.Abs(v))
+		}
+		if scale == 0 {
+			t.Fatalf("gradient %d is identically zero; the comparison would be vacuous", i)
+		}
+		for j, v := range gotGrads[i] {
+			if d := math.Abs(v - wantGrads[i][j]); d > 1e-4*scale {
+				t.Fatalf("gradient %d element %d = %g, built-in %g (scale %g)", i, j, v, wantGrads[i][j], scale)
+			}
+		}
+	}
+}
