@@ -154,7 +154,10 @@ func packB(dst []float32, tB bool, b []float32, ldb, pc, kc, jc, nc int) {
 			if cols == sgemmNR {
 				for p := 0; p < kc; p++ {
 					o := (pc+p)*ldb + j0
-					*(*[sgemmNR]float32)(panel[p*sgemmNR:]) = *(*[sgemmNR]float32)(b[o : o+sgemmNR])
+					// Through a local: a direct array copy between two
+					// slices may overlap and becomes a memmove call.
+					v := *(*[sgemmNR]float32)(b[o : o+sgemmNR])
+					*(*[sgemmNR]float32)(panel[p*sgemmNR:]) = v
 				}
 				continue
 			}
