@@ -91,9 +91,16 @@ type LocaliserSection struct {
 	Input int `yaml:"input"`
 	// Weights optionally names pretrained weights (stn3d weight format).
 	Weights string `yaml:"weights"`
-	// FaceFraction is the fraction of the input width the mean face spans
-	// at initialisation (sets the initial scale).
+	// FaceFraction is the fraction of the input side the mean face's larger
+	// extent (its height, for faces) spans at initialisation (sets the
+	// initial scale).
 	FaceFraction float64 `yaml:"face_fraction"`
+	// InputMean (RGB, in [0,1] image units) is subtracted from the image
+	// and the result multiplied by InputScale before the localiser's first
+	// layer. VGG-Face weights expect mean (129.19, 104.76, 93.59)/255 and
+	// scale 255.
+	InputMean  [3]float64 `yaml:"input_mean,flow"`
+	InputScale float64    `yaml:"input_scale"`
 }
 
 // STNSection configures the grid generator.
@@ -175,9 +182,10 @@ func DefaultConfig() Config {
 			TrainCount: 50000, ValCount: 500, YawDeg: 90, PitchDeg: 30, RollDeg: 30,
 			ScaleMin: 0.42, ScaleMax: 0.55, TransJitter: 0.06, ShapeStd: 1,
 			Background: "mixed", OccluderProb: 0.2, Workers: 1, Prefetch: 2},
-		Localiser: LocaliserSection{Arch: "small", Input: 112, FaceFraction: 0.65},
-		STN:       STNSection{Scale: "exp"},
-		Loss:      LossSection{Landmark: 1, Prior: 0.01, Symmetry: 0.1, Siamese: 0.1},
+		Localiser: LocaliserSection{Arch: "small", Input: 112, FaceFraction: 0.65,
+			InputMean: [3]float64{0.5, 0.5, 0.5}, InputScale: 4},
+		STN:  STNSection{Scale: "exp"},
+		Loss: LossSection{Landmark: 1, Prior: 0.01, Symmetry: 0.1, Siamese: 0.1},
 		Optim: OptimSection{Solver: "adam", LR: 1e-3, Momentum: 0.9, Beta1: 0.9,
 			Beta2: 0.999, Schedule: "cosine", WarmupSteps: 100, StepGamma: 0.1,
 			MinLRFrac: 0.01, ClipNorm: 10, HeadWeightLRMult: 1, HeadBiasLRMult: 1},
@@ -312,6 +320,10 @@ func checkKeys(file string, n *yaml.Node, prefix string, cfg Config) error {
 				}
 				if err := walk(v, full); err != nil {
 					return err
+				}
+			} else if kind == "array" || kind == "slice" {
+				if v.Kind != yaml.SequenceNode {
+					return &ConfigError{File: file, Line: k.Line, Key: full, Msg: "expected a list, e.g. [0.5, 0.5, 0.5]"}
 				}
 			} else if v.Kind != yaml.ScalarNode {
 				return &ConfigError{File: file, Line: k.Line, Key: full, Msg: "expected a single value of type " + kind}
@@ -477,6 +489,9 @@ func (c *Config) validate(file string, doc *yaml.Node) error {
 	}
 	if c.Model.Grid < 4 || c.Model.Grid > 1024 {
 		return bad("model.grid", "got %d, expected 4..1024", c.Model.Grid)
+	}
+	if !(c.Localiser.InputScale > 0) || math.IsInf(c.Localiser.InputScale, 0) {
+		return bad("localiser.input_scale", "got %v, expected a finite number > 0", c.Localiser.InputScale)
 	}
 	if c.Localiser.Arch == "small" && c.Localiser.Input != 112 {
 		return bad("localiser.input", "got %d, the small localiser takes 112", c.Localiser.Input)

@@ -102,7 +102,7 @@ func TestConvertVGGFaceScript(t *testing.T) {
 			}
 		}
 	}
-	if b := by["conv2_1.b"]; !equalInts(b.Shape, []int{1, 2, 1, 1}) || b.Data[1] != 201.5 {
+	if b := by["conv2_1.b"]; !equalInts(b.Shape, []int{2}) || b.Data[1] != 201.5 {
 		t.Errorf("conv2_1.b = %v %v", b.Shape, b.Data)
 	}
 	// fc6: row c*49 + y*7 + x, column o holds f[y,x,c,o] = ((y*7+x)*2+c)*3+o + 1000.

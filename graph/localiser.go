@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/stn3d/stn3d/ops"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -49,15 +50,23 @@ type LocaliserOptions struct {
 	Seed uint64
 	// Dtype is tensor.Float32 (default) or tensor.Float64.
 	Dtype tensor.Dtype
-	// BiasScale optionally gives each component of the theta bias a unit
-	// u_k: theta = feat W + u * b, with b initialised to bias/u so that
-	// theta at init is unchanged. nil (the reference) means u = 1. Use it
-	// with Adam, whose per-element step is ~lr whatever the gradient scale:
-	// with u_t = S/2 px the translation bias moves S/2*lr px per step
-	// instead of lr px. The weights are unaffected (scaling them too makes
-	// Adam's first, coherent steps move t by tens of pixels). See
+	// BiasScale optionally gives each output of the theta layer a unit u_k:
+	// theta = (feat W + b) * u (elementwise), with b initialised to bias/u
+	// so that theta at init is unchanged. nil (the reference) means u = 1.
+	// Use it with Adam, whose per-element step is ~lr whatever the gradient
+	// scale: with u_t = S/2 px the translation moves in half-image units,
+	// so the regressed quantities (radians, half-images, log scale, unit
+	// shape weights) are all of order one. Pair it with a learning-rate
+	// warmup: Adam's first, coherent steps are large. See
 	// DefaultBiasScale. Length 6+D, every entry > 0.
 	BiasScale []float64
+	// InputMean (per RGB channel) is subtracted from the image and the
+	// result multiplied by InputScale (0 means 1) before the first conv:
+	// x = (img - mean) * scale. Zero-centred inputs let a localiser trained
+	// from scratch respond to the image rather than to its mean level. The
+	// STN still samples the raw image.
+	InputMean  [3]float64
+	InputScale float64
 }
 
 // DefaultBiasScale returns units for BiasScale: 1 rad for r, S/2 pixels
@@ -122,6 +131,8 @@ type layerBuilder struct {
 	seed   uint64
 	n      uint64
 	params []*gorgonia.Node
+	// first marks that the next conv reads the network input.
+	first bool
 }
 
 // normal returns n values N(0, std^2) from a per-layer seeded PCG.
@@ -158,22 +169,24 @@ func (lb *layerBuilder) conv(x *gorgonia.Node, name string, cout int) (*gorgonia
 	cin := x.Shape()[1]
 	fanIn := cin * 9
 	w := lb.param(name+".w", tensor.Shape{cout, cin, 3, 3}, lb.normal(cout*cin*9, math.Sqrt(2/float64(fanIn))))
-	b := lb.param(name+".b", tensor.Shape{1, cout, 1, 1}, nil)
-	y, err := gorgonia.Conv2d(x, w, tensor.Shape{3, 3}, []int{1, 1}, []int{1, 1}, []int{1, 1})
+	b := lb.param(name+".b", tensor.Shape{cout}, nil)
+	// conv 3x3 pad 1 + bias + ReLU as one op (ops.Conv2D: im2col + GEMM,
+	// parallel over the batch, workspaces reused across steps). The first
+	// layer reads the input image, whose gradient nobody needs.
+	conv := ops.Conv2D
+	if lb.first {
+		conv = ops.Conv2DNoInputGrad
+		lb.first = false
+	}
+	y, err := conv(x, w, b, 1, 1, true)
 	if err != nil {
 		return nil, fmt.Errorf("%s: conv: %w", name, err)
-	}
-	if y, err = gorgonia.BroadcastAdd(y, b, nil, []byte{0, 2, 3}); err != nil {
-		return nil, fmt.Errorf("%s: bias: %w", name, err)
-	}
-	if y, err = gorgonia.Rectify(y); err != nil {
-		return nil, fmt.Errorf("%s: relu: %w", name, err)
 	}
 	return y, nil
 }
 
 func maxPool(x *gorgonia.Node) (*gorgonia.Node, error) {
-	return gorgonia.MaxPool2D(x, tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2})
+	return ops.MaxPool2x2(x)
 }
 
 // fc adds x (B, in) * W (in, out) + b (or + u*b when unit u is non-nil);
@@ -186,15 +199,15 @@ func (lb *layerBuilder) fc(x *gorgonia.Node, name string, out int, wStd float64,
 	if err != nil {
 		return nil, fmt.Errorf("%s: matmul: %w", name, err)
 	}
+	if y, err = gorgonia.BroadcastAdd(y, b, nil, []byte{0}); err != nil {
+		return nil, fmt.Errorf("%s: bias: %w", name, err)
+	}
 	if unit != nil {
 		u := gorgonia.NewMatrix(lb.g, lb.dt, gorgonia.WithShape(1, out), gorgonia.WithName(name+".unit"),
 			gorgonia.WithValue(denseOf(lb.dt, append([]float64(nil), unit...), 1, out)))
-		if b, err = gorgonia.HadamardProd(b, u); err != nil {
-			return nil, fmt.Errorf("%s: bias unit: %w", name, err)
+		if y, err = gorgonia.BroadcastHadamardProd(y, u, nil, []byte{0}); err != nil {
+			return nil, fmt.Errorf("%s: output unit: %w", name, err)
 		}
-	}
-	if y, err = gorgonia.BroadcastAdd(y, b, nil, []byte{0}); err != nil {
-		return nil, fmt.Errorf("%s: bias: %w", name, err)
 	}
 	return y, nil
 }
@@ -215,7 +228,7 @@ func (lb *layerBuilder) fc(x *gorgonia.Node, name string, out int, wStd float64,
 // t = ((S-1)/2, (S-1)/2), the image centre in our pixel convention, and
 // log s = log_b(InitScale); so theta at init is close to identity rotation,
 // centred, at InitScale pixels per model unit, with mean shape. With
-// BiasScale u, theta = feat theta.w + u * theta.b and theta.b holds the
+// BiasScale u, theta = (feat theta.w + theta.b) * u and theta.b holds the
 // bias above divided by u.
 func BuildLocaliser(g *gorgonia.ExprGraph, img *gorgonia.Node, opt LocaliserOptions) (*Localiser, error) {
 	size, err := InputSizeFor(opt.Kind)
@@ -249,8 +262,13 @@ func BuildLocaliser(g *gorgonia.ExprGraph, img *gorgonia.Node, opt LocaliserOpti
 	if len(sh) != 4 || sh[1] != 3 || sh[2] != size || sh[3] != size {
 		return nil, fmt.Errorf("graph: %s localiser input shape %v, want (B, 3, %d, %d)", opt.Kind, sh, size, size)
 	}
-	lb := &layerBuilder{g: g, dt: dt, seed: opt.Seed}
+	lb := &layerBuilder{g: g, dt: dt, seed: opt.Seed, first: true}
 	x := img
+	if opt.InputMean != ([3]float64{}) || (opt.InputScale != 0 && opt.InputScale != 1) {
+		if x, err = normaliseInput(g, dt, img, opt.InputMean, opt.InputScale); err != nil {
+			return nil, fmt.Errorf("graph: %s localiser: %w", opt.Kind, err)
+		}
+	}
 	var feat *gorgonia.Node
 	switch opt.Kind {
 	case LocaliserSmall:
@@ -383,4 +401,33 @@ func (l *Localiser) LoadPretrained(path string) error {
 		return fmt.Errorf("graph: pretrained %s: %w", path, errors.New("missing tensors "+strings.Join(missing, ", ")))
 	}
 	return nil
+}
+
+// normaliseInput returns (img - mean) * scale with mean broadcast over the
+// channels of an NCHW image.
+func normaliseInput(g *gorgonia.ExprGraph, dt tensor.Dtype, img *gorgonia.Node, mean [3]float64, scale float64) (*gorgonia.Node, error) {
+	if scale == 0 {
+		scale = 1
+	}
+	if !(scale > 0) || math.IsInf(scale, 0) {
+		return nil, fmt.Errorf("input scale %v: want a finite value > 0", scale)
+	}
+	m := gorgonia.NewTensor(g, dt, 4, gorgonia.WithShape(1, 3, 1, 1), gorgonia.WithName("input.mean"),
+		gorgonia.WithValue(denseOf(dt, []float64{mean[0], mean[1], mean[2]}, 1, 3, 1, 1)))
+	x, err := gorgonia.BroadcastSub(img, m, nil, []byte{0, 2, 3})
+	if err != nil {
+		return nil, fmt.Errorf("input mean: %w", err)
+	}
+	if scale != 1 {
+		var sc *gorgonia.Node
+		if dt == tensor.Float32 {
+			sc = gorgonia.NewConstant(float32(scale), gorgonia.WithName("input.scale"))
+		} else {
+			sc = gorgonia.NewConstant(scale, gorgonia.WithName("input.scale"))
+		}
+		if x, err = gorgonia.Mul(x, sc); err != nil {
+			return nil, fmt.Errorf("input scale: %w", err)
+		}
+	}
+	return x, nil
 }

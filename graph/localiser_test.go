@@ -26,8 +26,8 @@ func TestSmallLocaliserShapesAndInit(t *testing.T) {
 	for _, p := range loc.Params {
 		names = append(names, fmt.Sprintf("%s%v", p.Name(), p.Shape()))
 	}
-	want := "conv1.w(32, 3, 3, 3) conv1.b(1, 32, 1, 1) conv2.w(64, 32, 3, 3) conv2.b(1, 64, 1, 1) conv3.w(128, 64, 3, 3) conv3.b(1, 128, 1, 1) " +
-		"conv4.w(256, 128, 3, 3) conv4.b(1, 256, 1, 1) fc5.w(12544, 256) fc5.b(1, 256) theta.w(256, 10) theta.b(1, 10)"
+	want := "conv1.w(32, 3, 3, 3) conv1.b(32) conv2.w(64, 32, 3, 3) conv2.b(64) conv3.w(128, 64, 3, 3) conv3.b(128) " +
+		"conv4.w(256, 128, 3, 3) conv4.b(256) fc5.w(12544, 256) fc5.b(1, 256) theta.w(256, 10) theta.b(1, 10)"
 	if got := strings.Join(names, " "); got != want {
 		t.Fatalf("params:\n got %s\nwant %s", got, want)
 	}

@@ -37,7 +37,8 @@ type ModelConfig struct {
 // ModelConfigFrom maps the YAML run configuration onto a ModelConfig.
 func ModelConfigFrom(cfg Config) (ModelConfig, error) {
 	mc := ModelConfig{
-		Localiser:    LocaliserOptions{Kind: cfg.Localiser.Arch, Seed: cfg.Seed},
+		Localiser: LocaliserOptions{Kind: cfg.Localiser.Arch, Seed: cfg.Seed,
+			InputMean: cfg.Localiser.InputMean, InputScale: cfg.Localiser.InputScale},
 		FaceFraction: cfg.Localiser.FaceFraction,
 		Pretrained:   cfg.Localiser.Weights,
 		STN:          STNOptions{TrainableBasis: cfg.STN.TrainableBasis},

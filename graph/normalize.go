@@ -607,7 +607,11 @@ func (w *normWriter) write(it *normItem, f Fit) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", it.input, err)
 	}
-	path := func(kind string) string { return filepath.Join(w.opt.Out, rec.Files[kind]) }
+	names := map[string]string{}
+	for _, o := range normalizeOutputs(it.stem, w.opt.Fill) {
+		names[o[0]] = o[1]
+	}
+	path := func(kind string) string { return filepath.Join(w.opt.Out, names[kind]) }
 	var written []string
 	fail := func(err error) error {
 		for _, p := range written {

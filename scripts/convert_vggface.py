@@ -131,7 +131,7 @@ def convert(layers, mean):
         cout = f.shape[3]
         tensors.append((name + ".w", np.ascontiguousarray(f.transpose(3, 2, 0, 1), dtype=np.float32)))
         bias = np.zeros(cout, np.float32) if b is None else np.asarray(b, np.float32).reshape(cout)
-        tensors.append((name + ".b", bias.reshape(1, cout, 1, 1)))
+        tensors.append((name + ".b", bias.reshape(cout)))
     for name in ("fc6", "fc7"):
         if name not in layers:
             raise ValueError("layer %s missing" % name)
