@@ -53,7 +53,8 @@ type NormalizeOptions struct {
 	// Force overwrites existing outputs; without it an image whose outputs
 	// exist is refused (and counted as failed) before anything is written.
 	Force bool
-	// Batch is the number of images per forward pass (0 = eval.batch).
+	// Batch is the number of images per forward pass (0 = eval.batch;
+	// at least 2 are used, see Normalize).
 	Batch int
 	// Margin is the crop margin around a landmark box or Box, as a fraction
 	// of its larger side; negative means data.margin of the config.
@@ -316,6 +317,10 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (*NormalizeResult, err
 	if batch == 0 {
 		batch = max(cfg.Eval.Batch, 1)
 	}
+	// A batch-1 graph fails in the STN (theta's log-s slice collapses to a
+	// scalar), so the model is built for at least two images; a short
+	// batch is zero-padded by Fit.
+	batch = max(batch, 2)
 	mc, err := ModelConfigFrom(cfg)
 	if err != nil {
 		return nil, err

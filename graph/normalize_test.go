@@ -27,7 +27,8 @@ import (
 
 // normRun builds a run directory like Train's from configs/tiny.yaml
 // without training: config.yaml, model.grid and best.ckpt holding the
-// freshly initialised model (seeded, so deterministic).
+// freshly initialised model (seeded, so deterministic) turned by 1 rad of
+// yaw.
 func normRun(t *testing.T) (dir string, cfg Config, gm *bfm.GridModel) {
 	t.Helper()
 	cfg, err := LoadConfig(filepath.Join(repoRoot(t), "configs", "tiny.yaml"), nil)
@@ -38,6 +39,18 @@ func normRun(t *testing.T) (dir string, cfg Config, gm *bfm.GridModel) {
 	if err != nil {
 		t.Skipf("default model unavailable: %v", err)
 	}
+	if gm.Valid == nil {
+		// Mark the four 2x2 corners invalid (symmetric, as BuildGrid's are)
+		// so that the mesh export has texels and triangles to omit.
+		gm.Valid = allTrue(gm.N())
+		for r := 0; r < gm.Rows; r++ {
+			for c := 0; c < gm.Cols; c++ {
+				if (r < 2 || r >= gm.Rows-2) && (c < 2 || c >= gm.Cols-2) {
+					gm.Valid[r*gm.Cols+c] = false
+				}
+			}
+		}
+	}
 	mc, err := ModelConfigFrom(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +60,13 @@ func normRun(t *testing.T) (dir string, cfg Config, gm *bfm.GridModel) {
 		t.Fatal(err)
 	}
 	defer m.Close()
+	// Turn the untrained fit by 1 rad of yaw (the r unit of the scaled
+	// bias) so that one cheek is hidden and the mask has zeros.
+	for _, p := range m.Params() {
+		if p.Name() == ThetaBiasName {
+			p.Value().Data().([]float32)[ThetaRot+1] += 1
+		}
+	}
 	ck, err := m.Checkpoint(nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +311,7 @@ func fitCrop(t *testing.T, dir string, cfg Config, gm *bfm.GridModel, img image.
 		t.Fatal(err)
 	}
 	mc.Loss.Weights.Siamese = 0
-	m, err := NewModel(mc, gm, 1)
+	m, err := NewModel(mc, gm, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,8 +479,8 @@ func TestNormalize(t *testing.T) {
 			}
 		}
 	}
-	if nVis == 0 || nNone == 0 {
-		t.Errorf("visible %d, filled %d, none %d texels: the test image should have visible and hidden texels", nVis, nFill, nNone)
+	if nVis == 0 || nFill == 0 || nNone == 0 {
+		t.Errorf("visible %d, filled %d, none %d texels: want all three kinds (turned fit, invalid corners)", nVis, nFill, nNone)
 	}
 	if p := decodePNGFile(t, filepath.Join(out, "face_panel.png")); p.Bounds().Dy() < 112 {
 		t.Errorf("panel is %v", p.Bounds())
@@ -469,6 +489,9 @@ func TestNormalize(t *testing.T) {
 	// OBJ and PLY: one vertex per valid texel, the valid triangles; OBJ
 	// positions of landmark vertices equal the JSON landmarks.
 	nv, nt := validCounts(gm)
+	if nv == gm.N() {
+		t.Fatal("the test grid should have invalid texels")
+	}
 	v, nvt, nf := objCounts(t, filepath.Join(out, "face.obj"))
 	if len(v) != nv || nvt != nv || nf != nt {
 		t.Fatalf("OBJ has %d v, %d vt, %d f; want %d, %d, %d", len(v), nvt, nf, nv, nv, nt)
