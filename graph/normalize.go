@@ -346,7 +346,7 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (*NormalizeResult, err
 	files, bad := CollectImages(opt.Inputs)
 	res := &NormalizeResult{Failed: bad}
 	for _, f := range bad {
-		log.Warn("skipped", "input", f.Input, "reason", f.Err)
+		log.Debug("skipped", "input", f.Input, "reason", f.Err)
 	}
 	stems := outputStems(files)
 	w := &normWriter{opt: opt, gm: grid, tris: GridTriangles(grid.Rows, grid.Cols), ckPath: ckPath}
@@ -388,7 +388,7 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (*NormalizeResult, err
 			it := &items[j]
 			if it.err != nil {
 				res.Failed = append(res.Failed, NormalizeFailure{Input: it.input, Err: it.err})
-				log.Warn("skipped", "input", it.input, "reason", it.err)
+				log.Debug("skipped", "input", it.input, "reason", it.err)
 				continue
 			}
 			res.Processed = append(res.Processed, filepath.Join(opt.Out, it.stem+".json"))

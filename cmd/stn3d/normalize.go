@@ -2,10 +2,133 @@ package main
 
 import (
 	"context"
+	"flag"
+	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/stn3d/stn3d/dataset"
+	"github.com/stn3d/stn3d/graph"
 )
 
+const normalizeUsage = `usage: stn3d normalize --checkpoint FILE|DIR --out DIR [--config FILE] [--fill] [--force]
+                       [--batch N] [--margin F] [--box x0,y0,x1,y1] INPUT...
+
+Applies a trained model to photographs (INPUT: image files, or folders walked
+for .jpg/.jpeg/.png/.ppm/.pgm) and writes per image STEM_texture.png,
+STEM_mask.png, STEM_panel.png, STEM.json (pose, shape weights, landmarks in
+original pixels), STEM.obj/.mtl and STEM.ply (the fitted mesh: x, y original
+pixels, z depth in the same pixels, larger = nearer), and with --fill
+STEM_texture_filled.png and STEM_confidence.png (255 = own texel visible,
+128 = filled from its mirror, 0 = neither).
+
+Crop: the box of the landmarks in STEM.pts or STEM.ljson beside the image
+(plus --margin), else --box, else the whole image padded to a square. No face
+detector is used. Flags may also follow the inputs.
+
+Flags:
+`
+
 func cmdNormalize(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
-	return usagef("normalize is not available in this build yet (tracked in the real-data issue)")
+	fs := flag.NewFlagSet("normalize", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, normalizeUsage)
+		fs.PrintDefaults()
+	}
+	ckpt := fs.String("checkpoint", "", "checkpoint file or run directory (its best checkpoint) (required)")
+	out := fs.String("out", "", "output directory (required)")
+	cfgPath := fs.String("config", "", "YAML config (default: config.yaml of the checkpoint's run directory)")
+	fill := fs.Bool("fill", false, "also write the mirror-filled texture and its confidence map")
+	force := fs.Bool("force", false, "overwrite existing outputs")
+	batch := fs.Int("batch", 0, "images per forward pass (0 = eval.batch of the config)")
+	margin := fs.Float64("margin", -1, "crop margin around the landmark box or --box, fraction of its side (negative = data.margin of the config)")
+	boxFlag := fs.String("box", "", "face box x0,y0,x1,y1 in pixels used for every image")
+	quiet := fs.Bool("quiet", false, "no progress lines")
+	inputs, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if *ckpt == "" || *out == "" {
+		return usagef("--checkpoint FILE|DIR and --out DIR are required")
+	}
+	if len(inputs) == 0 {
+		return usagef("no INPUT images or folders given")
+	}
+	if *batch < 0 {
+		return usagef("--batch %d: want >= 0", *batch)
+	}
+	if math.IsNaN(*margin) || *margin > 10 {
+		return usagef("--margin %v: want 0..10 (negative = the config's)", *margin)
+	}
+	opt := graph.NormalizeOptions{Checkpoint: *ckpt, Config: *cfgPath, Out: *out, Inputs: inputs, Fill: *fill,
+		Force: *force, Batch: *batch, Margin: *margin, Progress: stderr, Log: log}
+	if *quiet {
+		opt.Progress = nil
+	}
+	if *boxFlag != "" {
+		b, err := parseBox(*boxFlag)
+		if err != nil {
+			return err
+		}
+		opt.Box = &b
+	}
+	res, err := graph.Normalize(ctx, opt)
+	if res == nil {
+		return err
+	}
+	for _, f := range res.Failed {
+		fmt.Fprintf(stderr, "skipped %s: %v\n", f.Input, f.Err)
+	}
+	fmt.Fprintln(stdout, res.Summary())
+	if err != nil {
+		if len(res.Failed) > 0 {
+			return fmt.Errorf("%d of %d inputs failed", len(res.Failed), len(res.Failed)+len(res.Processed))
+		}
+		return err
+	}
+	return nil
+}
+
+// parseInterleaved parses flags that may come before, between or after the
+// positional arguments; everything after "--" is positional.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usagef("%v", err)
+		}
+		rest := fs.Args()
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// parseBox parses "x0,y0,x1,y1" (pixels, x0 < x1, y0 < y1).
+func parseBox(s string) (dataset.Box, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 {
+		return dataset.Box{}, usagef("--box %q: want four numbers x0,y0,x1,y1", s)
+	}
+	var v [4]float64
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return dataset.Box{}, usagef("--box %q: value %d %q is not a finite number", s, i+1, p)
+		}
+		v[i] = f
+	}
+	if !(v[2] > v[0] && v[3] > v[1]) {
+		return dataset.Box{}, usagef("--box %q: want x0 < x1 and y0 < y1", s)
+	}
+	return dataset.Box{X0: v[0], Y0: v[1], X1: v[2], Y1: v[3]}, nil
 }
