@@ -125,8 +125,9 @@ func TestSgemmKernelMatchesGo(t *testing.T) {
 
 // BenchmarkSgemm reports GFLOP/s of the convolutions' float32 GEMM (the
 // blocked AVX2 kernel in the default build, OpenBLAS with -tags openblas)
-// and of blas32 (gonum native, or OpenBLAS), single goroutine, on the forward GEMM shapes
-// of the small localiser (Cout x Cin*9 times Cin*9 x H*W).
+// and of blas32 (gonum native, or OpenBLAS), on the forward GEMM shapes
+// of the small localiser (Cout x Cin*9 times Cin*9 x H*W). Run with
+// GOMAXPROCS=1 for single-core figures.
 func BenchmarkSgemm(b *testing.B) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, l := range smallConvLayers {
