@@ -55,3 +55,16 @@ fmt:
 
 clean:
 	rm -rf bin
+
+# CUDA build (issue 6; scripts/cuda/README.md): patched gorgonia.org/cu and
+# gorgonia for CUDA 13 / cuDNN 9, PTX compiled with nvcc for the local GPU,
+# bin/stn3d-cuda, the GPU-vs-CPU op check and a short training run. Needs the
+# CUDA toolkit (CUDA_HOME, default /usr/local/cuda).
+cuda:
+	scripts/cuda/build.sh local
+
+# A tarball for a GPU machine without Go or network: toolchain, module cache
+# subset and the repository at HEAD. There: scripts/cuda/build.sh gpu FILE.
+.PHONY: cuda-bundle
+cuda-bundle:
+	scripts/cuda/build.sh bundle build/cuda-bundle.tar.xz
