@@ -90,6 +90,17 @@ func GridMesh(gm *bfm.GridModel, verts [][3]float64, tex []float32) (*ExportMesh
 	return m, nil
 }
 
+// FlipWinding reverses the order of every triangle's corners, turning
+// the right-hand-rule normals around. GridTriangles winds counter-clockwise
+// seen from +z in a y-up frame; in an image frame (y down) that becomes
+// clockwise, so a mesh exported in image pixels is flipped to keep its
+// normals pointing towards +z (the viewer).
+func (m *ExportMesh) FlipWinding() {
+	for i, t := range m.Triangles {
+		m.Triangles[i] = [3]int32{t[0], t[2], t[1]}
+	}
+}
+
 // toByte maps a texture value in [0, 1] to 0..255 (rounded, clamped; NaN
 // gives 0).
 func toByte(v float32) uint8 {

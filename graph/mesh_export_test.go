@@ -51,6 +51,11 @@ func TestGridMeshOmitsInvalid(t *testing.T) {
 		t.Fatalf("vertex 0 colour %v, want (128, 0, 255)", m.Colors[0])
 	}
 
+	m.FlipWinding()
+	if m.Triangles[0] != [3]int32{1, 2, 4} || m.Triangles[1] != [3]int32{3, 6, 5} {
+		t.Fatalf("flipped triangles %v", m.Triangles)
+	}
+
 	// Errors name what is wrong.
 	if _, err := GridMesh(gm, verts[:8], tex); err == nil || !strings.Contains(err.Error(), "8 vertices, want 9") {
 		t.Fatalf("short vertices: %v", err)

@@ -256,8 +256,10 @@ type normItem struct {
 // The mesh frame: x, y are the vertex's projection in original-image
 // pixels (x right, y down), z = s Z' / crop scale is its depth in the same
 // pixel units, larger = nearer the viewer (so the frame is left-handed,
-// and viewers that assume y up show the face upside down). Invalid grid
-// vertices and their triangles are omitted. The texture of the mesh files
+// and viewers that assume y up show the face upside down). Triangles are
+// wound so that their right-hand-rule normals, computed in the file's
+// coordinates, point towards +z (out of the face, towards the camera).
+// Invalid grid vertices and their triangles are omitted. The texture of the mesh files
 // is the filled one with Fill.
 //
 // Images that fail (unreadable, corrupt, bad landmark file, existing
@@ -675,6 +677,7 @@ func (w *normWriter) write(it *normItem, f Fit) error {
 	if err != nil {
 		return fail(err)
 	}
+	mesh.FlipWinding() // y down: keep right-hand normals towards +z
 	if err := WriteMeshFiles(mesh, path("obj"), path("mtl"), meshTexFile, path("ply")); err != nil {
 		return fail(err)
 	}

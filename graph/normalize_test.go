@@ -496,6 +496,9 @@ func TestNormalize(t *testing.T) {
 	if len(v) != nv || nvt != nv || nf != nt {
 		t.Fatalf("OBJ has %d v, %d vt, %d f; want %d, %d, %d", len(v), nvt, nf, nv, nv, nt)
 	}
+	if nz := objNormalZ(t, filepath.Join(out, "face.obj"), v); nz <= 0 {
+		t.Errorf("OBJ normals sum to z = %v, want > 0 (towards the viewer)", nz)
+	}
 	pv, pf := plyCounts(t, filepath.Join(out, "face.ply"))
 	if pv != nv || pf != nt {
 		t.Fatalf("PLY has %d vertices, %d faces; want %d, %d", pv, pf, nv, nt)
@@ -673,4 +676,30 @@ func absDiff(a, b uint8) uint8 {
 		return a - b
 	}
 	return b - a
+}
+
+// objNormalZ sums the z of the right-hand-rule normals of an OBJ's faces.
+func objNormalZ(t *testing.T, path string, v [][3]float64) float64 {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, l := range strings.Split(string(data), "\n") {
+		fl := strings.Fields(l)
+		if len(fl) != 4 || fl[0] != "f" {
+			continue
+		}
+		var p [3][3]float64
+		for i, c := range fl[1:] {
+			a, _, _ := strings.Cut(c, "/")
+			k, _ := strconv.Atoi(a)
+			p[i] = v[k-1]
+		}
+		ux, uy := p[1][0]-p[0][0], p[1][1]-p[0][1]
+		wx, wy := p[2][0]-p[0][0], p[2][1]-p[0][1]
+		sum += ux*wy - uy*wx
+	}
+	return sum
 }
