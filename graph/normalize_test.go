@@ -359,31 +359,42 @@ func TestNormalize(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(sub, "notes.txt"), []byte("not an image"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	deep := image.NewGray16(image.Rect(0, 0, 50, 70)) // 16-bit grey PNG
+	for i := range deep.Pix {
+		deep.Pix[i] = uint8(i * 7)
+	}
+	writePNGFile(t, filepath.Join(sub, "deep.png"), deep)
+	writePNGFile(t, filepath.Join(in, "broken.png"), noiseImage(40, 40, 4))
+	if err := os.WriteFile(filepath.Join(in, "broken.pts"), []byte("version: 1\nn_points: 68\n{\n1 2\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	var progress bytes.Buffer
 	opt := NormalizeOptions{Checkpoint: run, Out: out, Fill: true, Batch: 2, Margin: -1, Progress: &progress,
-		Inputs: []string{filepath.Join(in, "face.png"), filepath.Join(in, "whole.jpg"), filepath.Join(in, "bad.jpg"), sub, filepath.Join(in, "missing.png")}}
+		Inputs: []string{filepath.Join(in, "face.png"), filepath.Join(in, "whole.jpg"), filepath.Join(in, "bad.jpg"),
+			filepath.Join(in, "broken.png"), sub, filepath.Join(in, "missing.png")}}
 	res, err := Normalize(context.Background(), opt)
-	if err == nil || !strings.Contains(err.Error(), "normalize: 3 processed, 2 skipped (of 5 inputs)") {
-		t.Fatalf("error %v, want the summary 3 processed, 2 skipped", err)
+	if err == nil || !strings.Contains(err.Error(), "normalize: 4 processed, 3 skipped (of 7 inputs)") {
+		t.Fatalf("error %v, want the summary 4 processed, 3 skipped", err)
 	}
-	if res == nil || len(res.Processed) != 3 || len(res.Failed) != 2 {
+	if res == nil || len(res.Processed) != 4 || len(res.Failed) != 3 {
 		t.Fatalf("result %+v", res)
 	}
-	wantFail := map[string]string{"missing.png": "no such file", "bad.jpg": "decoding jpeg"}
+	// Each failure names the file at fault and the problem.
+	wantFail := map[string]string{"missing.png": "missing.png: no such file", "bad.jpg": "bad.jpg: decoding jpeg: invalid JPEG format",
+		"broken.png": "broken.pts: 1 points, n_points says 68"}
 	for _, f := range res.Failed {
-		w, ok := wantFail[filepath.Base(f.Input)]
-		if !ok || !strings.Contains(f.Err.Error(), w) || !strings.Contains(f.Err.Error(), filepath.Base(f.Input)) {
-			t.Errorf("failure %s: %v (want it to name the file and say %q)", f.Input, f.Err, w)
+		if w, ok := wantFail[filepath.Base(f.Input)]; !ok || !strings.Contains(f.Err.Error(), w) {
+			t.Errorf("failure %s: %v (want %q)", f.Input, f.Err, w)
 		}
 	}
-	wantJSON := []string{"face.json", "whole.json", "face-2.json"}
+	wantJSON := []string{"face.json", "whole.json", "deep.json", "face-2.json"}
 	for i, p := range res.Processed {
 		if filepath.Base(p) != wantJSON[i] {
 			t.Errorf("processed[%d] = %s, want %s", i, p, wantJSON[i])
 		}
 	}
-	if !strings.Contains(progress.String(), "normalize 2/4") || !strings.Contains(progress.String(), "normalize 4/4") {
+	if !strings.Contains(progress.String(), "normalize 2/6") || !strings.Contains(progress.String(), "normalize 6/6  processed 4  skipped 3") {
 		t.Errorf("progress %q", progress.String())
 	}
 	if _, err := os.Stat(filepath.Join(out, "bad_texture.png")); !os.IsNotExist(err) {
