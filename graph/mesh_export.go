@@ -59,7 +59,18 @@ func GridMesh(gm *bfm.GridModel, verts [][3]float64, tex []float32) (*ExportMesh
 	}
 	valid := func(k int) bool { return gm.Valid == nil || gm.Valid[k] }
 	index := make([]int32, n)
-	m := &ExportMesh{}
+	nv := n
+	if gm.Valid != nil {
+		nv = 0
+		for _, v := range gm.Valid {
+			if v {
+				nv++
+			}
+		}
+	}
+	m := &ExportMesh{Vertices: make([][3]float64, 0, nv), UV: make([][2]float64, 0, nv),
+		Colors: make([][3]uint8, 0, nv), GridVertex: make([]int, 0, nv),
+		Triangles: make([][3]int32, 0, 2*(gm.Rows-1)*(gm.Cols-1))}
 	for k := 0; k < n; k++ {
 		if !valid(k) {
 			index[k] = -1

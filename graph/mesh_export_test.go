@@ -123,3 +123,31 @@ func TestFillFromMirror(t *testing.T) {
 		t.Fatal("short mask accepted")
 	}
 }
+
+// BenchmarkMeshExport64 builds and encodes (OBJ and PLY) the mesh of a
+// 64 x 64 geometry image, the default grid.
+func BenchmarkMeshExport64(b *testing.B) {
+	gm := &bfm.GridModel{Rows: 64, Cols: 64}
+	n := gm.N()
+	verts := make([][3]float64, n)
+	tex := make([]float32, 3*n)
+	for k := range verts {
+		verts[k] = [3]float64{float64(k % 64), float64(k / 64), float64(k%7) * 0.25}
+		tex[k], tex[n+k], tex[2*n+k] = float32(k%64)/64, 0.5, 0.25
+	}
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		m, err := GridMesh(gm, verts, tex)
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf.Reset()
+		if err := EncodeOBJ(&buf, m, "x.mtl"); err != nil {
+			b.Fatal(err)
+		}
+		if err := EncodePLY(&buf, m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
