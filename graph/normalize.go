@@ -233,11 +233,12 @@ func normalizeOutputs(stem string, fill bool) [][2]string {
 // normItem is one input on its way through a batch.
 type normItem struct {
 	input, stem string
-	orig        image.Image
-	crop        dataset.Sample
-	tr          dataset.CropTransform
-	info        NormalizeCrop
-	err         error
+	// size is the original image's width and height.
+	size [2]int
+	crop dataset.Sample
+	tr   dataset.CropTransform
+	info NormalizeCrop
+	err  error
 }
 
 // Normalize loads a trained model and writes, for each input image, into
@@ -460,7 +461,7 @@ func prepareNormItem(it *normItem, opt NormalizeOptions, size int, margin float6
 	if err != nil {
 		return err
 	}
-	it.orig = img
+	it.size = [2]int{img.Bounds().Dx(), img.Bounds().Dy()}
 	s := dataset.Sample{Name: it.input, Image: img}
 	info := NormalizeCrop{Margin: margin}
 	stem := strings.TrimSuffix(it.input, filepath.Ext(it.input))
@@ -497,7 +498,7 @@ func prepareNormItem(it *normItem, opt NormalizeOptions, size int, margin float6
 	}
 	cs, tr, err := dataset.CropSample(s, dataset.CropOptions{Size: size, Margin: info.Margin, UseBox: opt.Box != nil})
 	if err != nil {
-		return fmt.Errorf("%s: %w", it.input, err)
+		return err // names the image
 	}
 	info.FaceBox = [4]float64{fb.X0, fb.Y0, fb.X1, fb.Y1}
 	info.Region = [4]int{tr.Region.Min.X, tr.Region.Min.Y, tr.Region.Max.X, tr.Region.Max.Y}
@@ -698,12 +699,11 @@ func (w *normWriter) record(it *normItem, f Fit) (*NormalizeRecord, error) {
 	if len(f.Theta) != ThetaFixedN+gm.NumComponents() {
 		return nil, fmt.Errorf("theta has %d values, want %d", len(f.Theta), ThetaFixedN+gm.NumComponents())
 	}
-	b := it.orig.Bounds()
 	tr := it.tr
 	pose := dataset.PoseFromRotation(f.Rotation)
 	tc := [2]float64{f.Theta[ThetaTrans], f.Theta[ThetaTrans+1]}
 	rec := &NormalizeRecord{
-		Input: it.input, ImageSize: [2]int{b.Dx(), b.Dy()}, Checkpoint: w.ckPath, Crop: it.info,
+		Input: it.input, ImageSize: it.size, Checkpoint: w.ckPath, Crop: it.info,
 		Pose: NormalizePose{Yaw: pose.Yaw, Pitch: pose.Pitch, Roll: pose.Roll, R: f.Rotation,
 			T: tr.Invert(tc), S: f.Scale / tr.Scale, TCrop: tc, SCrop: f.Scale},
 		Alpha:     append([]float64(nil), f.Theta[ThetaShape:]...),
