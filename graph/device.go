@@ -1,6 +1,10 @@
 package graph
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/stn3d/stn3d/ops"
+)
 
 // SelectDevice resolves the configured device ("auto", "cpu", "cuda") to
 // the one this binary will use. A request for CUDA in a binary built without
@@ -27,6 +31,5 @@ func SelectDevice(want string) (string, error) {
 // BLASName names the BLAS implementation in use ("gonum" or "openblas").
 func BLASName() string { return blasName() }
 
-// blasName reports the BLAS in use; replaced by ops.BLASName once the
-// OpenBLAS switch lands in ops.
-func blasName() string { return "gonum" }
+// blasName reports the BLAS in use (ops.BLASName).
+func blasName() string { return ops.BLASName() }

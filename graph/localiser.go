@@ -191,16 +191,14 @@ func maxPool(x *gorgonia.Node) (*gorgonia.Node, error) {
 
 // fc adds x (B, in) * W (in, out) + b (or + u*b when unit u is non-nil);
 // wStd is the weight's std.
-func (lb *layerBuilder) fc(x *gorgonia.Node, name string, out int, wStd float64, bias tensor.Tensor, unit []float64) (*gorgonia.Node, error) {
+func (lb *layerBuilder) fc(x *gorgonia.Node, name string, out int, wStd float64, bias tensor.Tensor, unit []float64, relu bool) (*gorgonia.Node, error) {
 	in := x.Shape()[1]
 	w := lb.param(name+".w", tensor.Shape{in, out}, lb.normal(in*out, wStd))
 	b := lb.param(name+".b", tensor.Shape{1, out}, bias)
-	y, err := gorgonia.Mul(x, w)
+	// x W + b (+ ReLU) as one op (ops.Dense: GEMMs split across workers).
+	y, err := ops.Dense(x, w, b, relu)
 	if err != nil {
-		return nil, fmt.Errorf("%s: matmul: %w", name, err)
-	}
-	if y, err = gorgonia.BroadcastAdd(y, b, nil, []byte{0}); err != nil {
-		return nil, fmt.Errorf("%s: bias: %w", name, err)
+		return nil, fmt.Errorf("%s: dense: %w", name, err)
 	}
 	if unit != nil {
 		u := gorgonia.NewMatrix(lb.g, lb.dt, gorgonia.WithShape(1, out), gorgonia.WithName(name+".unit"),
@@ -283,11 +281,8 @@ func BuildLocaliser(g *gorgonia.ExprGraph, img *gorgonia.Node, opt LocaliserOpti
 		if x, err = gorgonia.Reshape(x, tensor.Shape{sh[0], 256 * 7 * 7}); err != nil {
 			return nil, fmt.Errorf("graph: small localiser: flatten: %w", err)
 		}
-		if x, err = lb.fc(x, "fc5", 256, math.Sqrt(2.0/(256*7*7)), nil, nil); err != nil {
+		if feat, err = lb.fc(x, "fc5", 256, math.Sqrt(2.0/(256*7*7)), nil, nil, true); err != nil {
 			return nil, fmt.Errorf("graph: small localiser: %w", err)
-		}
-		if feat, err = gorgonia.Rectify(x); err != nil {
-			return nil, fmt.Errorf("graph: small localiser: relu5: %w", err)
 		}
 	case LocaliserVGGFace:
 		blocks := [][]int{{64, 64}, {128, 128}, {256, 256, 256}, {512, 512, 512}, {512, 512, 512}}
@@ -305,11 +300,8 @@ func BuildLocaliser(g *gorgonia.ExprGraph, img *gorgonia.Node, opt LocaliserOpti
 			return nil, fmt.Errorf("graph: vggface localiser: flatten: %w", err)
 		}
 		for _, name := range []string{"fc6", "fc7"} {
-			if x, err = lb.fc(x, name, 4096, math.Sqrt(2/float64(x.Shape()[1])), nil, nil); err != nil {
+			if x, err = lb.fc(x, name, 4096, math.Sqrt(2/float64(x.Shape()[1])), nil, nil, true); err != nil {
 				return nil, fmt.Errorf("graph: vggface localiser: %w", err)
-			}
-			if x, err = gorgonia.Rectify(x); err != nil {
-				return nil, fmt.Errorf("graph: vggface localiser: relu %s: %w", name, err)
 			}
 		}
 		feat = x
@@ -345,7 +337,7 @@ func BuildLocaliser(g *gorgonia.ExprGraph, img *gorgonia.Node, opt LocaliserOpti
 		bt = tensor.New(tensor.WithBacking(b32))
 	}
 	fanIn := feat.Shape()[1]
-	theta, err := lb.fc(feat, "theta", out, math.Sqrt(2/float64(fanIn))*1e-3, bt, opt.BiasScale)
+	theta, err := lb.fc(feat, "theta", out, math.Sqrt(2/float64(fanIn))*1e-3, bt, opt.BiasScale, false)
 	if err != nil {
 		return nil, fmt.Errorf("graph: %s localiser: %w", opt.Kind, err)
 	}

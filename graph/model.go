@@ -280,7 +280,11 @@ func (m *Model) Params() []*gorgonia.Node { return m.params }
 
 // Close releases both machines.
 func (m *Model) Close() error {
-	return errors.Join(m.train.Close(), m.predict.Close())
+	err := errors.Join(m.train.Close(), m.predict.Close())
+	if m.fitVM != nil {
+		err = errors.Join(err, m.fitVM.Close())
+	}
+	return err
 }
 
 func fill(dst tensor.Tensor, src []float32) {

@@ -163,26 +163,36 @@ func BuildSTN(g *gorgonia.ExprGraph, img, theta *gorgonia.Node, gm *bfm.GridMode
 	}
 
 	wrap := func(step string, err error) error { return fmt.Errorf("graph: stn: %s: %w", step, err) }
-	var err error
-	r, err := gorgonia.Slice(theta, nil, gorgonia.S(ThetaRot, ThetaRot+3))
-	if err != nil {
-		return nil, wrap("slice r", err)
-	}
-	t, err := gorgonia.Slice(theta, nil, gorgonia.S(ThetaTrans, ThetaTrans+2))
-	if err != nil {
-		return nil, wrap("slice t", err)
-	}
-	logS, err := gorgonia.Slice(theta, nil, gorgonia.S(ThetaScale))
-	if err != nil {
-		return nil, wrap("slice log s", err)
-	}
-	if s.Alpha, err = gorgonia.Slice(theta, nil, gorgonia.S(ThetaShape, ThetaShape+d)); err != nil {
-		return nil, wrap("slice alpha", err)
-	}
-	if d == 1 && len(s.Alpha.Shape()) == 1 {
-		if s.Alpha, err = gorgonia.Reshape(s.Alpha, tensor.Shape{B, 1}); err != nil {
-			return nil, wrap("reshape alpha", err)
+	// Slices of theta keep their batch axis whatever B is: Gorgonia drops
+	// size-1 axes of a slice (B = 1 would give a scalar log s), so each
+	// part is reshaped back to (B, k) or (B).
+	part := func(name string, from, to int, shape ...int) (*gorgonia.Node, error) {
+		p, err := gorgonia.Slice(theta, nil, gorgonia.S(from, to))
+		if err != nil {
+			return nil, wrap("slice "+name, err)
 		}
+		if !sameShape(p.Shape(), shape) {
+			if p, err = gorgonia.Reshape(p, tensor.Shape(shape)); err != nil {
+				return nil, wrap("reshape "+name, err)
+			}
+		}
+		return p, nil
+	}
+	var err error
+	r, err := part("r", ThetaRot, ThetaRot+3, B, 3)
+	if err != nil {
+		return nil, err
+	}
+	t, err := part("t", ThetaTrans, ThetaTrans+2, B, 2)
+	if err != nil {
+		return nil, err
+	}
+	logS, err := part("log s", ThetaScale, ThetaScale+1, B)
+	if err != nil {
+		return nil, err
+	}
+	if s.Alpha, err = part("alpha", ThetaShape, ThetaShape+d, B, d); err != nil {
+		return nil, err
 	}
 	x, err := ops.Morphable(s.Alpha, s.Basis, s.Mean)
 	if err != nil {
@@ -267,4 +277,18 @@ func BuildSTN(g *gorgonia.ExprGraph, img, theta *gorgonia.Node, gm *bfm.GridMode
 		s.LandmarkVertex[scheme] = verts
 	}
 	return s, nil
+}
+
+// sameShape compares shapes axis by axis (tensor.Shape.Eq treats a vector
+// (n) and a column (n, 1) as equal).
+func sameShape(a tensor.Shape, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -127,6 +127,16 @@ func run(k kernel, prealloc gorgonia.Value, vals []gorgonia.Value) (gorgonia.Val
 	for i, v := range vals {
 		d, ok := v.(*tensor.Dense)
 		if !ok {
+			// Gorgonia hands a batch-of-one slice over as a scalar value;
+			// treat it as a one-element vector.
+			switch x := v.(type) {
+			case *gorgonia.F32:
+				d, ok = tensor.New(tensor.WithShape(1), tensor.WithBacking([]float32{float32(*x)})), true
+			case *gorgonia.F64:
+				d, ok = tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{float64(*x)})), true
+			}
+		}
+		if !ok {
 			return nil, fmt.Errorf("%v: input %d is a %T, want *tensor.Dense", k, i, v)
 		}
 		if d.IsView() {

@@ -1,0 +1,87 @@
+package graph
+
+import (
+	"io"
+	"log/slog"
+	"math"
+	"path/filepath"
+	"testing"
+)
+
+// TestFitBatchOneMatchesBatchTwo builds the same seeded model at batch 1 and
+// batch 2 (Gorgonia squeezes size-1 axes of slices, which once broke B = 1)
+// and checks that both fit an image identically.
+func TestFitBatchOneMatchesBatchTwo(t *testing.T) {
+	cfg, err := LoadConfig(filepath.Join("..", "configs", "tiny.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := Setup(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, err := ModelConfigFrom(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc.Loss.Weights.Siamese = 0
+	s, err := env.Val.Sample(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := make([]float32, 3*112*112)
+	if err := imageToCHW(img, s.Image, 112); err != nil {
+		t.Fatal(err)
+	}
+	var fits [2]Fit
+	for i, b := range []int{1, 2} {
+		m, err := NewModel(mc, env.Grid, b)
+		if err != nil {
+			t.Fatalf("batch %d: %v", b, err)
+		}
+		f, err := m.Fit(img)
+		if err != nil {
+			t.Fatalf("batch %d: %v", b, err)
+		}
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if len(f) != 1 {
+			t.Fatalf("batch %d: %d fits for one image", b, len(f))
+		}
+		fits[i] = f[0]
+	}
+	if fits[0].Scale <= 0 || math.Abs(fits[0].Scale-fits[1].Scale) > 1e-6*fits[1].Scale {
+		t.Errorf("scale %v (B=1) vs %v (B=2)", fits[0].Scale, fits[1].Scale)
+	}
+	for i := range fits[0].Landmarks {
+		a, b := fits[0].Landmarks[i], fits[1].Landmarks[i]
+		if math.IsNaN(a[0]) != math.IsNaN(b[0]) || math.Abs(a[0]-b[0]) > 1e-3 || math.Abs(a[1]-b[1]) > 1e-3 {
+			t.Errorf("landmark %d: %v (B=1) vs %v (B=2)", i, a, b)
+		}
+	}
+	if len(fits[0].Texture) != len(fits[1].Texture) || len(fits[0].Mask) != env.Grid.N() {
+		t.Errorf("texture %d / %d values, mask %d, want mask %d", len(fits[0].Texture), len(fits[1].Texture), len(fits[0].Mask), env.Grid.N())
+	}
+}
+
+func TestGridTrianglesFaceViewer(t *testing.T) {
+	// On a flat grid with row 0 at the top (largest y) and col growing with
+	// x, every triangle must wind counter-clockwise seen from +z.
+	rows, cols := 3, 4
+	pos := func(k int32) (float64, float64) {
+		return float64(int(k) % cols), -float64(int(k) / cols)
+	}
+	tris := GridTriangles(rows, cols)
+	if len(tris) != 2*(rows-1)*(cols-1) {
+		t.Fatalf("%d triangles, want %d", len(tris), 2*(rows-1)*(cols-1))
+	}
+	for _, tr := range tris {
+		ax, ay := pos(tr[0])
+		bx, by := pos(tr[1])
+		cx, cy := pos(tr[2])
+		if area := (bx-ax)*(cy-ay) - (cx-ax)*(by-ay); area <= 0 {
+			t.Errorf("triangle %v has signed area %v, want > 0", tr, area)
+		}
+	}
+}
