@@ -9,7 +9,11 @@
 //   - reduction kernels run one block of STN3D_THREADS threads per output.
 #pragma once
 
+// Threads per block; ops/launch_cuda.go's threadsPerBlock must equal it.
+// (Overridable only for the serial host emulation, scripts/cuda/emu.)
+#ifndef STN3D_THREADS
 #define STN3D_THREADS 256
+#endif
 
 // Grid-stride loop over [0, n).
 #define FOR_EACH(i, n)                                                        \

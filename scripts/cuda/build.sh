@@ -18,7 +18,7 @@
 # runner's output folder), else build/cuda/report.
 #
 # Environment: CUDA_HOME (default /usr/local/cuda), STEPS (300), BATCH (32),
-# SKIP_TRAIN=1 (check only), STN3D_CUDA_MEM_FRACTION (0.8),
+# TRAIN_TIMEOUT (seconds, 300), SKIP_TRAIN=1 (check only), STN3D_CUDA_MEM_FRACTION (0.8),
 # STN3D_CUDA_POOL (device|managed; default device).
 set -euo pipefail
 
@@ -29,6 +29,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 STEPS=${STEPS:-300}
 BATCH=${BATCH:-32}
+TRAIN_TIMEOUT=${TRAIN_TIMEOUT:-300}
 
 # ---------------------------------------------------------------- bundle ---
 
@@ -73,14 +74,18 @@ bundle() {
 	# shellcheck disable=SC2016 # a Go template, not shell
 	(cd "$root" && GOFLAGS=-mod=mod GOOS=linux GOARCH=amd64 CGO_ENABLED=1 go list -deps -tags cuda \
 		-f '{{if and .Module (not .Module.Main)}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .CgoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .CFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .HFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .SFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{.Module.Dir}}/go.mod{{"\n"}}{{end}}' \
-		./... ./scripts/cuda/check) | sort -u | sed "s#^$modcache/##" >"$lst"
+		./... ./scripts/cuda/check) | sort -u | while IFS= read -r f; do
+		# modules without a go.mod of their own (pre-modules code) have none
+		[ -e "$f" ] && echo "${f#"$modcache"/}"
+	done >"$lst"
 	grep -q '^gorgonia.org/cu@' "$lst" || die "go list found no gorgonia.org/cu package; is the cuda tag wired?"
 	(cd "$modcache" && tar -T "$lst" -cf -) | tar -xf - -C "$stage/gomod"
 	rm -f "$lst"
+	# (without gorgonia's 85 MB of examples, media and docs)
 	for m in gorgonia.org/cu@v0.9.6 gorgonia.org/gorgonia@v0.9.18; do
 		rm -rf "${stage:?}/gomod/$m"
-		mkdir -p "$stage/gomod/$(dirname "$m")"
-		cp -r "$modcache/$m" "$stage/gomod/$m"
+		(cd "$modcache" && tar --exclude="$m/examples" --exclude="$m/media" --exclude="$m/docs" -cf - "$m") |
+			tar -xf - -C "$stage/gomod"
 	done
 	chmod -R u+w "$stage"
 
@@ -250,18 +255,25 @@ train() {
 	# The paper's architecture (VGG-Face localiser at 224x224, 112x112 geometry
 	# image) on the embedded model and rendered faces: the licensed model,
 	# expression model, AFLW and VGG-Face weights are not on the GPU machine.
-	./bin/stn3d-cuda train --config configs/paper.yaml --out "$report/run" \
+	# Bounded by TRAIN_TIMEOUT seconds: the localiser's convolutions are the
+	# project's own CPU Conv2D, so a step may take seconds even on a GPU box.
+	timeout --signal=INT --kill-after=30 "$TRAIN_TIMEOUT" \
+		./bin/stn3d-cuda train --config configs/paper.yaml --out "$report/run" \
 		--set model.path=default --set model.expression= --set model.expression_components=4 \
 		--set model.use_model_uv=true --set data.kind=synthetic --set data.path= --set data.images= \
 		--set localiser.weights= --set train.batch="$BATCH" --set train.steps="$STEPS" \
-		--set train.log_every=20 --set train.val_every="$STEPS" --set train.checkpoint_every="$STEPS" \
+		--set train.log_every="$(((STEPS + 14) / 15))" --set train.val_every="$STEPS" --set train.checkpoint_every="$STEPS" \
 		--set train.val_images=64 2>&1 | tee "$report/train.txt" || rc=$?
 	kill "$smi" 2>/dev/null || true
 	wait "$smi" 2>/dev/null || true
 	local peak
 	peak=$(sort -n "$report/gpu-mem.txt" 2>/dev/null | tail -n1)
 	echo "peak GPU memory used: ${peak:-?} MiB (nvidia-smi, sampled every 500 ms)" | tee "$report/summary.txt"
-	grep -E 'images_per_s|loss' "$report/train.txt" | tail -n5 | tee -a "$report/summary.txt" || true
+	grep -E '^step |images_per_s' "$report/train.txt" | tail -n4 | tee -a "$report/summary.txt" || true
+	if [ "$rc" = 124 ] || [ "$rc" = 130 ]; then
+		echo "training stopped by TRAIN_TIMEOUT=${TRAIN_TIMEOUT}s; the last progress line above has the steps done" | tee -a "$report/summary.txt"
+		return 0
+	fi
 	[ "$rc" = 0 ] || die "training failed (exit $rc); see $report/train.txt"
 }
 
