@@ -182,7 +182,7 @@ gen_cudamodules() {
 	for src in "$dir/cuda modules/src/"*.cu; do
 		name=$(basename "$src" .cu)
 		ptx "$src" "$tmpd/$name.ptx" "$arch"
-		funcs=$(grep -oE '\.entry[[:space:]]+[A-Za-z_][A-Za-z0-9_]*' "$tmpd/$name.ptx" | awk '{printf "%s\"%s\"", (NR>1?", ":""), $2}')
+		funcs=$(grep -oE '\.entry[[:space:]]+[A-Za-z_][A-Za-z0-9_]*' "$tmpd/$name.ptx" | awk '{printf "%s\"%s\"", (NR>1?", ":""), $2}' || true)
 		[ -n "$funcs" ] || die "no kernels in $name.ptx"
 		echo "	AddToStdLib(\"$name\", ${name}PTX, []string{$funcs})" >>"$out"
 	done

@@ -6,7 +6,10 @@
 // It does not exercise the launch code (ops/*_cuda.go), atomics or the
 // parallel reductions; scripts/cuda/check does, on a GPU.
 //
-//	go run -tags cudaemu ./scripts/cuda/emu
+//	go run -a -tags cudaemu ./scripts/cuda/emu
+//
+// (-a because the go command does not notice edits of the included .cu
+// files; without it a cached build may be reused.)
 package main
 
 /*
