@@ -137,7 +137,8 @@ cuda_env() {
 		libdirs="$libdirs:$(dirname "$(readlink -f "$lib")")"
 		echo "   lib$name: $lib" >&2
 	done
-	hdr=$(find_one cudnn.h "$CUDA_HOME/include" /usr/include "$(dirname "$(readlink -f "$linkdir/libcudnn.so")")/.." /usr/local /opt /usr /root /home) ||
+	# the header next to the library first: it matches its version
+	hdr=$(find_one cudnn.h "$(dirname "$(readlink -f "$linkdir/libcudnn.so")")/.." "$CUDA_HOME/include" /usr/include /usr/local /opt /usr /root /home) ||
 		die "cudnn.h not found"
 	echo "   cudnn.h: $hdr" >&2
 	local hdrdir
