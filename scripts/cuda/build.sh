@@ -71,8 +71,11 @@ bundle() {
 	# (prepare.sh patches them; cudagen's kernel sources live there).
 	local lst
 	lst=$(mktemp)
+	# (on copies of go.mod/go.sum: go list must not rewrite the repository's)
+	cp "$root/go.mod" "$stage/list.mod"
+	cp "$root/go.sum" "$stage/list.sum"
 	# shellcheck disable=SC2016 # a Go template, not shell
-	(cd "$root" && GOFLAGS=-mod=mod GOOS=linux GOARCH=amd64 CGO_ENABLED=1 go list -deps -tags cuda \
+	(cd "$root" && GOOS=linux GOARCH=amd64 CGO_ENABLED=1 go list -modfile="$stage/list.mod" -deps -tags cuda \
 		-f '{{if and .Module (not .Module.Main)}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .CgoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .CFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .HFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .SFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{.Module.Dir}}/go.mod{{"\n"}}{{end}}' \
 		./... ./scripts/cuda/check) | sort -u | while IFS= read -r f; do
 		# modules without a go.mod of their own (pre-modules code) have none
@@ -91,6 +94,7 @@ bundle() {
 
 	mkdir -p "$(dirname "$out")"
 	local tmp="$out.tmp.$$"
+	rm -f "$stage/list.mod" "$stage/list.sum"
 	tar -C "$stage" -cf - go gomod repo | xz -T0 -6 >"$tmp"
 	mv "$tmp" "$out"
 	log "wrote $out ($(du -h "$out" | cut -f1))"
