@@ -35,6 +35,15 @@
 //	SwapPairs            batch items 0<->1, 2<->3, ...        x
 //	Gather               landmark columns (B,K,L)             x (scatter-add)
 //
+// The localisers' layers, written here for speed (im2col + a blocked GEMM
+// with an AVX2/FMA micro-kernel, or OpenBLAS with the openblas build tag;
+// parallel over the batch; workspaces reused across steps):
+//
+//	Conv2D               x, w, b -> [ReLU](w * x + b)         x, w, b
+//	Conv2DNoInputGrad    as Conv2D for a network input        w, b
+//	MaxPool2x2           2x2, stride 2                        x (to the argmax)
+//	Dense                x, w, b -> [ReLU](x w + b)           x, w, b
+//
 // Constructors check shapes and dtypes and return errors naming the op, the
 // argument and the shapes. Gradients are verified against central finite
 // differences with package opstest.
