@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -76,6 +77,9 @@ func cmdModelGrid(args []string, stdout, stderr io.Writer, log *slog.Logger) err
 	gm, err := bfm.BuildGrid(m, bfm.GridOptions{Rows: *size, Cols: *size, UseModelUV: *useUV})
 	if err != nil {
 		return fmt.Errorf("re-meshing %s: %w", *modelPath, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return err
 	}
 	if err := bfm.SaveGrid(*out, gm); err != nil {
 		return err
