@@ -127,11 +127,15 @@ func newGPUCall(op fmt.Stringer, extern gorgonia.External, dev gorgonia.Device, 
 	return &gpuCall{op: op, extern: extern, machine: m, dev: dev, dt: dt, suffix: suffix}, nil
 }
 
-// shapes returns the shapes of vals.
+// shapes returns the shapes of vals. A scalar (Gorgonia's form of a
+// batch-of-one slice) counts as a one-element vector, as in run.
 func shapes(vals []gorgonia.Value) []tensor.Shape {
 	s := make([]tensor.Shape, len(vals))
 	for i, v := range vals {
 		s[i] = v.Shape()
+		if len(s[i]) == 0 {
+			s[i] = tensor.Shape{1}
+		}
 	}
 	return s
 }
