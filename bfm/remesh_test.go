@@ -10,38 +10,11 @@ import (
 	"testing"
 )
 
-// gridShared locates <repo root>/../shared (or $STN3D_SHARED), skipping the
-// test when it is absent.
-func gridShared(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("STN3D_SHARED"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory; cannot locate ../shared")
-		}
-		dir = parent
-	}
-	s := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(s); err != nil {
-		t.Skipf("shared data directory %s absent (set STN3D_SHARED to run the Surrey model tests): %v", s, err)
-	}
-	return s
-}
 
 // gridSFM reads the Surrey Face Model from the shared data.
 func gridSFM(t testing.TB) *Model {
 	t.Helper()
-	p := filepath.Join(gridShared(t), "data", "sfm", "sfm_shape_3448.bin")
+	p := filepath.Join(readersShared(t), "data", "sfm", "sfm_shape_3448.bin")
 	if _, err := os.Stat(p); err != nil {
 		t.Skipf("Surrey model %s absent: %v", p, err)
 	}
