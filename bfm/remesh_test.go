@@ -10,7 +10,6 @@ import (
 	"testing"
 )
 
-
 // gridSFM reads the Surrey Face Model from the shared data.
 func gridSFM(t testing.TB) *Model {
 	t.Helper()
