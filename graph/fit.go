@@ -1,9 +1,6 @@
 package graph
 
 import (
-	"fmt"
-	"math"
-
 	"gorgonia.org/gorgonia"
 )
 
@@ -31,68 +28,32 @@ func (m *Model) Fit(images []float32) ([]Fit, error) {
 		}
 		m.fitVM = gorgonia.NewTapeMachine(m.Graph.SubgraphRoots(roots...))
 	}
-	per := 3 * m.Size * m.Size
-	if len(images) == 0 || len(images)%per != 0 {
-		return nil, fmt.Errorf("graph: fit: %d image values, want a positive multiple of 3 x %d x %d", len(images), m.Size, m.Size)
-	}
-	n := len(images) / per
 	N := m.STN.Rows * m.STN.Cols
-	out := make([]Fit, 0, n)
-	chunk := make([]float32, m.B*per)
-	for start := 0; start < n; start += m.B {
-		k := min(m.B, n-start)
-		copy(chunk, images[start*per:(start+k)*per])
-		clear(chunk[k*per:])
-		fill(m.imgT, chunk)
-		if err := gorgonia.Let(m.Images, m.imgT); err != nil {
-			return nil, fmt.Errorf("graph: fit: %w", err)
-		}
-		if err := m.fitVM.RunAll(); err != nil {
-			m.fitVM.Reset()
-			return nil, fmt.Errorf("graph: fit: %w", err)
-		}
-		th := toFloat64s(m.Loc.Theta.Value().Data())
-		rot := toFloat64s(m.STN.Rotation.Value().Data())
+	var out []Fit
+	err := m.runChunks(m.fitVM, "fit", images, func(k int) error {
+		preds := m.predictions(k)
 		sc := toFloat64s(m.STN.Scale.Value().Data())
 		p2 := toFloat64s(m.STN.Points2D.Value().Data())
 		p3 := toFloat64s(m.STN.Points3D.Value().Data())
 		tex := toFloat64s(m.STN.Texture.Value().Data())
 		mask := toFloat64s(m.STN.Mask.Value().Data())
-		var lm []float64
-		lp := len(m.lmIdx)
-		if m.predictLandmarks != nil {
-			lm = toFloat64s(m.predictLandmarks.Value().Data())
-		}
-		nt := len(th) / m.B
 		C := len(tex) / (m.B * N)
-		for b := 0; b < k; b++ {
-			f := Fit{Prediction: Prediction{Theta: th[b*nt : (b+1)*nt], Scale: sc[b], Landmarks: make([][2]float64, m.L)}}
-			copy(f.Rotation[:], rot[9*b:9*b+9])
-			for i := range f.Landmarks {
-				f.Landmarks[i] = [2]float64{math.NaN(), math.NaN()}
-			}
-			for j, li := range m.lmIdx {
-				f.Landmarks[li] = [2]float64{lm[b*2*lp+j], lm[b*2*lp+lp+j]}
-			}
-			f.Points2D = make([][2]float64, N)
-			f.Depth = make([]float64, N)
+		for b, p := range preds {
+			f := Fit{Prediction: p, Points2D: make([][2]float64, N), Depth: make([]float64, N),
+				Texture: make([]float32, C*N), Mask: make([]float32, N)}
 			for v := 0; v < N; v++ {
 				f.Points2D[v] = [2]float64{p2[b*2*N+v], p2[b*2*N+N+v]}
 				f.Depth[v] = sc[b] * p3[b*3*N+2*N+v]
+				f.Mask[v] = float32(mask[b*N+v])
 			}
-			f.Texture = make([]float32, C*N)
 			for i := range f.Texture {
 				f.Texture[i] = float32(tex[b*C*N+i])
 			}
-			f.Mask = make([]float32, N)
-			for i := range f.Mask {
-				f.Mask[i] = float32(mask[b*N+i])
-			}
 			out = append(out, f)
 		}
-		m.fitVM.Reset()
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // GridTriangles returns the triangles of a rows x cols grid mesh (two per

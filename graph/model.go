@@ -370,15 +370,26 @@ func (m *Model) Step(b *Batch) (LossValues, error) {
 // Predict fits images (n x 3 x S x S values, any n >= 1) with the
 // forward-only machine, B at a time (the last chunk is zero-padded).
 func (m *Model) Predict(images []float32) ([]Prediction, error) {
+	var out []Prediction
+	err := m.runChunks(m.predict, "predict", images, func(k int) error {
+		out = append(out, m.predictions(k)...)
+		return nil
+	})
+	return out, err
+}
+
+// runChunks feeds images (n x 3 x S x S values) to vm B at a time, zero-
+// padding the last chunk, and calls each(k) after every run while the node
+// values hold the chunk's results (k = real images in the chunk).
+func (m *Model) runChunks(vm gorgonia.VM, what string, images []float32, each func(k int) error) error {
 	per := 3 * m.Size * m.Size
 	if len(images) == 0 || len(images)%per != 0 {
-		return nil, fmt.Errorf("graph: predict: %d image values, want a positive multiple of 3 x %d x %d", len(images), m.Size, m.Size)
+		return fmt.Errorf("graph: %s: %d image values, want a positive multiple of 3 x %d x %d", what, len(images), m.Size, m.Size)
+	}
+	if i := firstNonFinite(images); i >= 0 {
+		return fmt.Errorf("graph: %s: images[%d] = %v: want finite values", what, i, images[i])
 	}
 	n := len(images) / per
-	out := make([]Prediction, 0, n)
-	if i := firstNonFinite(images); i >= 0 {
-		return nil, fmt.Errorf("graph: predict: images[%d] = %v: want finite values", i, images[i])
-	}
 	chunk := make([]float32, m.B*per)
 	for start := 0; start < n; start += m.B {
 		k := min(m.B, n-start)
@@ -386,36 +397,45 @@ func (m *Model) Predict(images []float32) ([]Prediction, error) {
 		clear(chunk[k*per:])
 		fill(m.imgT, chunk)
 		if err := gorgonia.Let(m.Images, m.imgT); err != nil {
-			return nil, fmt.Errorf("graph: predict: %w", err)
+			return fmt.Errorf("graph: %s: %w", what, err)
 		}
-		if err := m.predict.RunAll(); err != nil {
-			m.predict.Reset()
-			return nil, fmt.Errorf("graph: predict: %w", err)
+		err := vm.RunAll()
+		if err == nil {
+			err = each(k)
 		}
-		th := toFloat64s(m.Loc.Theta.Value().Data())
-		rot := toFloat64s(m.STN.Rotation.Value().Data())
-		sc := toFloat64s(m.STN.Scale.Value().Data())
-		var lm []float64
-		var lp int
-		if m.predictLandmarks != nil {
-			lm = toFloat64s(m.predictLandmarks.Value().Data())
-			lp = len(m.lmIdx)
+		vm.Reset()
+		if err != nil {
+			return fmt.Errorf("graph: %s: %w", what, err)
 		}
-		nt := len(th) / m.B
-		for b := 0; b < k; b++ {
-			p := Prediction{Theta: th[b*nt : (b+1)*nt], Scale: sc[b], Landmarks: make([][2]float64, m.L)}
-			copy(p.Rotation[:], rot[9*b:9*b+9])
-			for i := range p.Landmarks {
-				p.Landmarks[i] = [2]float64{math.NaN(), math.NaN()}
-			}
-			for j, li := range m.lmIdx {
-				p.Landmarks[li] = [2]float64{lm[b*2*lp+j], lm[b*2*lp+lp+j]}
-			}
-			out = append(out, p)
-		}
-		m.predict.Reset()
 	}
-	return out, nil
+	return nil
+}
+
+// predictions reads the first k predictions of the last run from the
+// theta, rotation, scale and landmark nodes.
+func (m *Model) predictions(k int) []Prediction {
+	th := toFloat64s(m.Loc.Theta.Value().Data())
+	rot := toFloat64s(m.STN.Rotation.Value().Data())
+	sc := toFloat64s(m.STN.Scale.Value().Data())
+	var lm []float64
+	lp := len(m.lmIdx)
+	if m.predictLandmarks != nil {
+		lm = toFloat64s(m.predictLandmarks.Value().Data())
+	}
+	nt := len(th) / m.B
+	out := make([]Prediction, k)
+	for b := range out {
+		p := Prediction{Theta: th[b*nt : (b+1)*nt], Scale: sc[b], Landmarks: make([][2]float64, m.L)}
+		copy(p.Rotation[:], rot[9*b:9*b+9])
+		for i := range p.Landmarks {
+			p.Landmarks[i] = [2]float64{math.NaN(), math.NaN()}
+		}
+		for j, li := range m.lmIdx {
+			p.Landmarks[li] = [2]float64{lm[b*2*lp+j], lm[b*2*lp+lp+j]}
+		}
+		out[b] = p
+	}
+	return out
 }
 
 // toFloat64s copies a value's data to a new []float64.
