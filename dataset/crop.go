@@ -45,7 +45,7 @@ func (t CropTransform) Invert(p [2]float64) [2]float64 {
 
 // InvertLandmarks maps every point of lm back to original pixels.
 func (t CropTransform) InvertLandmarks(lm Landmarks) Landmarks {
-	out := Landmarks{Points: make([][2]float64, len(lm.Points)), Visible: append([]bool(nil), lm.Visible...)}
+	out := Landmarks{Points: make([][2]float64, len(lm.Points)), Visible: append([]bool(nil), lm.Visible...), Hidden: append([]bool(nil), lm.Hidden...)}
 	for i, p := range lm.Points {
 		out.Points[i] = t.Invert(p)
 	}
@@ -150,7 +150,7 @@ func CropSample(s Sample, opt CropOptions) (Sample, CropTransform, error) {
 	if s.Landmarks != nil {
 		res.Landmarks = make(map[string]Landmarks, len(s.Landmarks))
 		for k, lm := range s.Landmarks {
-			t := Landmarks{Points: make([][2]float64, len(lm.Points)), Visible: append([]bool(nil), lm.Visible...)}
+			t := Landmarks{Points: make([][2]float64, len(lm.Points)), Visible: append([]bool(nil), lm.Visible...), Hidden: append([]bool(nil), lm.Hidden...)}
 			for i, p := range lm.Points {
 				t.Points[i] = tr.Apply(p)
 			}

@@ -17,6 +17,12 @@ type Landmarks struct {
 	Points [][2]float64 `json:"points"`
 	// Visible is false for missing or self-occluded points (loss weight 0).
 	Visible []bool `json:"visible"`
+	// Hidden, when not nil, is true for a point that is not Visible but
+	// whose position is still known: a self-occluded landmark of rendered
+	// ground truth. Real annotations leave it nil (an invisible point there
+	// has no position). The batcher weights such points by
+	// BatchConfig.HiddenWeight; metrics never count them.
+	Hidden []bool `json:"hidden,omitempty"`
 }
 
 // Box is an axis-aligned rectangle in pixel coordinates.

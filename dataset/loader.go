@@ -48,6 +48,10 @@ type BatchConfig struct {
 	// Mean is subtracted from every channel after scaling 8-bit values to
 	// [0, 1] (zero = plain [0, 1] input).
 	Mean [3]float32 `yaml:"mean"`
+	// HiddenWeight is the landmark weight of a self-occluded point whose
+	// position the sample knows (Landmarks.Hidden, rendered data only);
+	// 0 = the paper's visible-only loss. In [0, 1].
+	HiddenWeight float32 `yaml:"hidden_weight"`
 }
 
 // Batch is one training batch in the layouts the graph consumes.
@@ -60,8 +64,9 @@ type Batch struct {
 	// top-left pixel. Mirror image 2j+1 has x' = W-1-x and its points
 	// permuted by bfm.MirrorPermutation(Scheme).
 	Landmarks []float32
-	// Weights is B x L: 1 for a visible landmark, 0 for a missing or hidden
-	// one (and for NaN coordinates).
+	// Weights is B x L: 1 for a visible landmark, HiddenWeight for a
+	// self-occluded one with a known position (Landmarks.Hidden), 0 for a
+	// missing one (and for NaN coordinates).
 	Weights []float32
 	// Poses and HasPose hold the ground-truth pose where the sample has one;
 	// the mirror has yaw and roll negated.
@@ -138,6 +143,8 @@ func NewBatcher(ctx context.Context, src Source, cfg BatchConfig) (*Batcher, err
 		return nil, bad("workers", cfg.Workers, ">= 0 (0 = GOMAXPROCS)")
 	case cfg.Prefetch < 0:
 		return nil, bad("prefetch", cfg.Prefetch, ">= 0 (0 = 2)")
+	case !(cfg.HiddenWeight >= 0 && cfg.HiddenWeight <= 1):
+		return nil, bad("hidden_weight", cfg.HiddenWeight, "in [0, 1]")
 	}
 	for c, m := range cfg.Mean {
 		if math.IsNaN(float64(m)) || math.IsInf(float64(m), 0) {
@@ -339,8 +346,8 @@ func (b *Batcher) fill(jb batchJob) error {
 		return fmt.Errorf("dataset: batch: sample %d (%s): no %q landmarks", jb.idx, smp.Name, b.cfg.Scheme)
 	}
 	l := bt.L
-	if len(lm.Points) != l || (lm.Visible != nil && len(lm.Visible) != l) {
-		return fmt.Errorf("dataset: batch: sample %d (%s): %q has %d points and %d visibility flags, want %d", jb.idx, smp.Name, b.cfg.Scheme, len(lm.Points), len(lm.Visible), l)
+	if len(lm.Points) != l || (lm.Visible != nil && len(lm.Visible) != l) || (lm.Hidden != nil && len(lm.Hidden) != l) {
+		return fmt.Errorf("dataset: batch: sample %d (%s): %q has %d points, %d visibility and %d hidden flags, want %d", jb.idx, smp.Name, b.cfg.Scheme, len(lm.Points), len(lm.Visible), len(lm.Hidden), l)
 	}
 
 	a, m := 2*jb.j, 2*jb.j+1
@@ -366,9 +373,13 @@ func (b *Batcher) fill(jb batchJob) error {
 			p, vis = [2]float64{}, false
 		}
 		pa[2*i], pa[2*i+1] = float32(p[0]), float32(p[1])
-		wa[i] = 0
-		if vis {
+		switch {
+		case vis:
 			wa[i] = 1
+		case lm.Hidden != nil && lm.Hidden[i] && finite2(p):
+			wa[i] = b.cfg.HiddenWeight
+		default:
+			wa[i] = 0
 		}
 	}
 	// x' = (W-1) - x in float64, then rounded, as MirrorSample does it.

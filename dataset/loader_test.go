@@ -498,3 +498,66 @@ func TestBatcherNaNLandmarkHasZeroWeight(t *testing.T) {
 		}
 	}
 }
+
+// TestBatcherHiddenWeight checks the three landmark weights: 1 visible,
+// HiddenWeight for a self-occluded point with a known position, 0 for a
+// missing one; the mirror carries them through the permutation.
+func TestBatcherHiddenWeight(t *testing.T) {
+	src := newMemSource(4, 6, 5)
+	for i := range src.cache {
+		lm := src.cache[i].Landmarks[bfm.SchemeAFLW21]
+		lm.Hidden = make([]bool, len(lm.Points))
+		for j := range lm.Hidden {
+			// Of the invisible points (j%4 == 3) every other one is hidden
+			// with a known position, the rest are missing.
+			lm.Hidden[j] = j%8 == 3
+		}
+		src.cache[i].Landmarks[bfm.SchemeAFLW21] = lm
+	}
+	bat, err := NewBatcher(context.Background(), src, BatchConfig{K: 2, Height: 5, Width: 6, Scheme: bfm.SchemeAFLW21, HiddenWeight: 0.25, Epochs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bat.Close()
+	bt, err := bat.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	perm := bfm.MirrorPermutation(bfm.SchemeAFLW21)
+	weight := func(j int) float32 {
+		switch {
+		case j%4 != 3:
+			return 1
+		case j%8 == 3:
+			return 0.25
+		}
+		return 0
+	}
+	seen := map[float32]int{}
+	for pair := 0; pair < bt.B/2; pair++ {
+		for i := 0; i < bt.L; i++ {
+			if got, want := bt.Weights[2*pair*bt.L+i], weight(i); got != want {
+				t.Fatalf("pair %d image weight %d = %v, want %v", pair, i, got, want)
+			}
+			if got, want := bt.Weights[(2*pair+1)*bt.L+i], weight(perm[i]); got != want {
+				t.Fatalf("pair %d mirror weight %d = %v, want %v (landmark %d)", pair, i, got, want, perm[i])
+			}
+			seen[bt.Weights[2*pair*bt.L+i]]++
+		}
+	}
+	if seen[0] == 0 || seen[0.25] == 0 || seen[1] == 0 {
+		t.Fatalf("weights seen %v: want all of 0, 0.25 and 1", seen)
+	}
+	mir, err := MirrorLandmarks(src.cache[0].Landmarks[bfm.SchemeAFLW21], bfm.SchemeAFLW21, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range perm {
+		if mir.Hidden[i] != (k%8 == 3) {
+			t.Fatalf("MirrorLandmarks hidden[%d] = %v, want hidden[%d] = %v", i, mir.Hidden[i], k, k%8 == 3)
+		}
+	}
+	if _, err := NewBatcher(context.Background(), src, BatchConfig{K: 2, Height: 5, Width: 6, Scheme: bfm.SchemeAFLW21, HiddenWeight: 1.5}); err == nil || err.Error() != "dataset: batch config: hidden_weight = 1.5, want in [0, 1]" {
+		t.Fatalf("hidden weight 1.5: %v", err)
+	}
+}

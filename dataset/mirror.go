@@ -81,15 +81,24 @@ func MirrorLandmarks(lm Landmarks, scheme string, flipX float64) (Landmarks, err
 	if lm.Visible != nil && len(lm.Visible) != len(perm) {
 		return Landmarks{}, fmt.Errorf("landmarks %q: %d visibility flags, want %d", scheme, len(lm.Visible), len(perm))
 	}
+	if lm.Hidden != nil && len(lm.Hidden) != len(perm) {
+		return Landmarks{}, fmt.Errorf("landmarks %q: %d hidden flags, want %d", scheme, len(lm.Hidden), len(perm))
+	}
 	out := Landmarks{Points: make([][2]float64, len(perm))}
 	if lm.Visible != nil {
 		out.Visible = make([]bool, len(perm))
+	}
+	if lm.Hidden != nil {
+		out.Hidden = make([]bool, len(perm))
 	}
 	for i, j := range perm {
 		p := lm.Points[j]
 		out.Points[i] = [2]float64{flipX - p[0], p[1]}
 		if lm.Visible != nil {
 			out.Visible[i] = lm.Visible[j]
+		}
+		if lm.Hidden != nil {
+			out.Hidden[i] = lm.Hidden[j]
 		}
 	}
 	return out, nil

@@ -414,7 +414,7 @@ func (s *Synthetic) sampleWith(i int, alpha []float64, cam Camera, rng *rand.Ran
 	}
 	for _, scheme := range s.schemes {
 		idx := m.Landmarks[scheme]
-		lm := Landmarks{Points: make([][2]float64, len(idx)), Visible: make([]bool, len(idx))}
+		lm := Landmarks{Points: make([][2]float64, len(idx)), Visible: make([]bool, len(idx)), Hidden: make([]bool, len(idx))}
 		for j, v := range idx {
 			if v < 0 {
 				continue
@@ -422,6 +422,7 @@ func (s *Synthetic) sampleWith(i int, alpha []float64, cam Camera, rng *rand.Ran
 			p := verts[v]
 			lm.Points[j] = [2]float64{p[0], p[1]}
 			lm.Visible[j] = sc.r.VertexVisible(v, tol, c.GrazeDeg)
+			lm.Hidden[j] = !lm.Visible[j]
 			grow(p)
 		}
 		out.Landmarks[scheme] = lm

@@ -243,6 +243,9 @@ func TestSyntheticVisibilityByYaw(t *testing.T) {
 				if lm.Visible[j] != want {
 					t.Errorf("yaw %v %s landmark %d (model x %.0f): visible = %v, want %v", yaw, scheme, j, x, lm.Visible[j], want)
 				}
+				if lm.Hidden[j] != !lm.Visible[j] {
+					t.Errorf("yaw %v %s landmark %d: hidden = %v with visible = %v (rendered points are always known)", yaw, scheme, j, lm.Hidden[j], lm.Visible[j])
+				}
 				if lm.Visible[j] {
 					nvis++
 				}

@@ -118,6 +118,11 @@ type LossSection struct {
 	Prior    float64 `yaml:"prior"`
 	Symmetry float64 `yaml:"symmetry"`
 	Siamese  float64 `yaml:"siamese"`
+	// HiddenLandmark is the confidence of a self-occluded landmark whose
+	// position the data knows (rendered ground truth only; real annotations
+	// have no position for an invisible point). 0 = the paper's loss over
+	// visible landmarks only. In [0, 1].
+	HiddenLandmark float64 `yaml:"hidden_landmark"`
 }
 
 // OptimSection configures the solver.
@@ -461,6 +466,7 @@ func (c *Config) validate(file string, doc *yaml.Node) error {
 		nonneg("loss.prior", c.Loss.Prior),
 		nonneg("loss.symmetry", c.Loss.Symmetry),
 		nonneg("loss.siamese", c.Loss.Siamese),
+		frac("loss.hidden_landmark", c.Loss.HiddenLandmark),
 		nonneg("optim.weight_decay", c.Optim.WeightDecay),
 		nonneg("optim.clip_norm", c.Optim.ClipNorm),
 		nonneg("optim.head_weight_lr_mult", c.Optim.HeadWeightLRMult),

@@ -35,6 +35,7 @@ func TestParseConfigErrorsNameKeyAndLine(t *testing.T) {
 		{"train:\n  batch: many\n", "line 2: cannot unmarshal !!str `many` into int"},
 		{"optim: 3\n", "a.yaml:1: optim: expected a section"},
 		{"data:\n  yaw_deg: 120\n", "a.yaml:2: data.yaw_deg: got 120, expected 0..90 degrees"},
+		{"loss:\n  landmark: 1\n  hidden_landmark: 2\n", "a.yaml:3: loss.hidden_landmark: got 2, expected a number in [0, 1]"},
 		{"data:\n  kind: manifest\n", "data.path: data.kind \"manifest\" needs data.path"},
 		{"seed: [1\n", "a.yaml: (syntax)"},
 	}

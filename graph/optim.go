@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -158,7 +161,11 @@ type Optimizer struct {
 	// wd, gd hold the current step's value and gradient slices (filled in
 	// pass 1 of Step, reused in pass 2).
 	wd, gd []any
-	step   int
+	// spans cut every parameter into optimChunk pieces (built on the first
+	// Step); sums holds pass 1's result per span.
+	spans []optimSpan
+	sums  []spanResult
+	step  int
 	// LastGradNorm is the global gradient norm seen by the last Step
 	// (before clipping).
 	LastGradNorm float64
@@ -258,8 +265,52 @@ func gradData(n *gorgonia.Node) (any, error) {
 	return t.Data(), nil
 }
 
+// optimChunk is the number of elements one worker handles at a time in
+// Step. A fixed size (not one chunk per CPU) keeps the global-norm sum, and
+// so the whole update, bit-identical on machines with different core counts.
+const optimChunk = 1 << 15
+
+// optimSpan is one chunk [lo, hi) of parameter param.
+type optimSpan struct{ param, lo, hi int }
+
+// spanResult is pass 1's answer for one span: the sum of squares of the
+// decayed gradient and the first non-finite element (bad = -1 if none).
+type spanResult struct {
+	sumSq float64
+	bad   int
+	val   float64
+}
+
+// forSpans calls fn(k) for every span index k, spread over GOMAXPROCS
+// goroutines that take spans in turn.
+func forSpans(n int, fn func(k int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for k := 0; k < n; k++ {
+			fn(k)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	work := func() {
+		for k := int(next.Add(1) - 1); k < n; k = int(next.Add(1) - 1) {
+			fn(k)
+		}
+	}
+	for w := 1; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work()
+		}()
+	}
+	work()
+	wg.Wait()
+}
+
 // sumSqFinite returns sum(g+lambda*w)^2 and the first non-finite index of
-// g (-1 if none).
+// g (-1 if none) with its value.
 func sumSqFinite[T float32 | float64](g, w []T, lambda float64) (float64, int, float64) {
 	var s float64
 	for i, x := range g {
@@ -273,31 +324,48 @@ func sumSqFinite[T float32 | float64](g, w []T, lambda float64) (float64, int, f
 	return s, -1, 0
 }
 
+// sgdUpdate is SGD with momentum and L2 decay on the clipped gradient
+// (scale = clip factor): v <- mu*v + lr*(g + lambda*w)*scale; w <- w - v.
+// It zeroes g for the next accumulation.
 func sgdUpdate[T float32 | float64](w, g []T, vel []float64, lr, mu, lambda, scale float64) {
 	for i := range w {
 		gi := (float64(g[i]) + lambda*float64(w[i])) * scale
+		g[i] = 0
 		vel[i] = mu*vel[i] + lr*gi
 		w[i] = T(float64(w[i]) - vel[i])
 	}
 }
 
+// adamUpdate is Adam (Kingma and Ba 2015, Algorithm 1) on the clipped,
+// decayed gradient: m <- b1*m + (1-b1)*g; v <- b2*v + (1-b2)*g^2;
+// w <- w - lr*(m/c1)/(sqrt(v/c2)+eps) with the bias corrections c1 = 1-b1^t,
+// c2 = 1-b2^t. It zeroes g for the next accumulation.
 func adamUpdate[T float32 | float64](w, g []T, m, v []float64, lr, b1, b2, c1, c2, eps, lambda, scale float64) {
 	for i := range w {
 		gi := (float64(g[i]) + lambda*float64(w[i])) * scale
+		g[i] = 0
 		m[i] = b1*m[i] + (1-b1)*gi
 		v[i] = b2*v[i] + (1-b2)*gi*gi
 		w[i] = T(float64(w[i]) - lr*(m[i]/c1)/(math.Sqrt(v[i]/c2)+eps))
 	}
 }
 
+// spanSums runs pass 1 of Step on span sp.
+func spanSums[T float32 | float64](w, g []T, sp optimSpan, lambda float64) spanResult {
+	s, bad, val := sumSqFinite(g[sp.lo:sp.hi], w[sp.lo:sp.hi], lambda)
+	if bad >= 0 {
+		bad += sp.lo
+	}
+	return spanResult{sumSq: s, bad: bad, val: val}
+}
+
 // Step applies one update from the gradients currently held by the
 // parameter nodes (after a TapeMachine RunAll), then zeroes those
 // gradients. If any gradient element is NaN or Inf it returns a
 // *NonFiniteError, leaves parameters and state unchanged and zeroes the
-// gradients so that the next batch starts clean.
+// gradients so that the next batch starts clean. Both passes (the norm and
+// finiteness check, then the update) run over fixed-size chunks in parallel.
 func (o *Optimizer) Step() error {
-	// Pass 1: finiteness and global norm (with decay folded in).
-	var ss float64
 	for i, p := range o.params {
 		wd, err := nodeData(p)
 		if err != nil {
@@ -307,31 +375,52 @@ func (o *Optimizer) Step() error {
 		if err != nil {
 			return err
 		}
-		o.wd[i], o.gd[i] = wd, gd
-		lambda := o.cfg.WeightDecay * o.mults[i].Decay
-		var s, val float64
-		bad := -1
 		switch w := wd.(type) {
 		case []float32:
-			g, ok := gd.([]float32)
-			if !ok || len(g) != len(w) {
+			if g, ok := gd.([]float32); !ok || len(g) != len(w) {
 				return fmt.Errorf("graph: gradient of %q: dtype or size differs from its value", p.Name())
 			}
-			s, bad, val = sumSqFinite(g, w, lambda)
 		case []float64:
-			g, ok := gd.([]float64)
-			if !ok || len(g) != len(w) {
+			if g, ok := gd.([]float64); !ok || len(g) != len(w) {
 				return fmt.Errorf("graph: gradient of %q: dtype or size differs from its value", p.Name())
 			}
-			s, bad, val = sumSqFinite(g, w, lambda)
 		default:
 			return fmt.Errorf("graph: parameter %q has data %T, want []float32 or []float64", p.Name(), wd)
 		}
-		if bad >= 0 {
-			o.zeroGrads()
-			return &NonFiniteError{Step: o.step, Param: p.Name(), Index: bad, Value: val}
+		if n := dataLen(wd); n != len(o.m[i]) {
+			return fmt.Errorf("graph: parameter %q has %d values, optimizer state %d", p.Name(), n, len(o.m[i]))
 		}
-		ss += s
+		o.wd[i], o.gd[i] = wd, gd
+	}
+	if o.spans == nil {
+		for i := range o.params {
+			n := len(o.m[i])
+			for lo := 0; lo < n; lo += optimChunk {
+				o.spans = append(o.spans, optimSpan{param: i, lo: lo, hi: min(lo+optimChunk, n)})
+			}
+		}
+		o.sums = make([]spanResult, len(o.spans))
+	}
+
+	// Pass 1: finiteness and global norm (with decay folded in), summed in
+	// span order so the result does not depend on scheduling.
+	forSpans(len(o.spans), func(k int) {
+		sp := o.spans[k]
+		lambda := o.cfg.WeightDecay * o.mults[sp.param].Decay
+		switch w := o.wd[sp.param].(type) {
+		case []float32:
+			o.sums[k] = spanSums(w, o.gd[sp.param].([]float32), sp, lambda)
+		case []float64:
+			o.sums[k] = spanSums(w, o.gd[sp.param].([]float64), sp, lambda)
+		}
+	})
+	var ss float64
+	for k, r := range o.sums {
+		if r.bad >= 0 {
+			o.zeroGrads()
+			return &NonFiniteError{Step: o.step, Param: o.params[o.spans[k].param].Name(), Index: r.bad, Value: r.val}
+		}
+		ss += r.sumSq
 	}
 	norm := math.Sqrt(ss)
 	o.LastGradNorm = norm
@@ -348,32 +437,50 @@ func (o *Optimizer) Step() error {
 	t := float64(o.step + 1)
 	c1 := 1 - math.Pow(o.cfg.Beta1, t)
 	c2 := 1 - math.Pow(o.cfg.Beta2, t)
-	for i := range o.params {
-		wd, gd := o.wd[i], o.gd[i]
+
+	// Pass 2: the update, which also zeroes each gradient chunk.
+	forSpans(len(o.spans), func(k int) {
+		sp := o.spans[k]
+		i := sp.param
 		plr := lr * o.mults[i].LR
 		lambda := o.cfg.WeightDecay * o.mults[i].Decay
-		switch w := wd.(type) {
+		m := o.m[i][sp.lo:sp.hi]
+		var v []float64
+		if o.v != nil {
+			v = o.v[i][sp.lo:sp.hi]
+		}
+		switch w := o.wd[i].(type) {
 		case []float32:
-			g := gd.([]float32)
+			g := o.gd[i].([]float32)[sp.lo:sp.hi]
 			if o.cfg.Kind == SolverSGD {
-				sgdUpdate(w, g, o.m[i], plr, o.cfg.Momentum, lambda, scale)
+				sgdUpdate(w[sp.lo:sp.hi], g, m, plr, o.cfg.Momentum, lambda, scale)
 			} else {
-				adamUpdate(w, g, o.m[i], o.v[i], plr, o.cfg.Beta1, o.cfg.Beta2, c1, c2, o.cfg.Eps, lambda, scale)
+				adamUpdate(w[sp.lo:sp.hi], g, m, v, plr, o.cfg.Beta1, o.cfg.Beta2, c1, c2, o.cfg.Eps, lambda, scale)
 			}
 		case []float64:
-			g := gd.([]float64)
+			g := o.gd[i].([]float64)[sp.lo:sp.hi]
 			if o.cfg.Kind == SolverSGD {
-				sgdUpdate(w, g, o.m[i], plr, o.cfg.Momentum, lambda, scale)
+				sgdUpdate(w[sp.lo:sp.hi], g, m, plr, o.cfg.Momentum, lambda, scale)
 			} else {
-				adamUpdate(w, g, o.m[i], o.v[i], plr, o.cfg.Beta1, o.cfg.Beta2, c1, c2, o.cfg.Eps, lambda, scale)
+				adamUpdate(w[sp.lo:sp.hi], g, m, v, plr, o.cfg.Beta1, o.cfg.Beta2, c1, c2, o.cfg.Eps, lambda, scale)
 			}
 		}
-	}
-	o.zeroGrads()
+	})
 	clear(o.wd)
 	clear(o.gd)
 	o.step++
 	return nil
+}
+
+// dataLen returns the length of the []float32 or []float64 in d.
+func dataLen(d any) int {
+	switch x := d.(type) {
+	case []float32:
+		return len(x)
+	case []float64:
+		return len(x)
+	}
+	return -1
 }
 
 // zeroGrads clears the parameters' gradient buffers: Gorgonia accumulates

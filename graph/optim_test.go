@@ -3,6 +3,7 @@ package graph
 import (
 	"errors"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -242,4 +243,85 @@ func TestOptimizerStepAllocs(t *testing.T) {
 		t.Errorf("Step allocates %v times per call for one parameter, want <= 6", allocs)
 	}
 	t.Logf("allocs per Step with one parameter: %v", allocs)
+}
+
+// TestAdamChunkedMatchesSerial runs Adam on a parameter that spans several
+// optimChunk pieces with GOMAXPROCS 1 and 2 and compares both, bit for bit,
+// with a plain serial loop; it also checks that the step zeroes the gradient
+// and that a NaN in a late chunk is reported at its global index.
+func TestAdamChunkedMatchesSerial(t *testing.T) {
+	n := 2*optimChunk + 123
+	w0, c := make([]float64, n), make([]float64, n)
+	for i := range w0 {
+		w0[i] = math.Sin(float64(i))
+		c[i] = math.Cos(0.37*float64(i)) * 3
+	}
+	cfg := OptimizerConfig{Kind: SolverAdam, Schedule: Schedule{Base: 0.01}, WeightDecay: 0.001, ClipNorm: 50}
+	final := make([][]float64, 0, 2)
+	for _, procs := range []int{1, 2} {
+		prev := runtime.GOMAXPROCS(procs)
+		w, _, vm := paramWithGrad(t, "w", w0, c)
+		opt, err := NewOptimizer(cfg, []*gorgonia.Node{w}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for step := 0; step < 3; step++ {
+			run(t, vm)
+			if err := opt.Step(); err != nil {
+				t.Fatal(err)
+			}
+			g, _ := w.Grad()
+			for i, v := range g.Data().([]float64) {
+				if v != 0 {
+					t.Fatalf("GOMAXPROCS %d step %d: gradient[%d] = %v after Step, want 0", procs, step, i, v)
+				}
+			}
+		}
+		final = append(final, append([]float64(nil), vals(w)...))
+		vm.Close()
+		runtime.GOMAXPROCS(prev)
+	}
+	// Serial reference: the same maths in one loop.
+	wr := append([]float64(nil), w0...)
+	m, v := make([]float64, n), make([]float64, n)
+	for step := 0; step < 3; step++ {
+		var ss float64
+		for i := range wr {
+			gi := c[i] + 0.001*wr[i]
+			ss += gi * gi
+		}
+		scale := 1.0
+		if norm := math.Sqrt(ss); norm > 50 {
+			scale = 50 / norm
+		}
+		tt := float64(step + 1)
+		c1, c2 := 1-math.Pow(0.9, tt), 1-math.Pow(0.999, tt)
+		for i := range wr {
+			gi := (c[i] + 0.001*wr[i]) * scale
+			m[i] = 0.9*m[i] + 0.1*gi
+			v[i] = 0.999*v[i] + 0.001*gi*gi
+			wr[i] -= 0.01 * (m[i] / c1) / (math.Sqrt(v[i]/c2) + 1e-8)
+		}
+	}
+	for i := range wr {
+		if final[0][i] != final[1][i] {
+			t.Fatalf("w[%d] = %v with GOMAXPROCS 1, %v with 2: want identical", i, final[0][i], final[1][i])
+		}
+		if !near(final[0][i], wr[i], 1e-12) {
+			t.Fatalf("w[%d] = %v, serial reference %v", i, final[0][i], wr[i])
+		}
+	}
+
+	c[n-5] = math.Inf(-1)
+	w, _, vm := paramWithGrad(t, "late", w0, c)
+	defer vm.Close()
+	opt, err := NewOptimizer(cfg, []*gorgonia.Node{w}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, vm)
+	var nf *NonFiniteError
+	if err := opt.Step(); !errors.As(err, &nf) || nf.Param != "late" || nf.Index != n-5 || !math.IsInf(nf.Value, -1) {
+		t.Fatalf("Step error = %v, want NonFiniteError on late[%d] = -Inf", err, n-5)
+	}
 }

@@ -140,6 +140,7 @@ func Train(ctx context.Context, cfg Config, opt TrainOptions) (*TrainResult, err
 	batcher, err := dataset.NewBatcher(bctx, env.Train, dataset.BatchConfig{
 		K: cfg.Train.Batch / 2, Height: env.Size, Width: env.Size, Scheme: cfg.Model.Scheme,
 		Seed: cfg.Seed, Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch, Start: start,
+		HiddenWeight: float32(cfg.Loss.HiddenLandmark),
 	})
 	if err != nil {
 		return nil, err
