@@ -76,6 +76,8 @@ type SyntheticConfig struct {
 	// degrees past the silhouette (default 5): contour landmarks on a mesh
 	// rim sit just past 90 degrees in a frontal view.
 	GrazeDeg float64 `yaml:"graze_deg"`
+	// Photometric are the camera effects applied last (zero = none).
+	Photometric Photometric `yaml:"photometric"`
 }
 
 // DefaultSyntheticConfig is a 112 x 112 training distribution: yaw up to 80
@@ -127,6 +129,9 @@ func (c SyntheticConfig) Validate() error {
 		return bad("visibility_tol", c.VisibilityTol, ">= 0")
 	case !finite(c.GrazeDeg) || c.GrazeDeg < 0 || c.GrazeDeg > 45:
 		return bad("graze_deg", c.GrazeDeg, "in [0, 45]")
+	}
+	if err := c.Photometric.Validate(); err != nil {
+		return fmt.Errorf("dataset: synthetic config: %w", err)
 	}
 	switch c.Background {
 	case BackgroundNoise, BackgroundGradient, BackgroundBlobs, BackgroundMixed:
@@ -450,6 +455,7 @@ func (s *Synthetic) sampleWith(i int, alpha []float64, cam Camera, rng *rand.Ran
 			}
 		}
 	}
+	c.Photometric.Apply(img, rng)
 	return out, nil
 }
 

@@ -76,6 +76,12 @@ type DataSection struct {
 	ShapeStd     float64 `yaml:"shape_std"`
 	Background   string  `yaml:"background"`
 	OccluderProb float64 `yaml:"occluder_prob"`
+	// ColorJitter, GrayProb, BlurProb and NoiseStd are the synthetic
+	// images' camera effects (dataset.Photometric; 0 = off).
+	ColorJitter float64 `yaml:"color_jitter"`
+	GrayProb    float64 `yaml:"gray_prob"`
+	BlurProb    float64 `yaml:"blur_prob"`
+	NoiseStd    float64 `yaml:"noise_std"`
 
 	// Workers render or load images in parallel with training.
 	Workers int `yaml:"workers"`
@@ -435,6 +441,12 @@ func (c *Config) validate(file string, doc *yaml.Node) error {
 		}
 		return nil
 	}
+	inRange := func(key string, v, lo, hi float64) error {
+		if !(v >= lo && v <= hi) {
+			return bad(key, "got %v, expected a number in [%v, %v]", v, lo, hi)
+		}
+		return nil
+	}
 	frac := func(key string, v float64) error {
 		if !(v >= 0 && v <= 1) {
 			return bad(key, "got %v, expected a number in [0, 1]", v)
@@ -475,6 +487,10 @@ func (c *Config) validate(file string, doc *yaml.Node) error {
 		nonneg("data.shape_std", c.Data.ShapeStd),
 		frac("data.val_fraction", c.Data.ValFraction),
 		frac("data.occluder_prob", c.Data.OccluderProb),
+		frac("data.gray_prob", c.Data.GrayProb),
+		frac("data.blur_prob", c.Data.BlurProb),
+		inRange("data.color_jitter", c.Data.ColorJitter, 0, 0.9),
+		inRange("data.noise_std", c.Data.NoiseStd, 0, 64),
 		frac("optim.momentum", c.Optim.Momentum),
 		frac("optim.min_lr_fraction", c.Optim.MinLRFrac),
 		frac("localiser.face_fraction", c.Localiser.FaceFraction),

@@ -193,6 +193,35 @@ type EvalOptions struct {
 	Log *slog.Logger
 }
 
+// DataKindOf names the reader (a data.kind) for a path given on the command
+// line: a folder of .mat files is AFLW2000-3D, any other folder holds images
+// with .pts or .ljson annotations beside them, a .xml file is a dlib imglab
+// list, and .jsonl, .json, .csv or .tsv files are manifests. AFLW's sqlite
+// database needs its image folder too, so it is refused here (configure
+// data.kind: aflw with data.path and data.images instead).
+func DataKindOf(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("data %s: %w", path, err)
+	}
+	if st.IsDir() {
+		if mats, _ := filepath.Glob(filepath.Join(path, "*.mat")); len(mats) > 0 {
+			return "aflw2000", nil
+		}
+		return "pts", nil
+	}
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".xml":
+		return "dlib", nil
+	case ".jsonl", ".json", ".ndjson", ".csv", ".tsv":
+		return "manifest", nil
+	case ".sqlite", ".db":
+		return "", fmt.Errorf("data %s: an AFLW database needs its image folder: set data.kind=aflw, data.path and data.images in the config instead of --data", path)
+	default:
+		return "", fmt.Errorf("data %s: unknown extension %q: want a folder (images with .pts/.ljson, or AFLW2000-3D .mat pairs), a dlib .xml, or a .jsonl/.csv manifest", path, ext)
+	}
+}
+
 // Evaluate loads a trained model and scores it on a split of the
 // configured data (or on opt.Data), writing the metrics JSON, a cumulative
 // error distribution plot and Figure-6 panels to opt.Out.
@@ -210,7 +239,11 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (*dataset.Metric
 		return nil, err
 	}
 	if opt.Data != "" {
-		cfg.Data.Kind, cfg.Data.Path = "manifest", opt.Data
+		kind, err := DataKindOf(opt.Data)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Data.Kind, cfg.Data.Path = kind, opt.Data
 		cfg.Data.ValFraction = 1
 	}
 	// A run directory records the geometry image it was trained with;

@@ -92,6 +92,7 @@ func SyntheticConfigFrom(cfg Config, size int, count int) dataset.SyntheticConfi
 		sc.Background = d.Background
 	}
 	sc.OccluderProb = d.OccluderProb
+	sc.Photometric = dataset.Photometric{ColorJitter: d.ColorJitter, GrayProb: d.GrayProb, BlurProb: d.BlurProb, NoiseStd: d.NoiseStd}
 	return sc
 }
 

@@ -59,7 +59,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 	cfgPath := fs.String("config", "", "YAML config file (required)")
 	ckpt := fs.String("checkpoint", "", "checkpoint file or run directory (its best checkpoint) (required)")
 	split := fs.String("split", "val", "data split: val or train")
-	data := fs.String("data", "", "evaluate on this JSON-lines manifest instead of the configured data")
+	data := fs.String("data", "", "evaluate on this data instead of the configured data: a .jsonl/.csv manifest, a dlib .xml, or a folder of images with .pts/.ljson (or AFLW2000-3D .mat) files")
 	out := fs.String("out", "", "directory for metrics.json, ced.png and panels (default: CHECKPOINT_DIR/eval-SPLIT)")
 	max := fs.Int("max", 0, "evaluate at most this many images (0 = all)")
 	asJSON := fs.Bool("json", false, "print only the metrics JSON on standard output")
