@@ -104,7 +104,7 @@ func (p Photometric) Apply(img *image.RGBA, rng *rand.Rand) {
 func forPixels(img *image.RGBA, fn func(px []uint8)) {
 	b := img.Bounds()
 	for y := b.Min.Y; y < b.Max.Y; y++ {
-		row := img.Pix[img.PixOffset(b.Min.X, y):img.PixOffset(b.Max.X-1, y)+4]
+		row := img.Pix[img.PixOffset(b.Min.X, y) : img.PixOffset(b.Max.X-1, y)+4]
 		for x := 0; x+4 <= len(row); x += 4 {
 			fn(row[x : x+4 : x+4])
 		}
