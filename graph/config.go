@@ -76,8 +76,9 @@ type DataSection struct {
 	ShapeStd     float64 `yaml:"shape_std"`
 	Background   string  `yaml:"background"`
 	OccluderProb float64 `yaml:"occluder_prob"`
-	// ColorJitter, GrayProb, BlurProb and NoiseStd are the synthetic
-	// images' camera effects (dataset.Photometric; 0 = off).
+	// ColorJitter, GrayProb, BlurProb and NoiseStd are the camera effects
+	// of synthetic training images (dataset.Photometric; 0 = off); the
+	// validation split is always rendered without them.
 	ColorJitter float64 `yaml:"color_jitter"`
 	GrayProb    float64 `yaml:"gray_prob"`
 	BlurProb    float64 `yaml:"blur_prob"`

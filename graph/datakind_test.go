@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stn3d/stn3d/dataset"
 )
 
 func TestDataKindOf(t *testing.T) {
@@ -40,5 +42,34 @@ func TestDataKindOf(t *testing.T) {
 		if _, err := DataKindOf(c.path); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.path) {
 			t.Errorf("DataKindOf(%s) error %v, want it to name the path and contain %q", c.path, err, c.want)
 		}
+	}
+}
+
+// TestSetupAugmentsTrainingOnly checks that the camera effects of the config
+// reach the synthetic training split and never the validation split.
+func TestSetupAugmentsTrainingOnly(t *testing.T) {
+	cfg, err := LoadConfig("../configs/default.yaml", []string{"data.train_count=10", "data.val_count=10",
+		"data.color_jitter=0.3", "data.gray_prob=0.2", "data.blur_prob=0.4", "data.noise_std=5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := Setup(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, ok1 := env.Train.(*dataset.Synthetic)
+	va, ok2 := env.Val.(*dataset.Synthetic)
+	if !ok1 || !ok2 {
+		t.Fatalf("sources %T, %T: want *dataset.Synthetic", env.Train, env.Val)
+	}
+	want := dataset.Photometric{ColorJitter: cfg.Data.ColorJitter, GrayProb: cfg.Data.GrayProb, BlurProb: cfg.Data.BlurProb, NoiseStd: cfg.Data.NoiseStd}
+	if want != (dataset.Photometric{ColorJitter: 0.3, GrayProb: 0.2, BlurProb: 0.4, NoiseStd: 5}) {
+		t.Fatalf("config camera effects %+v: the --set overrides did not arrive", want)
+	}
+	if got := tr.Config().Photometric; got != want {
+		t.Errorf("training photometric %+v, want %+v", got, want)
+	}
+	if got := va.Config().Photometric; got != (dataset.Photometric{}) {
+		t.Errorf("validation photometric %+v, want none", got)
 	}
 }

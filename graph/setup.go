@@ -97,7 +97,12 @@ func SyntheticConfigFrom(cfg Config, size int, count int) dataset.SyntheticConfi
 }
 
 // Setup loads the models and opens the data sources of a run.
+//
+// A nil log discards the warnings.
 func Setup(cfg Config, log *slog.Logger) (*Env, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	size, err := InputSizeFor(cfg.Localiser.Arch)
 	if err != nil {
 		return nil, err
@@ -116,7 +121,11 @@ func Setup(cfg Config, log *slog.Logger) (*Env, error) {
 		if err != nil {
 			return nil, err
 		}
-		va, err := dataset.NewSynthetic(mesh, SyntheticConfigFrom(cfg, size, cfg.Data.ValCount), "val")
+		// Camera effects are training augmentation: validation renders
+		// clean images, so its metrics measure the fit alone.
+		vc := SyntheticConfigFrom(cfg, size, cfg.Data.ValCount)
+		vc.Photometric = dataset.Photometric{}
+		va, err := dataset.NewSynthetic(mesh, vc, "val")
 		if err != nil {
 			return nil, err
 		}
