@@ -154,10 +154,12 @@ type Optimizer struct {
 	cfg    OptimizerConfig
 	params []*gorgonia.Node
 	mults  []ParamMult
-	// m holds SGD velocity or Adam first moment; v holds Adam's second
-	// moment (nil for SGD). Stored in float64 whatever the graph dtype so
-	// that a resume is exact.
-	m, v [][]float64
+	// state[i] holds parameter i's SGD velocity or Adam first moment (m)
+	// and Adam's second moment (v, nil for SGD), in the parameter's own
+	// dtype: float32 state halves the memory traffic of the update, which
+	// is memory-bound. Checkpoints store it as float64, which holds every
+	// float32 exactly, so a resume is exact.
+	state []paramState
 	// wd, gd hold the current step's value and gradient slices (filled in
 	// pass 1 of Step, reused in pass 2).
 	wd, gd []any
@@ -172,6 +174,16 @@ type Optimizer struct {
 	// LastLR is the base learning rate used by the last Step.
 	LastLR float64
 }
+
+// paramState is one parameter's optimiser buffers; exactly one of the
+// float32 and float64 pairs is used.
+type paramState struct {
+	m32, v32 []float32
+	m64, v64 []float64
+}
+
+// len returns the number of elements of the state.
+func (s paramState) len() int { return max(len(s.m32), len(s.m64)) }
 
 // NewOptimizer validates cfg and allocates state for params. mults maps a
 // parameter name to its multipliers; absent names get {1, 1}.
@@ -219,10 +231,22 @@ func NewOptimizer(cfg OptimizerConfig, params []*gorgonia.Node, mults map[string
 		}
 		o.mults = append(o.mults, mu)
 		n := p.Shape().TotalSize()
-		o.m = append(o.m, make([]float64, n))
-		if cfg.Kind == SolverAdam {
-			o.v = append(o.v, make([]float64, n))
+		var st paramState
+		switch p.Dtype() {
+		case tensor.Float32:
+			st.m32 = make([]float32, n)
+			if cfg.Kind == SolverAdam {
+				st.v32 = make([]float32, n)
+			}
+		case tensor.Float64:
+			st.m64 = make([]float64, n)
+			if cfg.Kind == SolverAdam {
+				st.v64 = make([]float64, n)
+			}
+		default:
+			return nil, fmt.Errorf("graph: optimizer: parameter %q has dtype %v, want float32 or float64", p.Name(), p.Dtype())
 		}
+		o.state = append(o.state, st)
 	}
 	for name := range mults {
 		if !seen[name] {
@@ -326,27 +350,35 @@ func sumSqFinite[T float32 | float64](g, w []T, lambda float64) (float64, int, f
 
 // sgdUpdate is SGD with momentum and L2 decay on the clipped gradient
 // (scale = clip factor): v <- mu*v + lr*(g + lambda*w)*scale; w <- w - v.
-// It zeroes g for the next accumulation.
-func sgdUpdate[T float32 | float64](w, g []T, vel []float64, lr, mu, lambda, scale float64) {
+// It zeroes g for the next accumulation. Arithmetic is in T.
+func sgdUpdate[T float32 | float64](w, g, vel []T, lr, mu, lambda, scale float64) {
+	tl, tm, tlam, ts := T(lr), T(mu), T(lambda), T(scale)
 	for i := range w {
-		gi := (float64(g[i]) + lambda*float64(w[i])) * scale
+		gi := (g[i] + tlam*w[i]) * ts
 		g[i] = 0
-		vel[i] = mu*vel[i] + lr*gi
-		w[i] = T(float64(w[i]) - vel[i])
+		vi := tm*vel[i] + tl*gi
+		vel[i] = vi
+		w[i] -= vi
 	}
 }
 
 // adamUpdate is Adam (Kingma and Ba 2015, Algorithm 1) on the clipped,
-// decayed gradient: m <- b1*m + (1-b1)*g; v <- b2*v + (1-b2)*g^2;
-// w <- w - lr*(m/c1)/(sqrt(v/c2)+eps) with the bias corrections c1 = 1-b1^t,
-// c2 = 1-b2^t. It zeroes g for the next accumulation.
-func adamUpdate[T float32 | float64](w, g []T, m, v []float64, lr, b1, b2, c1, c2, eps, lambda, scale float64) {
+// decayed gradient g' = (g + lambda*w)*scale: m <- b1*m + (1-b1)*g';
+// v <- b2*v + (1-b2)*g'^2; w <- w - (lr/c1)*m/(sqrt(v/c2)+eps) with the bias
+// corrections c1 = 1-b1^t, c2 = 1-b2^t. It zeroes g for the next
+// accumulation. Arithmetic is in T (the square root of a float32 compiles
+// to one SQRTSS).
+func adamUpdate[T float32 | float64](w, g, m, v []T, lr, b1, b2, c1, c2, eps, lambda, scale float64) {
+	tb1, tb2, ta1, ta2 := T(b1), T(b2), T(1-b1), T(1-b2)
+	step, ic2, teps := T(lr/c1), 1/c2, T(eps)
+	tlam, ts := T(lambda), T(scale)
 	for i := range w {
-		gi := (float64(g[i]) + lambda*float64(w[i])) * scale
+		gi := (g[i] + tlam*w[i]) * ts
 		g[i] = 0
-		m[i] = b1*m[i] + (1-b1)*gi
-		v[i] = b2*v[i] + (1-b2)*gi*gi
-		w[i] = T(float64(w[i]) - lr*(m[i]/c1)/(math.Sqrt(v[i]/c2)+eps))
+		mi := tb1*m[i] + ta1*gi
+		vi := tb2*v[i] + ta2*gi*gi
+		m[i], v[i] = mi, vi
+		w[i] -= step * mi / (T(math.Sqrt(float64(vi)*ic2)) + teps)
 	}
 }
 
@@ -387,14 +419,14 @@ func (o *Optimizer) Step() error {
 		default:
 			return fmt.Errorf("graph: parameter %q has data %T, want []float32 or []float64", p.Name(), wd)
 		}
-		if n := dataLen(wd); n != len(o.m[i]) {
-			return fmt.Errorf("graph: parameter %q has %d values, optimizer state %d", p.Name(), n, len(o.m[i]))
+		if n := dataLen(wd); n != o.state[i].len() {
+			return fmt.Errorf("graph: parameter %q has %d values, optimizer state %d", p.Name(), n, o.state[i].len())
 		}
 		o.wd[i], o.gd[i] = wd, gd
 	}
 	if o.spans == nil {
 		for i := range o.params {
-			n := len(o.m[i])
+			n := o.state[i].len()
 			for lo := 0; lo < n; lo += optimChunk {
 				o.spans = append(o.spans, optimSpan{param: i, lo: lo, hi: min(lo+optimChunk, n)})
 			}
@@ -444,25 +476,21 @@ func (o *Optimizer) Step() error {
 		i := sp.param
 		plr := lr * o.mults[i].LR
 		lambda := o.cfg.WeightDecay * o.mults[i].Decay
-		m := o.m[i][sp.lo:sp.hi]
-		var v []float64
-		if o.v != nil {
-			v = o.v[i][sp.lo:sp.hi]
-		}
+		st, lo, hi := o.state[i], sp.lo, sp.hi
 		switch w := o.wd[i].(type) {
 		case []float32:
-			g := o.gd[i].([]float32)[sp.lo:sp.hi]
+			g := o.gd[i].([]float32)[lo:hi]
 			if o.cfg.Kind == SolverSGD {
-				sgdUpdate(w[sp.lo:sp.hi], g, m, plr, o.cfg.Momentum, lambda, scale)
+				sgdUpdate(w[lo:hi], g, st.m32[lo:hi], plr, o.cfg.Momentum, lambda, scale)
 			} else {
-				adamUpdate(w[sp.lo:sp.hi], g, m, v, plr, o.cfg.Beta1, o.cfg.Beta2, c1, c2, o.cfg.Eps, lambda, scale)
+				adamUpdate(w[lo:hi], g, st.m32[lo:hi], st.v32[lo:hi], plr, o.cfg.Beta1, o.cfg.Beta2, c1, c2, o.cfg.Eps, lambda, scale)
 			}
 		case []float64:
-			g := o.gd[i].([]float64)[sp.lo:sp.hi]
+			g := o.gd[i].([]float64)[lo:hi]
 			if o.cfg.Kind == SolverSGD {
-				sgdUpdate(w[sp.lo:sp.hi], g, m, plr, o.cfg.Momentum, lambda, scale)
+				sgdUpdate(w[lo:hi], g, st.m64[lo:hi], plr, o.cfg.Momentum, lambda, scale)
 			} else {
-				adamUpdate(w[sp.lo:sp.hi], g, m, v, plr, o.cfg.Beta1, o.cfg.Beta2, c1, c2, o.cfg.Eps, lambda, scale)
+				adamUpdate(w[lo:hi], g, st.m64[lo:hi], st.v64[lo:hi], plr, o.cfg.Beta1, o.cfg.Beta2, c1, c2, o.cfg.Eps, lambda, scale)
 			}
 		}
 	})
@@ -498,47 +526,80 @@ func (o *Optimizer) zeroGrads() {
 
 // State returns the optimiser state for checkpointing: one named slice per
 // buffer ("<param>.m", and "<param>.v" for Adam) and the step count. The
-// slices alias the optimiser's buffers.
+// slices are float64 copies (exact for float32 state).
 func (o *Optimizer) State() (step int, bufs map[string][]float64) {
 	bufs = make(map[string][]float64, 2*len(o.params))
+	put := func(name string, b32 []float32, b64 []float64) {
+		if b64 != nil {
+			bufs[name] = append([]float64(nil), b64...)
+			return
+		}
+		out := make([]float64, len(b32))
+		for i, v := range b32 {
+			out[i] = float64(v)
+		}
+		bufs[name] = out
+	}
+	adam := o.cfg.Kind == SolverAdam
 	for i, p := range o.params {
-		bufs[p.Name()+".m"] = o.m[i]
-		if o.v != nil {
-			bufs[p.Name()+".v"] = o.v[i]
+		st := o.state[i]
+		put(p.Name()+".m", st.m32, st.m64)
+		if adam {
+			put(p.Name()+".v", st.v32, st.v64)
 		}
 	}
 	return o.step, bufs
 }
 
 // SetState restores what State returned; every buffer must be present with
-// the right length.
+// the right length (and, for float32 state, values a float32 can hold).
 func (o *Optimizer) SetState(step int, bufs map[string][]float64) error {
 	if step < 0 {
 		return fmt.Errorf("graph: optimizer state step %d: want >= 0", step)
 	}
 	var errs []error
-	check := func(name string, n int) {
+	check := func(name string, n int, f32 bool) {
 		src, ok := bufs[name]
 		switch {
 		case !ok:
 			errs = append(errs, fmt.Errorf("graph: optimizer state %q missing", name))
 		case len(src) != n:
 			errs = append(errs, fmt.Errorf("graph: optimizer state %q has %d values, want %d", name, len(src), n))
+		case f32:
+			for j, v := range src {
+				if math.Abs(v) > math.MaxFloat32 && !math.IsInf(v, 0) {
+					errs = append(errs, fmt.Errorf("graph: optimizer state %q[%d] = %g overflows float32", name, j, v))
+					return
+				}
+			}
 		}
 	}
+	adam := o.cfg.Kind == SolverAdam
 	for i, p := range o.params {
-		check(p.Name()+".m", len(o.m[i]))
-		if o.v != nil {
-			check(p.Name()+".v", len(o.v[i]))
+		st := o.state[i]
+		check(p.Name()+".m", st.len(), st.m32 != nil)
+		if adam {
+			check(p.Name()+".v", st.len(), st.m32 != nil)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	get := func(name string, b32 []float32, b64 []float64) {
+		src := bufs[name]
+		if b64 != nil {
+			copy(b64, src)
+			return
+		}
+		for j, v := range src {
+			b32[j] = float32(v)
+		}
+	}
 	for i, p := range o.params {
-		copy(o.m[i], bufs[p.Name()+".m"])
-		if o.v != nil {
-			copy(o.v[i], bufs[p.Name()+".v"])
+		st := o.state[i]
+		get(p.Name()+".m", st.m32, st.m64)
+		if adam {
+			get(p.Name()+".v", st.v32, st.v64)
 		}
 	}
 	o.step = step

@@ -433,38 +433,44 @@ func convGradX[T float](s *scratch, g convGeom, d convDims, relu bool, dx, w, gy
 	})
 }
 
+// gradWChunks is the number of fixed batch slices whose dL/dw partial sums
+// convGradW adds in slice order. A fixed split (not one partial per worker,
+// filled first come first served) makes the sum, and so training,
+// bit-reproducible from run to run and across a resume.
+const gradWChunks = 4
+
 func convGradW[T float](s *scratch, g convGeom, d convDims, relu bool, dw, x, gy, y []T) {
 	inSize, outSize := d.cin*g.h*g.w, d.cout*d.n
-	clear(dw)
-	var mu sync.Mutex
-	forBatch(d.b, d.work(), func(items iter.Seq[int]) {
+	chunks := min(d.b, gradWChunks)
+	size := d.cout * d.kk
+	parts := take[T](s, chunks*size)
+	defer give(s, parts)
+	forBatch(chunks, d.work()*((d.b+chunks-1)/chunks), func(items iter.Seq[int]) {
 		col := take[T](s, d.kk*d.n)
-		part := take[T](s, d.cout*d.kk)
 		var gm []T
 		if relu {
 			gm = take[T](s, outSize)
 		}
-		defer give(s, col, part, gm)
-		count := 0
-		for bi := range items {
-			gb := maskedGrad(gm, gy, y, bi, outSize, relu)
-			im2col(col, x[bi*inSize:(bi+1)*inSize], g, d)
-			beta := T(1)
-			if count == 0 {
-				beta = 0
+		defer give(s, col, gm)
+		for c := range items {
+			part := parts[c*size : (c+1)*size]
+			for bi := c * d.b / chunks; bi < (c+1)*d.b/chunks; bi++ {
+				gb := maskedGrad(gm, gy, y, bi, outSize, relu)
+				im2col(col, x[bi*inSize:(bi+1)*inSize], g, d)
+				beta := T(1)
+				if bi == c*d.b/chunks {
+					beta = 0
+				}
+				convGemm(s, false, true, d.cout, d.kk, d.n, 1, gb, d.n, col, d.n, beta, part, d.kk)
 			}
-			count++
-			convGemm(s, false, true, d.cout, d.kk, d.n, 1, gb, d.n, col, d.n, beta, part, d.kk)
 		}
-		if count == 0 {
-			return // the other workers took every item
-		}
-		mu.Lock()
-		for i, v := range part {
+	})
+	copy(dw, parts[:size])
+	for c := 1; c < chunks; c++ {
+		for i, v := range parts[c*size : (c+1)*size] {
 			dw[i] += v
 		}
-		mu.Unlock()
-	})
+	}
 }
 
 func convGradB[T float](d convDims, relu bool, db, gy, y []T) {

@@ -625,3 +625,52 @@ func TestSmallLocaliserMatchesBuiltin(t *testing.T) {
 		}
 	}
 }
+
+// TestConv2DGradWBitReproducible runs the weight gradient of a batch-16
+// convolution five times on two workers: the fixed-slice reduction must give
+// the same bits every time (a first-come reduction does not).
+func TestConv2DGradWBitReproducible(t *testing.T) {
+	prev := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(prev)
+	var first []float32
+	for run := 0; run < 5; run++ {
+		g := gorgonia.NewGraph()
+		x := param32(g, "x", heNormal32(1, 16*8*12*12, 1), 16, 8, 12, 12)
+		w := param32(g, "w", heNormal32(2, 16*8*9, 72), 16, 8, 3, 3)
+		b := param32(g, "b", make([]float32, 16), 1, 16, 1, 1)
+		y, err := Conv2D(x, w, b, 1, 1, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sq, err := gorgonia.Square(y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cost, err := gorgonia.Sum(sq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := gorgonia.Grad(cost, w); err != nil {
+			t.Fatal(err)
+		}
+		vm := gorgonia.NewTapeMachine(g, gorgonia.BindDualValues(w))
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		gw, err := w.Grad()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := append([]float32(nil), gw.Data().([]float32)...)
+		vm.Close()
+		if run == 0 {
+			first = got
+			continue
+		}
+		for i := range got {
+			if got[i] != first[i] {
+				t.Fatalf("run %d: dL/dw[%d] = %v, first run %v", run, i, got[i], first[i])
+			}
+		}
+	}
+}
