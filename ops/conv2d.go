@@ -346,18 +346,6 @@ func convForward[T float](s *scratch, g convGeom, d convDims, relu bool, out, x,
 	})
 }
 
-// maskedGrad returns gy[bi] masked by y[bi] > 0 in buf when relu is set, or
-// gy[bi] itself.
-func maskedGrad[T float](buf, gy, y []T, bi, size int, relu bool) []T {
-	src := gy[bi*size : (bi+1)*size]
-	if !relu {
-		return src
-	}
-	buf = buf[:size]
-	reluMask(buf, src, y[bi*size:(bi+1)*size])
-	return buf
-}
-
 // reluMask sets dst[i] = g[i] where y[i] > 0 and 0 elsewhere, without
 // branches (a data-dependent branch mispredicts half the time on ReLU
 // outputs): the mask is all ones exactly when y's bit pattern is non-zero
@@ -389,43 +377,13 @@ func reluMask64(dst, g, y []float64) {
 	}
 }
 
-// maskedSum returns the sum of g[i] over y[i] > 0 (branch-free like reluMask).
-func maskedSum[T float](g, y []T) T {
-	switch gv := any(g).(type) {
-	case []float32:
-		ys := any(y).([]float32)[:len(gv)]
-		var s float32
-		for i, v := range gv {
-			yb := math.Float32bits(ys[i])
-			m := uint32(int32(yb|-yb)>>31) &^ uint32(int32(yb)>>31)
-			s += math.Float32frombits(math.Float32bits(v) & m)
-		}
-		return T(s)
-	case []float64:
-		ys := any(y).([]float64)[:len(gv)]
-		var s float64
-		for i, v := range gv {
-			yb := math.Float64bits(ys[i])
-			m := uint64(int64(yb|-yb)>>63) &^ uint64(int64(yb)>>63)
-			s += math.Float64frombits(math.Float64bits(v) & m)
-		}
-		return T(s)
-	}
-	return 0
-}
-
-func convGradX[T float](s *scratch, g convGeom, d convDims, relu bool, dx, w, gy, y []T) {
+func convGradX[T float](s *scratch, g convGeom, d convDims, dx, w, gy []T) {
 	inSize, outSize := d.cin*g.h*g.w, d.cout*d.n
 	forBatch(d.b, d.work(), func(items iter.Seq[int]) {
 		dcol := take[T](s, d.kk*d.n)
-		var gm []T
-		if relu {
-			gm = take[T](s, outSize)
-		}
-		defer give(s, dcol, gm)
+		defer give(s, dcol)
 		for bi := range items {
-			gb := maskedGrad(gm, gy, y, bi, outSize, relu)
-			convGemm(s, true, false, d.kk, d.n, d.cout, 1, w, d.kk, gb, d.n, 0, dcol, d.n)
+			convGemm(s, true, false, d.kk, d.n, d.cout, 1, w, d.kk, gy[bi*outSize:(bi+1)*outSize], d.n, 0, dcol, d.n)
 			dxb := dx[bi*inSize : (bi+1)*inSize]
 			clear(dxb)
 			col2im(dxb, dcol, g, d)
@@ -439,7 +397,7 @@ func convGradX[T float](s *scratch, g convGeom, d convDims, relu bool, dx, w, gy
 // bit-reproducible from run to run and across a resume.
 const gradWChunks = 4
 
-func convGradW[T float](s *scratch, g convGeom, d convDims, relu bool, dw, x, gy, y []T) {
+func convGradW[T float](s *scratch, g convGeom, d convDims, dw, x, gy []T) {
 	inSize, outSize := d.cin*g.h*g.w, d.cout*d.n
 	chunks := min(d.b, gradWChunks)
 	size := d.cout * d.kk
@@ -447,15 +405,11 @@ func convGradW[T float](s *scratch, g convGeom, d convDims, relu bool, dw, x, gy
 	defer give(s, parts)
 	forBatch(chunks, d.work()*((d.b+chunks-1)/chunks), func(items iter.Seq[int]) {
 		col := take[T](s, d.kk*d.n)
-		var gm []T
-		if relu {
-			gm = take[T](s, outSize)
-		}
-		defer give(s, col, gm)
+		defer give(s, col)
 		for c := range items {
 			part := parts[c*size : (c+1)*size]
 			for bi := c * d.b / chunks; bi < (c+1)*d.b/chunks; bi++ {
-				gb := maskedGrad(gm, gy, y, bi, outSize, relu)
+				gb := gy[bi*outSize : (bi+1)*outSize]
 				im2col(col, x[bi*inSize:(bi+1)*inSize], g, d)
 				beta := T(1)
 				if bi == c*d.b/chunks {
@@ -473,19 +427,14 @@ func convGradW[T float](s *scratch, g convGeom, d convDims, relu bool, dw, x, gy
 	}
 }
 
-func convGradB[T float](d convDims, relu bool, db, gy, y []T) {
+func convGradB[T float](d convDims, db, gy []T) {
 	parallelFor(d.cout, d.b*d.n, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			var sum T
 			for bi := 0; bi < d.b; bi++ {
 				off := (bi*d.cout + c) * d.n
-				gs := gy[off : off+d.n]
-				if relu {
-					sum += maskedSum(gs, y[off:off+d.n])
-				} else {
-					for _, v := range gs {
-						sum += v
-					}
+				for _, v := range gy[off : off+d.n] {
+					sum += v
 				}
 			}
 			db[c] = sum
@@ -552,52 +501,87 @@ func (op convOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (go
 		return nil, fmt.Errorf("%v: SymDiff got %d inputs, want 3", op, len(inputs))
 	}
 	x, w := inputs[0], inputs[1]
-	tail := gorgonia.Nodes{grad}
+	// With the fused ReLU, G is masked by y > 0 once (reluGradOp) and the
+	// three gradients below read the masked G.
 	if op.relu {
-		tail = append(tail, output)
+		var err error
+		if grad, err = gorgonia.ApplyOp(reluGradOp{}, grad, output); err != nil {
+			return nil, fmt.Errorf("%v: ReLU gradient: %w", op, err)
+		}
 	}
 	grads := make(gorgonia.Nodes, 3)
 	var err error
 	if !op.noInputGrad {
-		gx := convGradXOp{geom: op.geom, relu: op.relu, ws: op.ws}
-		if grads[0], err = gorgonia.ApplyOp(gx, append(gorgonia.Nodes{w}, tail...)...); err != nil {
+		gx := convGradXOp{geom: op.geom, ws: op.ws}
+		if grads[0], err = gorgonia.ApplyOp(gx, w, grad); err != nil {
 			return nil, fmt.Errorf("%v: gradient x: %w", op, err)
 		}
 	}
-	gw := convGradWOp{geom: op.geom, relu: op.relu, ws: op.ws}
-	if grads[1], err = gorgonia.ApplyOp(gw, append(gorgonia.Nodes{x}, tail...)...); err != nil {
+	gw := convGradWOp{geom: op.geom, ws: op.ws}
+	if grads[1], err = gorgonia.ApplyOp(gw, x, grad); err != nil {
 		return nil, fmt.Errorf("%v: gradient w: %w", op, err)
 	}
-	gb := convGradBOp{geom: op.geom, relu: op.relu}
-	if grads[2], err = gorgonia.ApplyOp(gb, tail...); err != nil {
+	gb := convGradBOp{geom: op.geom}
+	if grads[2], err = gorgonia.ApplyOp(gb, grad); err != nil {
 		return nil, fmt.Errorf("%v: gradient b: %w", op, err)
 	}
 	return grads, nil
 }
 
-// convGradXOp: (w, G [, y]) -> dL/dx (B,Cin,H,W).
+// reluGradOp: (G, y) -> G * [y > 0], the backward of a ReLU given its
+// output y (the subgradient at 0 is 0), computed once per fused conv.
+type reluGradOp struct{ plain }
+
+func (op reluGradOp) Arity() int            { return 2 }
+func (op reluGradOp) Type() hm.Type         { return fnType(4, 4, 4) }
+func (op reluGradOp) String() string        { return "ReLUGrad" }
+func (op reluGradOp) WriteHash(h hash.Hash) { writeString(h, op.String()) }
+func (op reluGradOp) Hashcode() uint32      { return hashOf(op) }
+func (op reluGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
+	return inferShape(op, in)
+}
+func (op reluGradOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) { return run(op, nil, in) }
+func (op reluGradOp) UsePreallocDo(p gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
+	return run(op, p, in)
+}
+
+func (op reluGradOp) outShape(in []tensor.Shape) (tensor.Shape, error) {
+	if len(in[0]) != 4 || !in[0].Eq(in[1]) {
+		return nil, shapeErr(op, "want G and y of one 4-D shape", in)
+	}
+	return in[0].Clone(), nil
+}
+
+func (op reluGradOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
+	const chunk = 1 << 14
+	n := in[0].Shape().TotalSize()
+	masked := func(dst, g, y any) {
+		parallelFor((n+chunk-1)/chunk, chunk, func(lo, hi int) {
+			a, b := lo*chunk, min(hi*chunk, n)
+			switch d := dst.(type) {
+			case []float32:
+				reluMask32(d[a:b], g.([]float32)[a:b], y.([]float32)[a:b])
+			case []float64:
+				reluMask64(d[a:b], g.([]float64)[a:b], y.([]float64)[a:b])
+			}
+		})
+	}
+	return dispatch(out,
+		func() { masked(data[float32](out), data[float32](in[0]), data[float32](in[1])) },
+		func() { masked(data[float64](out), data[float64](in[0]), data[float64](in[1])) })
+}
+
+// convGradXOp: (w, G) -> dL/dx (B,Cin,H,W), G the (ReLU-masked) output
+// gradient.
 type convGradXOp struct {
 	plain
 	geom convGeom
-	relu bool
 	ws   *scratch
 }
 
-func (op convGradXOp) Arity() int {
-	if op.relu {
-		return 3
-	}
-	return 2
-}
-func (op convGradXOp) Type() hm.Type {
-	if op.relu {
-		return fnType(4, 4, 4, 4)
-	}
-	return fnType(4, 4, 4)
-}
-func (op convGradXOp) String() string {
-	return fmt.Sprintf("Conv2DGradX{%v relu=%t}", op.geom, op.relu)
-}
+func (op convGradXOp) Arity() int            { return 2 }
+func (op convGradXOp) Type() hm.Type         { return fnType(4, 4, 4) }
+func (op convGradXOp) String() string        { return fmt.Sprintf("Conv2DGradX{%v}", op.geom) }
 func (op convGradXOp) WriteHash(h hash.Hash) { writeString(h, op.String()) }
 func (op convGradXOp) Hashcode() uint32      { return hashOf(op) }
 func (op convGradXOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
@@ -609,21 +593,17 @@ func (op convGradXOp) UsePreallocDo(p gorgonia.Value, in ...gorgonia.Value) (gor
 }
 
 func (op convGradXOp) outShape(in []tensor.Shape) (tensor.Shape, error) {
-	if err := checkGradShapes(op, op.geom, op.relu, in[0], in[1:], in); err != nil {
+	if err := checkGradShapes(op, op.geom, in[0], in[1], in); err != nil {
 		return nil, err
 	}
 	return tensor.Shape{in[1][0], in[0][1], op.geom.h, op.geom.w}, nil
 }
 
-// checkGradShapes checks w (or nil) against G (and y) of a backward op.
-func checkGradShapes(op fmt.Stringer, g convGeom, relu bool, w tensor.Shape, tail, all []tensor.Shape) error {
-	gy := tail[0]
+// checkGradShapes checks w (or nil) against G of a backward op.
+func checkGradShapes(op fmt.Stringer, g convGeom, w, gy tensor.Shape, all []tensor.Shape) error {
 	ho, wo := g.outHW()
 	if len(gy) != 4 || gy[2] != ho || gy[3] != wo {
 		return shapeErr(op, fmt.Sprintf("want G (B, Cout, %d, %d)", ho, wo), all)
-	}
-	if relu && !tail[1].Eq(gy) {
-		return shapeErr(op, "y and G must have the same shape", all)
 	}
 	if w != nil && (len(w) != 4 || w[0] != gy[1] || w[2] != g.k || w[3] != g.k) {
 		return shapeErr(op, fmt.Sprintf("want w (Cout, Cin, %d, %d)", g.k, g.k), all)
@@ -634,42 +614,25 @@ func checkGradShapes(op fmt.Stringer, g convGeom, relu bool, w tensor.Shape, tai
 func (op convGradXOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	ws, gs := in[0].Shape(), in[1].Shape()
 	d := op.geom.dims(gs[0], ws[1], ws[0])
-	y := in[1]
-	if op.relu {
-		y = in[2]
-	}
 	return dispatch(out,
 		func() {
-			convGradX(op.ws, op.geom, d, op.relu, data[float32](out), data[float32](in[0]), data[float32](in[1]), data[float32](y))
+			convGradX(op.ws, op.geom, d, data[float32](out), data[float32](in[0]), data[float32](in[1]))
 		},
 		func() {
-			convGradX(op.ws, op.geom, d, op.relu, data[float64](out), data[float64](in[0]), data[float64](in[1]), data[float64](y))
+			convGradX(op.ws, op.geom, d, data[float64](out), data[float64](in[0]), data[float64](in[1]))
 		})
 }
 
-// convGradWOp: (x, G [, y]) -> dL/dw (Cout,Cin,k,k).
+// convGradWOp: (x, G) -> dL/dw (Cout,Cin,k,k).
 type convGradWOp struct {
 	plain
 	geom convGeom
-	relu bool
 	ws   *scratch
 }
 
-func (op convGradWOp) Arity() int {
-	if op.relu {
-		return 3
-	}
-	return 2
-}
-func (op convGradWOp) Type() hm.Type {
-	if op.relu {
-		return fnType(4, 4, 4, 4)
-	}
-	return fnType(4, 4, 4)
-}
-func (op convGradWOp) String() string {
-	return fmt.Sprintf("Conv2DGradW{%v relu=%t}", op.geom, op.relu)
-}
+func (op convGradWOp) Arity() int            { return 2 }
+func (op convGradWOp) Type() hm.Type         { return fnType(4, 4, 4) }
+func (op convGradWOp) String() string        { return fmt.Sprintf("Conv2DGradW{%v}", op.geom) }
 func (op convGradWOp) WriteHash(h hash.Hash) { writeString(h, op.String()) }
 func (op convGradWOp) Hashcode() uint32      { return hashOf(op) }
 func (op convGradWOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
@@ -681,7 +644,7 @@ func (op convGradWOp) UsePreallocDo(p gorgonia.Value, in ...gorgonia.Value) (gor
 }
 
 func (op convGradWOp) outShape(in []tensor.Shape) (tensor.Shape, error) {
-	if err := checkGradShapes(op, op.geom, op.relu, nil, in[1:], in); err != nil {
+	if err := checkGradShapes(op, op.geom, nil, in[1], in); err != nil {
 		return nil, err
 	}
 	x := in[0]
@@ -694,41 +657,24 @@ func (op convGradWOp) outShape(in []tensor.Shape) (tensor.Shape, error) {
 func (op convGradWOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	xs, gs := in[0].Shape(), in[1].Shape()
 	d := op.geom.dims(xs[0], xs[1], gs[1])
-	y := in[1]
-	if op.relu {
-		y = in[2]
-	}
 	return dispatch(out,
 		func() {
-			convGradW(op.ws, op.geom, d, op.relu, data[float32](out), data[float32](in[0]), data[float32](in[1]), data[float32](y))
+			convGradW(op.ws, op.geom, d, data[float32](out), data[float32](in[0]), data[float32](in[1]))
 		},
 		func() {
-			convGradW(op.ws, op.geom, d, op.relu, data[float64](out), data[float64](in[0]), data[float64](in[1]), data[float64](y))
+			convGradW(op.ws, op.geom, d, data[float64](out), data[float64](in[0]), data[float64](in[1]))
 		})
 }
 
-// convGradBOp: (G [, y]) -> dL/dbias, (Cout) or (1,Cout,1,1) like the bias.
+// convGradBOp: G -> dL/db, the sum of G over batch and space.
 type convGradBOp struct {
 	plain
 	geom convGeom
-	relu bool
 }
 
-func (op convGradBOp) Arity() int {
-	if op.relu {
-		return 2
-	}
-	return 1
-}
-func (op convGradBOp) Type() hm.Type {
-	if op.relu {
-		return fnType(op.geom.biasDims, 4, 4)
-	}
-	return fnType(op.geom.biasDims, 4)
-}
-func (op convGradBOp) String() string {
-	return fmt.Sprintf("Conv2DGradB{%v relu=%t}", op.geom, op.relu)
-}
+func (op convGradBOp) Arity() int            { return 1 }
+func (op convGradBOp) Type() hm.Type         { return fnType(op.geom.biasDims, 4) }
+func (op convGradBOp) String() string        { return fmt.Sprintf("Conv2DGradB{%v}", op.geom) }
 func (op convGradBOp) WriteHash(h hash.Hash) { writeString(h, op.String()) }
 func (op convGradBOp) Hashcode() uint32      { return hashOf(op) }
 func (op convGradBOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
@@ -740,7 +686,7 @@ func (op convGradBOp) UsePreallocDo(p gorgonia.Value, in ...gorgonia.Value) (gor
 }
 
 func (op convGradBOp) outShape(in []tensor.Shape) (tensor.Shape, error) {
-	if err := checkGradShapes(op, op.geom, op.relu, nil, in, in); err != nil {
+	if err := checkGradShapes(op, op.geom, nil, in[0], in); err != nil {
 		return nil, err
 	}
 	if op.geom.biasDims == 4 {
@@ -752,11 +698,7 @@ func (op convGradBOp) outShape(in []tensor.Shape) (tensor.Shape, error) {
 func (op convGradBOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	gs := in[0].Shape()
 	d := op.geom.dims(gs[0], 0, gs[1])
-	y := in[0]
-	if op.relu {
-		y = in[1]
-	}
 	return dispatch(out,
-		func() { convGradB(d, op.relu, data[float32](out), data[float32](in[0]), data[float32](y)) },
-		func() { convGradB(d, op.relu, data[float64](out), data[float64](in[0]), data[float64](y)) })
+		func() { convGradB(d, data[float32](out), data[float32](in[0])) },
+		func() { convGradB(d, data[float64](out), data[float64](in[0])) })
 }
