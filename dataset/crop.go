@@ -21,6 +21,13 @@ type CropOptions struct {
 	// landmarks are visible. By default the box of all visible landmarks is
 	// used and the face rectangle only when no landmark is visible.
 	UseBox bool
+	// LandmarkOffsetY places the centre of a landmark box LandmarkOffsetY*L
+	// pixels below the centre of the square (negative = above) instead of
+	// at it, L the box's larger side. It applies only when the crop is
+	// centred on landmarks: a localiser trained on renderings, whose
+	// frontal iBUG box sits 0.15 box sides below the image centre, then
+	// sees a photograph's face where it saw the rendered ones. In [-1, 1].
+	LandmarkOffsetY float64
 }
 
 // CropTransform maps original pixel coordinates to crop pixel coordinates:
@@ -56,9 +63,12 @@ func (t CropTransform) InvertLandmarks(lm Landmarks) Landmarks {
 // visible landmarks of every scheme, or s.Box when opt.UseBox is set or no
 // landmark is visible. It fails if neither exists.
 func FaceBox(s Sample, useBox bool) (Box, error) {
-	if useBox && s.Box != nil {
-		return *s.Box, nil
-	}
+	b, _, err := faceBox(s, useBox)
+	return b, err
+}
+
+// faceBox is FaceBox, also reporting whether the box came from landmarks.
+func faceBox(s Sample, useBox bool) (Box, bool, error) {
 	b := Box{X0: math.Inf(1), Y0: math.Inf(1), X1: math.Inf(-1), Y1: math.Inf(-1)}
 	n := 0
 	for _, lm := range s.Landmarks {
@@ -72,15 +82,15 @@ func FaceBox(s Sample, useBox bool) (Box, error) {
 		}
 	}
 	if n > 0 && !useBox {
-		return b, nil
+		return b, true, nil
 	}
 	if s.Box != nil {
-		return *s.Box, nil
+		return *s.Box, false, nil
 	}
 	if useBox {
-		return Box{}, fmt.Errorf("dataset: crop %q: UseBox set but the sample has no face box", s.Name)
+		return Box{}, false, fmt.Errorf("dataset: crop %q: UseBox set but the sample has no face box", s.Name)
 	}
-	return Box{}, fmt.Errorf("dataset: crop %q: no visible landmark and no face box", s.Name)
+	return Box{}, false, fmt.Errorf("dataset: crop %q: no visible landmark and no face box", s.Name)
 }
 
 // CropSample cuts a square around the face (FaceBox) out of s.Image,
@@ -104,7 +114,10 @@ func CropSample(s Sample, opt CropOptions) (Sample, CropTransform, error) {
 	if s.Image == nil {
 		return Sample{}, CropTransform{}, fmt.Errorf("dataset: crop %q: sample has no image", s.Name)
 	}
-	fb, err := FaceBox(s, opt.UseBox)
+	if !(opt.LandmarkOffsetY >= -1 && opt.LandmarkOffsetY <= 1) {
+		return Sample{}, CropTransform{}, fmt.Errorf("dataset: crop %q: landmark offset %g, want -1..1", s.Name, opt.LandmarkOffsetY)
+	}
+	fb, fromLandmarks, err := faceBox(s, opt.UseBox)
 	if err != nil {
 		return Sample{}, CropTransform{}, err
 	}
@@ -119,6 +132,9 @@ func CropSample(s Sample, opt CropOptions) (Sample, CropTransform, error) {
 		return Sample{}, CropTransform{}, fmt.Errorf("dataset: crop %q: square side %d px is more than 4 times the %dx%d image", s.Name, side, bounds.Dx(), bounds.Dy())
 	}
 	cx, cy := (fb.X0+fb.X1)/2, (fb.Y0+fb.Y1)/2
+	if fromLandmarks {
+		cy -= opt.LandmarkOffsetY * l
+	}
 	// Pixel x covers [x-0.5, x+0.5]; centre the square's edges on (cx, cy).
 	x0 := int(math.Round(cx + 0.5 - float64(side)/2))
 	y0 := int(math.Round(cy + 0.5 - float64(side)/2))

@@ -187,3 +187,33 @@ func BenchmarkCrop224(b *testing.B) {
 		}
 	}
 }
+
+// TestCropLandmarkOffsetY checks that a landmark-centred crop moves up by
+// LandmarkOffsetY*L (the box centre lands that far below the crop centre),
+// that a face-rectangle crop ignores it, and the range check.
+func TestCropLandmarkOffsetY(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 100, 80))
+	lm := Landmarks{Points: [][2]float64{{20, 30}, {39, 49}}, Visible: []bool{true, true}}
+	s := Sample{Name: "k", Image: img, Landmarks: map[string]Landmarks{"x": lm}, Box: &Box{X0: 10, Y0: 20, X1: 50, Y1: 60}}
+	// As in TestCropKnownAnswer, L = 20 and side 40; the centre moves from
+	// y 39.5 to 39.5 - 0.25*20 = 34.5, so y0 = round(34.5 + 0.5 - 20) = 15.
+	_, tr, err := CropSample(s, CropOptions{Size: 80, Margin: 0.5, LandmarkOffsetY: 0.25})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Region != image.Rect(10, 15, 50, 55) {
+		t.Fatalf("region %v, want (10,15)-(50,55)", tr.Region)
+	}
+	// Box centre y 39.5 -> v = 2 (39.5 - 15 + 0.5) - 0.5 = 49.5: 10 px
+	// (0.25 L at scale 2) below the crop centre 39.5.
+	if v := tr.Apply([2]float64{29.5, 39.5}); v != [2]float64{39.5, 49.5} {
+		t.Errorf("box centre maps to %v, want (39.5, 49.5)", v)
+	}
+	_, tb, err := CropSample(s, CropOptions{Size: 41, UseBox: true, LandmarkOffsetY: 0.25})
+	if err != nil || tb.Region != image.Rect(10, 20, 51, 61) {
+		t.Errorf("UseBox with offset: %+v %v, want the centred region (10,20)-(51,61)", tb.Region, err)
+	}
+	if _, _, err := CropSample(s, CropOptions{Size: 8, LandmarkOffsetY: 2}); err == nil || err.Error() != `dataset: crop "k": landmark offset 2, want -1..1` {
+		t.Errorf("offset 2: %v", err)
+	}
+}

@@ -63,6 +63,10 @@ type DataSection struct {
 	SplitFile string `yaml:"split_file"`
 	// Margin around the landmark box / face rectangle when cropping (fraction).
 	Margin float64 `yaml:"margin"`
+	// LandmarkOffsetY moves a landmark-centred crop so that the landmark
+	// box centre sits this fraction of the box side below the crop centre
+	// (dataset.CropOptions.LandmarkOffsetY; 0 = centred).
+	LandmarkOffsetY float64 `yaml:"landmark_offset_y"`
 
 	// Synthetic data.
 	TrainCount   int     `yaml:"train_count"`
@@ -488,6 +492,7 @@ func (c *Config) validate(file string, doc *yaml.Node) error {
 		nonneg("data.shape_std", c.Data.ShapeStd),
 		frac("data.val_fraction", c.Data.ValFraction),
 		frac("data.occluder_prob", c.Data.OccluderProb),
+		inRange("data.landmark_offset_y", c.Data.LandmarkOffsetY, -1, 1),
 		frac("data.gray_prob", c.Data.GrayProb),
 		frac("data.blur_prob", c.Data.BlurProb),
 		inRange("data.color_jitter", c.Data.ColorJitter, 0, 0.9),

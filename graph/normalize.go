@@ -364,7 +364,7 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (*NormalizeResult, err
 		parallel(len(items), func(j int) {
 			it := &items[j]
 			it.input, it.stem = files[start+j], stems[start+j]
-			it.err = prepareNormItem(it, opt, model.Size, margin)
+			it.err = prepareNormItem(it, opt, model.Size, margin, cfg.Data.LandmarkOffsetY)
 		})
 		var ok []int
 		for j := range items {
@@ -448,7 +448,7 @@ func parallel(n int, f func(i int)) {
 
 // prepareNormItem checks the outputs are free, loads the image and its
 // landmarks (if any) and crops it to the network input.
-func prepareNormItem(it *normItem, opt NormalizeOptions, size int, margin float64) error {
+func prepareNormItem(it *normItem, opt NormalizeOptions, size int, margin, offsetY float64) error {
 	if !opt.Force {
 		for _, o := range normalizeOutputs(it.stem, opt.Fill) {
 			p := filepath.Join(opt.Out, o[1])
@@ -496,7 +496,7 @@ func prepareNormItem(it *normItem, opt NormalizeOptions, size int, margin float6
 		}
 		return err
 	}
-	cs, tr, err := dataset.CropSample(s, dataset.CropOptions{Size: size, Margin: info.Margin, UseBox: opt.Box != nil})
+	cs, tr, err := dataset.CropSample(s, dataset.CropOptions{Size: size, Margin: info.Margin, UseBox: opt.Box != nil, LandmarkOffsetY: offsetY})
 	if err != nil {
 		return err // names the image
 	}

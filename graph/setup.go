@@ -253,7 +253,7 @@ func openRealData(cfg Config, size int, log *slog.Logger) (train, val dataset.So
 	} else {
 		tr, va = dataset.SplitIndices(src.Len(), cfg.Data.ValFraction, cfg.Seed)
 	}
-	opt := dataset.CropOptions{Size: size, Margin: cfg.Data.Margin}
+	opt := dataset.CropOptions{Size: size, Margin: cfg.Data.Margin, LandmarkOffsetY: cfg.Data.LandmarkOffsetY}
 	wrap := func(idx []int) dataset.Source {
 		return croppedSource{src: dataset.Subset{Src: src, Indices: idx}, opt: opt, scheme: cfg.Model.Scheme}
 	}
@@ -294,7 +294,7 @@ func setupEval(cfg Config, grid *bfm.GridModel, evalAll bool, log *slog.Logger) 
 				log.Warn("some items were skipped", "data", cfg.Data.Path, "problems", err)
 			}
 		}
-		c := croppedSource{src: src, opt: dataset.CropOptions{Size: size, Margin: cfg.Data.Margin}, scheme: cfg.Model.Scheme}
+		c := croppedSource{src: src, opt: dataset.CropOptions{Size: size, Margin: cfg.Data.Margin, LandmarkOffsetY: cfg.Data.LandmarkOffsetY}, scheme: cfg.Model.Scheme}
 		env.Train, env.Val = c, c
 		return env, nil
 	}
