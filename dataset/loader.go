@@ -368,15 +368,17 @@ func (b *Batcher) fill(jb batchJob) error {
 	pa, pm := bt.Landmarks[a*l*2:(a+1)*l*2], bt.Landmarks[m*l*2:(m+1)*l*2]
 	wa, wm := bt.Weights[a*l:(a+1)*l], bt.Weights[m*l:(m+1)*l]
 	for i, p := range lm.Points {
-		vis := lm.Visible == nil || lm.Visible[i]
-		if !finite2(p) {
-			p, vis = [2]float64{}, false
+		known := finite2(p)
+		if !known {
+			p = [2]float64{}
 		}
 		pa[2*i], pa[2*i+1] = float32(p[0]), float32(p[1])
 		switch {
-		case vis:
+		case !known:
+			wa[i] = 0
+		case lm.Visible == nil || lm.Visible[i]:
 			wa[i] = 1
-		case lm.Hidden != nil && lm.Hidden[i] && finite2(p):
+		case lm.Hidden != nil && lm.Hidden[i]:
 			wa[i] = b.cfg.HiddenWeight
 		default:
 			wa[i] = 0

@@ -464,17 +464,36 @@ func TestBatcherNoAllocsOnceWarm(t *testing.T) {
 }
 
 // nanSource wraps memSource and makes landmark 0 of every sample NaN.
-type nanSource struct{ *memSource }
+// nanSource puts a NaN at landmark 0, flagged Hidden; with hiddenVisible
+// it is also not Visible (the hidden-with-position path).
+type nanSource struct {
+	*memSource
+	hiddenVisible bool
+}
 
 func (s nanSource) Sample(i int) (Sample, error) {
 	smp := s.memSource.build(i)
-	smp.Landmarks[bfm.SchemeAFLW21].Points[0] = [2]float64{math.NaN(), 3}
+	lm := smp.Landmarks[bfm.SchemeAFLW21]
+	lm.Points[0] = [2]float64{math.NaN(), 3}
+	// Whether flagged visible or hidden-with-position, a NaN gets weight 0.
+	lm.Hidden = make([]bool, len(lm.Points))
+	lm.Hidden[0] = true
+	lm.Visible[0] = !s.hiddenVisible
+	smp.Landmarks[bfm.SchemeAFLW21] = lm
 	return smp, nil
 }
 
 func TestBatcherNaNLandmarkHasZeroWeight(t *testing.T) {
-	src := nanSource{newMemSource(2, 4, 3)}
-	b, err := NewBatcher(context.Background(), src, BatchConfig{K: 2, Height: 3, Width: 4, Scheme: bfm.SchemeAFLW21, Workers: 1, Epochs: 1})
+	src := nanSource{memSource: newMemSource(2, 4, 3)}
+	for _, hidden := range []bool{false, true} {
+		src.hiddenVisible = hidden
+		checkNaNWeights(t, src)
+	}
+}
+
+func checkNaNWeights(t *testing.T, src nanSource) {
+	t.Helper()
+	b, err := NewBatcher(context.Background(), src, BatchConfig{K: 2, Height: 3, Width: 4, Scheme: bfm.SchemeAFLW21, Workers: 1, Epochs: 1, HiddenWeight: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
