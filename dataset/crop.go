@@ -51,10 +51,14 @@ func (t CropTransform) Invert(p [2]float64) [2]float64 {
 }
 
 // InvertLandmarks maps every point of lm back to original pixels.
-func (t CropTransform) InvertLandmarks(lm Landmarks) Landmarks {
+func (t CropTransform) InvertLandmarks(lm Landmarks) Landmarks { return lm.mapPoints(t.Invert) }
+
+// mapPoints returns a copy of lm (flags included) with f applied to every
+// point.
+func (lm Landmarks) mapPoints(f func([2]float64) [2]float64) Landmarks {
 	out := Landmarks{Points: make([][2]float64, len(lm.Points)), Visible: append([]bool(nil), lm.Visible...), Hidden: append([]bool(nil), lm.Hidden...)}
 	for i, p := range lm.Points {
-		out.Points[i] = t.Invert(p)
+		out.Points[i] = f(p)
 	}
 	return out
 }
@@ -166,11 +170,7 @@ func CropSample(s Sample, opt CropOptions) (Sample, CropTransform, error) {
 	if s.Landmarks != nil {
 		res.Landmarks = make(map[string]Landmarks, len(s.Landmarks))
 		for k, lm := range s.Landmarks {
-			t := Landmarks{Points: make([][2]float64, len(lm.Points)), Visible: append([]bool(nil), lm.Visible...), Hidden: append([]bool(nil), lm.Hidden...)}
-			for i, p := range lm.Points {
-				t.Points[i] = tr.Apply(p)
-			}
-			res.Landmarks[k] = t
+			res.Landmarks[k] = lm.mapPoints(tr.Apply)
 		}
 	}
 	if s.Box != nil {

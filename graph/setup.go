@@ -96,6 +96,11 @@ func SyntheticConfigFrom(cfg Config, size int, count int) dataset.SyntheticConfi
 	return sc
 }
 
+// cropOptions is how real images are cut to the localiser's input size.
+func cropOptions(cfg Config, size int) dataset.CropOptions {
+	return dataset.CropOptions{Size: size, Margin: cfg.Data.Margin, LandmarkOffsetY: cfg.Data.LandmarkOffsetY}
+}
+
 // Setup loads the models and opens the data sources of a run.
 //
 // A nil log discards the warnings.
@@ -253,7 +258,7 @@ func openRealData(cfg Config, size int, log *slog.Logger) (train, val dataset.So
 	} else {
 		tr, va = dataset.SplitIndices(src.Len(), cfg.Data.ValFraction, cfg.Seed)
 	}
-	opt := dataset.CropOptions{Size: size, Margin: cfg.Data.Margin, LandmarkOffsetY: cfg.Data.LandmarkOffsetY}
+	opt := cropOptions(cfg, size)
 	wrap := func(idx []int) dataset.Source {
 		return croppedSource{src: dataset.Subset{Src: src, Indices: idx}, opt: opt, scheme: cfg.Model.Scheme}
 	}
@@ -294,7 +299,7 @@ func setupEval(cfg Config, grid *bfm.GridModel, evalAll bool, log *slog.Logger) 
 				log.Warn("some items were skipped", "data", cfg.Data.Path, "problems", err)
 			}
 		}
-		c := croppedSource{src: src, opt: dataset.CropOptions{Size: size, Margin: cfg.Data.Margin, LandmarkOffsetY: cfg.Data.LandmarkOffsetY}, scheme: cfg.Model.Scheme}
+		c := croppedSource{src: src, opt: cropOptions(cfg, size), scheme: cfg.Model.Scheme}
 		env.Train, env.Val = c, c
 		return env, nil
 	}
