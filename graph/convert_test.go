@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stn3d/stn3d/internal/testenv"
 )
 
 const python = "/usr/bin/python3"
@@ -39,21 +41,6 @@ avg = np.array([129.1863, 104.7624, 93.5940])
 scipy.io.savemat(sys.argv[1], {"net": {"layers": cell, "meta": {"normalization": {"averageImage": avg}}}})
 `
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
 func TestConvertVGGFaceScript(t *testing.T) {
 	if _, err := os.Stat(python); err != nil {
 		t.Skipf("%s not found: cannot run scripts/convert_vggface.py", python)
@@ -67,7 +54,7 @@ func TestConvertVGGFaceScript(t *testing.T) {
 		t.Fatalf("fixture: %v\n%s", err, out)
 	}
 	outPath := filepath.Join(dir, "vggface.stnw")
-	script := filepath.Join(repoRoot(t), "scripts", "convert_vggface.py")
+	script := filepath.Join(testenv.RepoRoot(t), "scripts", "convert_vggface.py")
 	if out, err := exec.Command(python, script, mat, outPath).CombinedOutput(); err != nil {
 		t.Fatalf("convert: %v\n%s", err, out)
 	}

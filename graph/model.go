@@ -34,66 +34,6 @@ type ModelConfig struct {
 	ScaledBias bool
 }
 
-// ModelConfigFrom maps the YAML run configuration onto a ModelConfig.
-func ModelConfigFrom(cfg Config) (ModelConfig, error) {
-	mc := ModelConfig{
-		Localiser: LocaliserOptions{Kind: cfg.Localiser.Arch, Seed: cfg.Seed,
-			InputMean: cfg.Localiser.InputMean, InputScale: cfg.Localiser.InputScale},
-		FaceFraction: cfg.Localiser.FaceFraction,
-		Pretrained:   cfg.Localiser.Weights,
-		STN:          STNOptions{TrainableBasis: cfg.STN.TrainableBasis},
-		Loss: LossOptions{Weights: LossWeights{Landmark: cfg.Loss.Landmark, Prior: cfg.Loss.Prior,
-			Symmetry: cfg.Loss.Symmetry, Siamese: cfg.Loss.Siamese}},
-		Scheme:     cfg.Model.Scheme,
-		ScaledBias: cfg.Optim.Solver == SolverAdam,
-		Mults: map[string]ParamMult{
-			ThetaWeightName: {LR: cfg.Optim.HeadWeightLRMult, Decay: 1},
-			ThetaBiasName:   {LR: cfg.Optim.HeadBiasLRMult, Decay: 0},
-		},
-	}
-	size, err := InputSizeFor(cfg.Localiser.Arch)
-	if err != nil {
-		return mc, err
-	}
-	if cfg.Localiser.Input != 0 && cfg.Localiser.Input != size {
-		return mc, fmt.Errorf("graph: localiser.input %d: the %s localiser takes %d", cfg.Localiser.Input, cfg.Localiser.Arch, size)
-	}
-	switch cfg.STN.Scale {
-	case "exp", "":
-		mc.STN.ScaleBase = math.E
-	case "0.99":
-		mc.STN.ScaleBase = 0.99
-	default:
-		return mc, fmt.Errorf("graph: stn.scale %q: want \"exp\" or \"0.99\"", cfg.STN.Scale)
-	}
-	mc.Localiser.ScaleBase = mc.STN.ScaleBase
-	switch cfg.Train.Float {
-	case "float32", "":
-		mc.Localiser.Dtype = tensor.Float32
-	case "float64":
-		mc.Localiser.Dtype = tensor.Float64
-	default:
-		return mc, fmt.Errorf("graph: train.float %q: want float32 or float64", cfg.Train.Float)
-	}
-	o := cfg.Optim
-	s := Schedule{Kind: o.Schedule, Base: o.LR, Warmup: o.WarmupSteps, Gamma: o.StepGamma}
-	switch o.Schedule {
-	case ScheduleStep:
-		if o.StepEvery <= 0 {
-			return mc, fmt.Errorf("graph: optim.step_every %d: want > 0 with the step schedule", o.StepEvery)
-		}
-		for m := o.StepEvery; m < cfg.Train.Steps; m += o.StepEvery {
-			s.Milestones = append(s.Milestones, m)
-		}
-	case ScheduleCosine:
-		s.Total = max(cfg.Train.Steps-o.WarmupSteps, 1)
-		s.Min = o.MinLRFrac * o.LR
-	}
-	mc.Optim = OptimizerConfig{Kind: o.Solver, Schedule: s, Momentum: o.Momentum, WeightDecay: o.WeightDecay,
-		Beta1: o.Beta1, Beta2: o.Beta2, ClipNorm: o.ClipNorm}
-	return mc, nil
-}
-
 // Batch is one training batch for a Model of batch size B and input S x S.
 // Images are (B,3,S,S) row-major; with the siamese term, item 2i+1 is the
 // mirror of item 2i. Landmarks are (B,L,2) pixel (x, y) for the model's

@@ -38,12 +38,12 @@ Run "stn3d COMMAND -h" for the flags of a command.
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(execute(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run executes one command and returns the process exit code: 0 success,
+// execute runs one command and returns the process exit code: 0 success,
 // 1 failure, 2 usage error.
-func run(args []string, stdout, stderr io.Writer) int {
+func execute(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2

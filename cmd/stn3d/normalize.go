@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/stn3d/stn3d/dataset"
-	"github.com/stn3d/stn3d/graph"
+	"github.com/stn3d/stn3d/graph/run"
 )
 
 const normalizeUsage = `usage: stn3d normalize --checkpoint FILE|DIR --out DIR [--config FILE] [--fill] [--force]
@@ -64,7 +64,7 @@ func cmdNormalize(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if math.IsNaN(*margin) || *margin > 10 {
 		return usagef("--margin %v: want 0..10 (negative = the config's)", *margin)
 	}
-	opt := graph.NormalizeOptions{Checkpoint: *ckpt, Config: *cfgPath, Out: *out, Inputs: inputs, Fill: *fill,
+	opt := run.NormalizeOptions{Checkpoint: *ckpt, Config: *cfgPath, Out: *out, Inputs: inputs, Fill: *fill,
 		Force: *force, Batch: *batch, Margin: *margin, Progress: stderr, Log: log}
 	if *quiet {
 		opt.Progress = nil
@@ -76,7 +76,7 @@ func cmdNormalize(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		}
 		opt.Box = &b
 	}
-	res, err := graph.Normalize(ctx, opt)
+	res, err := run.Normalize(ctx, opt)
 	if res == nil {
 		return err
 	}

@@ -19,21 +19,22 @@ import (
 	"github.com/stn3d/stn3d/bfm"
 	"github.com/stn3d/stn3d/dataset"
 	"github.com/stn3d/stn3d/graph"
+	"github.com/stn3d/stn3d/graph/run"
 )
 
 // normalizeRunDir builds a run directory (config.yaml, model.grid,
 // best.ckpt) from configs/tiny.yaml with an untrained, seeded model.
 func normalizeRunDir(t *testing.T) string {
 	t.Helper()
-	cfg, err := graph.LoadConfig(filepath.Join("..", "..", "configs", "tiny.yaml"), nil)
+	cfg, err := run.LoadConfig(filepath.Join("..", "..", "configs", "tiny.yaml"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, gm, err := graph.LoadModels(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	_, gm, err := run.LoadModels(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Skipf("default model unavailable: %v", err)
 	}
-	mc, err := graph.ModelConfigFrom(cfg)
+	mc, err := run.ModelConfigFrom(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,14 +48,14 @@ func normalizeRunDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := graph.SaveCheckpoint(filepath.Join(dir, graph.RunBestFile), ck); err != nil {
+	if err := graph.SaveCheckpoint(filepath.Join(dir, run.RunBestFile), ck); err != nil {
 		t.Fatal(err)
 	}
-	if err := bfm.SaveGrid(filepath.Join(dir, graph.RunGridFile), gm); err != nil {
+	if err := bfm.SaveGrid(filepath.Join(dir, run.RunGridFile), gm); err != nil {
 		t.Fatal(err)
 	}
 	y, _ := yaml.Marshal(cfg)
-	if err := os.WriteFile(filepath.Join(dir, graph.RunConfigFile), y, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, run.RunConfigFile), y, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -83,7 +84,7 @@ func TestNormalizeCommand(t *testing.T) {
 
 	exec := func(args ...string) (int, string, string) {
 		var so, se bytes.Buffer
-		code := run(append([]string{"normalize"}, args...), &so, &se)
+		code := execute(append([]string{"normalize"}, args...), &so, &se)
 		return code, so.String(), se.String()
 	}
 
@@ -101,7 +102,7 @@ func TestNormalizeCommand(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	var rec graph.NormalizeRecord
+	var rec run.NormalizeRecord
 	data, _ := os.ReadFile(filepath.Join(out, "good.json"))
 	if err := json.Unmarshal(data, &rec); err != nil || rec.Crop.Source != "image" || rec.Crop.Region != [4]int{0, -15, 120, 105} {
 		t.Fatalf("json %v: %+v", err, rec.Crop)
@@ -113,7 +114,7 @@ func TestNormalizeCommand(t *testing.T) {
 		!strings.Contains(so, "0 processed, 1 skipped") {
 		t.Fatalf("no --force: exit %d\nstdout %s\nstderr %s", code, so, se)
 	}
-	code, so, se = exec("--checkpoint", filepath.Join(runDir, graph.RunBestFile), "--out", out, "--force", "--quiet",
+	code, so, se = exec("--checkpoint", filepath.Join(runDir, run.RunBestFile), "--out", out, "--force", "--quiet",
 		"--box", "10,10,100,80", "--margin", "0.1", good)
 	if code != 0 || strings.TrimSpace(so) != "normalize: 1 processed, 0 skipped" || strings.Contains(se, "normalize 1/1") {
 		t.Fatalf("--force: exit %d\nstdout %s\nstderr %s", code, so, se)

@@ -1,4 +1,4 @@
-package graph
+package run
 
 import (
 	"bufio"
@@ -8,6 +8,8 @@ import (
 	"math"
 	"path/filepath"
 	"strconv"
+
+	"github.com/stn3d/stn3d/graph"
 
 	"github.com/stn3d/stn3d/bfm"
 )
@@ -91,7 +93,7 @@ func GridMesh(gm *bfm.GridModel, verts [][3]float64, tex []float32) (*ExportMesh
 		m.Colors = append(m.Colors, rgb)
 		m.GridVertex = append(m.GridVertex, k)
 	}
-	for _, t := range GridTriangles(gm.Rows, gm.Cols) {
+	for _, t := range graph.GridTriangles(gm.Rows, gm.Cols) {
 		a, b, d := index[t[0]], index[t[1]], index[t[2]]
 		if a < 0 || b < 0 || d < 0 {
 			continue

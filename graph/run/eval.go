@@ -1,4 +1,4 @@
-package graph
+package run
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/stn3d/stn3d/graph"
 
 	"github.com/stn3d/stn3d/bfm"
 	"github.com/stn3d/stn3d/dataset"
@@ -80,19 +82,19 @@ func imageToCHW(dst []float32, img image.Image, size int) error {
 // evalItem is one evaluated image kept for panels.
 type evalItem struct {
 	sample dataset.Sample
-	fit    Fit
+	fit    graph.Fit
 	res    dataset.ImageResult
 }
 
 // EvaluateSource predicts the first n samples of src (images already at the
 // localiser's input size) and scores them against their ground truth in
 // scheme, in input pixels (3DDFA protocol; see dataset.Metrics).
-func EvaluateSource(ctx context.Context, m *Model, src dataset.Source, n int, scheme string) (*dataset.Metrics, error) {
+func EvaluateSource(ctx context.Context, m *graph.Model, src dataset.Source, n int, scheme string) (*dataset.Metrics, error) {
 	met, _, err := evaluate(ctx, m, src, n, scheme, 0, nil)
 	return met, err
 }
 
-func evaluate(ctx context.Context, m *Model, src dataset.Source, n int, scheme string, keep int, log *slog.Logger) (*dataset.Metrics, []evalItem, error) {
+func evaluate(ctx context.Context, m *graph.Model, src dataset.Source, n int, scheme string, keep int, log *slog.Logger) (*dataset.Metrics, []evalItem, error) {
 	n = min(n, src.Len())
 	if n <= 0 {
 		return nil, nil, fmt.Errorf("evaluate: no images")
@@ -118,7 +120,7 @@ func evaluate(ctx context.Context, m *Model, src dataset.Source, n int, scheme s
 			}
 			samples[j] = s
 		}
-		var fits []Fit
+		var fits []graph.Fit
 		if len(kept) < keep {
 			f, err := m.Fit(buf[:k*per])
 			if err != nil {
@@ -130,7 +132,7 @@ func evaluate(ctx context.Context, m *Model, src dataset.Source, n int, scheme s
 			if err != nil {
 				return nil, nil, err
 			}
-			fits = make([]Fit, len(preds))
+			fits = make([]graph.Fit, len(preds))
 			for i := range preds {
 				fits[i].Prediction = preds[i]
 			}
@@ -234,7 +236,7 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (*dataset.Metric
 	if err != nil {
 		return nil, err
 	}
-	ck, err := LoadCheckpoint(ckPath)
+	ck, err := graph.LoadCheckpoint(ckPath)
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +279,7 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (*dataset.Metric
 		return nil, err
 	}
 	mc.Pretrained = ""
-	model, err := NewModel(mc, env.Grid, cfg.Eval.Batch)
+	model, err := graph.NewModel(mc, env.Grid, cfg.Eval.Batch)
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +314,7 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (*dataset.Metric
 		if err := dataset.WriteCEDPlot(filepath.Join(opt.Out, "ced.png"), []dataset.CEDCurve{{Label: "stn3d", Points: met.CED}}, 640, 480); err != nil {
 			return nil, err
 		}
-		tris := GridTriangles(env.Grid.Rows, env.Grid.Cols)
+		tris := graph.GridTriangles(env.Grid.Rows, env.Grid.Cols)
 		for i, it := range items {
 			p, err := panelFor(it, env.Grid, tris)
 			if err != nil {

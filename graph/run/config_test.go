@@ -1,10 +1,12 @@
-package graph
+package run
 
 import (
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stn3d/stn3d/internal/testenv"
 )
 
 func TestParseConfigOverridesAndDefaults(t *testing.T) {
@@ -54,7 +56,7 @@ func TestParseConfigErrorsNameKeyAndLine(t *testing.T) {
 }
 
 func TestShippedConfigsParse(t *testing.T) {
-	files, _ := filepath.Glob("../configs/*.yaml")
+	files, _ := filepath.Glob(testenv.Config(t, "*.yaml"))
 	if len(files) < 3 {
 		t.Fatalf("expected configs/default.yaml, tiny.yaml and paper.yaml, found %v", files)
 	}

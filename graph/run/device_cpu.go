@@ -1,6 +1,6 @@
 //go:build !cuda
 
-package graph
+package run
 
 // cudaBuilt reports whether this binary was built with the cuda tag.
 const cudaBuilt = false

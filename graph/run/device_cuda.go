@@ -1,6 +1,6 @@
 //go:build cuda
 
-package graph
+package run
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package graph
+package run
 
 import (
 	"bufio"
@@ -7,6 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/stn3d/stn3d/internal/testenv"
+
+	"github.com/stn3d/stn3d/graph"
 )
 
 // trainLosses runs Train and returns the logged total loss per step.
@@ -45,7 +49,7 @@ func TestTrainResumeExact(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a few steps; skipped with -short")
 	}
-	cfg, err := LoadConfig(filepath.Join("..", "configs", "tiny.yaml"), []string{
+	cfg, err := LoadConfig(testenv.Config(t, "tiny.yaml"), []string{
 		"train.steps=6", "train.log_every=1", "train.val_every=100", "train.checkpoint_every=3",
 		"data.train_count=64", "data.val_count=8", "train.val_images=8"})
 	if err != nil {
@@ -68,11 +72,11 @@ func TestTrainResumeExact(t *testing.T) {
 			t.Errorf("step %d: loss %v after resume (logged %v), uninterrupted %v", step, got, ok, want)
 		}
 	}
-	ck, err := LoadCheckpoint(filepath.Join(split, "ckpt-00000006.ckpt"))
+	ck, err := graph.LoadCheckpoint(filepath.Join(split, "ckpt-00000006.ckpt"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ckWhole, err := LoadCheckpoint(filepath.Join(dir, "whole", "ckpt-00000006.ckpt"))
+	ckWhole, err := graph.LoadCheckpoint(filepath.Join(dir, "whole", "ckpt-00000006.ckpt"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,12 @@
-package graph
+package run
 
 import (
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stn3d/stn3d/internal/testenv"
 
 	"github.com/stn3d/stn3d/dataset"
 )
@@ -48,7 +50,7 @@ func TestDataKindOf(t *testing.T) {
 // TestSetupAugmentsTrainingOnly checks that the camera effects of the config
 // reach the synthetic training split and never the validation split.
 func TestSetupAugmentsTrainingOnly(t *testing.T) {
-	cfg, err := LoadConfig("../configs/default.yaml", []string{"data.train_count=10", "data.val_count=10",
+	cfg, err := LoadConfig(testenv.Config(t, "default.yaml"), []string{"data.train_count=10", "data.val_count=10",
 		"data.color_jitter=0.3", "data.gray_prob=0.2", "data.blur_prob=0.4", "data.noise_std=5"})
 	if err != nil {
 		t.Fatal(err)

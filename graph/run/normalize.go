@@ -1,4 +1,4 @@
-package graph
+package run
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stn3d/stn3d/graph"
 
 	"github.com/stn3d/stn3d/bfm"
 	"github.com/stn3d/stn3d/dataset"
@@ -312,7 +314,7 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (*NormalizeResult, err
 			return nil, err
 		}
 	}
-	ck, err := LoadCheckpoint(ckPath)
+	ck, err := graph.LoadCheckpoint(ckPath)
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +332,7 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (*NormalizeResult, err
 	}
 	mc.Pretrained = ""
 	mc.Loss.Weights.Siamese = 0 // no image/mirror pairs at inference
-	model, err := NewModel(mc, grid, batch)
+	model, err := graph.NewModel(mc, grid, batch)
 	if err != nil {
 		return nil, err
 	}
@@ -352,7 +354,7 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (*NormalizeResult, err
 		log.Debug("skipped", "input", f.Input, "reason", f.Err)
 	}
 	stems := outputStems(files)
-	w := &normWriter{opt: opt, gm: grid, tris: GridTriangles(grid.Rows, grid.Cols), ckPath: ckPath}
+	w := &normWriter{opt: opt, gm: grid, tris: graph.GridTriangles(grid.Rows, grid.Cols), ckPath: ckPath}
 	per := 3 * model.Size * model.Size
 	buf := make([]float32, batch*per)
 	t0 := time.Now()
@@ -609,7 +611,7 @@ type normWriter struct {
 	ckPath string
 }
 
-func (w *normWriter) write(it *normItem, f Fit) error {
+func (w *normWriter) write(it *normItem, f graph.Fit) error {
 	gm := w.gm
 	rec, err := w.record(it, f)
 	if err != nil {
@@ -694,19 +696,19 @@ func (w *normWriter) write(it *normItem, f Fit) error {
 }
 
 // record assembles the JSON of one fitted image.
-func (w *normWriter) record(it *normItem, f Fit) (*NormalizeRecord, error) {
+func (w *normWriter) record(it *normItem, f graph.Fit) (*NormalizeRecord, error) {
 	gm := w.gm
-	if len(f.Theta) != ThetaFixedN+gm.NumComponents() {
-		return nil, fmt.Errorf("theta has %d values, want %d", len(f.Theta), ThetaFixedN+gm.NumComponents())
+	if len(f.Theta) != graph.ThetaFixedN+gm.NumComponents() {
+		return nil, fmt.Errorf("theta has %d values, want %d", len(f.Theta), graph.ThetaFixedN+gm.NumComponents())
 	}
 	tr := it.tr
 	pose := dataset.PoseFromRotation(f.Rotation)
-	tc := [2]float64{f.Theta[ThetaTrans], f.Theta[ThetaTrans+1]}
+	tc := [2]float64{f.Theta[graph.ThetaTrans], f.Theta[graph.ThetaTrans+1]}
 	rec := &NormalizeRecord{
 		Input: it.input, ImageSize: it.size, Checkpoint: w.ckPath, Crop: it.info,
 		Pose: NormalizePose{Yaw: pose.Yaw, Pitch: pose.Pitch, Roll: pose.Roll, R: f.Rotation,
 			T: tr.Invert(tc), S: f.Scale / tr.Scale, TCrop: tc, SCrop: f.Scale},
-		Alpha:     append([]float64(nil), f.Theta[ThetaShape:]...),
+		Alpha:     append([]float64(nil), f.Theta[graph.ThetaShape:]...),
 		Landmarks: map[string]NormalizeLandmarks{},
 		Files:     map[string]string{},
 	}

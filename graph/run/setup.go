@@ -1,4 +1,4 @@
-package graph
+package run
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/stn3d/stn3d/graph"
 
 	"github.com/stn3d/stn3d/bfm"
 	"github.com/stn3d/stn3d/dataset"
@@ -108,7 +110,7 @@ func Setup(cfg Config, log *slog.Logger) (*Env, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	size, err := InputSizeFor(cfg.Localiser.Arch)
+	size, err := graph.InputSizeFor(cfg.Localiser.Arch)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +271,7 @@ func openRealData(cfg Config, size int, log *slog.Logger) (train, val dataset.So
 // directory) replaces re-meshing the model; evalAll evaluates the whole
 // real dataset (a --data manifest) instead of its validation split.
 func setupEval(cfg Config, grid *bfm.GridModel, evalAll bool, log *slog.Logger) (*Env, error) {
-	size, err := InputSizeFor(cfg.Localiser.Arch)
+	size, err := graph.InputSizeFor(cfg.Localiser.Arch)
 	if err != nil {
 		return nil, err
 	}

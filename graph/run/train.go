@@ -1,4 +1,4 @@
-package graph
+package run
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/stn3d/stn3d/graph"
 
 	"gopkg.in/yaml.v3"
 
@@ -51,7 +53,7 @@ type TrainResult struct {
 	Steps          int
 	BestCheckpoint string
 	BestNME        float64
-	Last           LossValues
+	Last           graph.LossValues
 	Seconds        float64
 	ImagesPerSec   float64
 }
@@ -108,7 +110,7 @@ func Train(ctx context.Context, cfg Config, opt TrainOptions) (*TrainResult, err
 	if err != nil {
 		return nil, err
 	}
-	model, err := NewModel(mc, env.Grid, cfg.Train.Batch)
+	model, err := graph.NewModel(mc, env.Grid, cfg.Train.Batch)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +123,7 @@ func Train(ctx context.Context, cfg Config, opt TrainOptions) (*TrainResult, err
 	best := math.Inf(1)
 	if opt.Resume {
 		last := existing[len(existing)-1]
-		ck, err := LoadCheckpoint(last)
+		ck, err := graph.LoadCheckpoint(last)
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +166,7 @@ func Train(ctx context.Context, cfg Config, opt TrainOptions) (*TrainResult, err
 		winStart = time.Now()
 		winImgs  int
 		runStart = time.Now()
-		sum      LossValues
+		sum      graph.LossValues
 		nsum     int
 	)
 	for step := start; step < cfg.Train.Steps; step++ {
@@ -175,8 +177,8 @@ func Train(ctx context.Context, cfg Config, opt TrainOptions) (*TrainResult, err
 		if err != nil {
 			return res, fmt.Errorf("data at step %d: %w", step, err)
 		}
-		lv, err := model.Step(&Batch{Images: b.Images, Landmarks: b.Landmarks, Weights: b.Weights})
-		var nf *NonFiniteError
+		lv, err := model.Step(&graph.Batch{Images: b.Images, Landmarks: b.Landmarks, Weights: b.Weights})
+		var nf *graph.NonFiniteError
 		if errors.As(err, &nf) {
 			_ = jw.Encode(map[string]any{"step": step + 1, "error": err.Error()})
 			return res, fmt.Errorf("step %d: %w; stopped, the last good checkpoint is %s", step+1, err, orNone(lastGood))
@@ -203,7 +205,7 @@ func Train(ctx context.Context, cfg Config, opt TrainOptions) (*TrainResult, err
 				fmt.Fprintf(opt.Progress, "step %d/%d  epoch %.2f  loss %.4g  landmark %.4g  prior %.4g  symmetry %.4g  siamese %.4g  lr %.3g  %.1f img/s  ETA %s\n",
 					done, cfg.Train.Steps, epoch, avg.Total, avg.Landmark, avg.Prior, avg.Symmetry, avg.Siamese, lv.LR, ips, eta.Round(time.Second))
 			}
-			winStart, winImgs, sum, nsum = time.Now(), 0, LossValues{}, 0
+			winStart, winImgs, sum, nsum = time.Now(), 0, graph.LossValues{}, 0
 		}
 		validate := done%cfg.Train.ValEvery == 0 || done == cfg.Train.Steps
 		if validate {
@@ -266,13 +268,13 @@ func fmtBins(b [3]*float64) string {
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
-func addLoss(a, b LossValues) LossValues {
-	return LossValues{Total: a.Total + b.Total, Landmark: a.Landmark + b.Landmark, Prior: a.Prior + b.Prior,
+func addLoss(a, b graph.LossValues) graph.LossValues {
+	return graph.LossValues{Total: a.Total + b.Total, Landmark: a.Landmark + b.Landmark, Prior: a.Prior + b.Prior,
 		Symmetry: a.Symmetry + b.Symmetry, Siamese: a.Siamese + b.Siamese, GradNorm: a.GradNorm + b.GradNorm, LR: b.LR}
 }
 
-func scaleLoss(a LossValues, s float64) LossValues {
-	return LossValues{Total: a.Total * s, Landmark: a.Landmark * s, Prior: a.Prior * s, Symmetry: a.Symmetry * s,
+func scaleLoss(a graph.LossValues, s float64) graph.LossValues {
+	return graph.LossValues{Total: a.Total * s, Landmark: a.Landmark * s, Prior: a.Prior * s, Symmetry: a.Symmetry * s,
 		Siamese: a.Siamese * s, GradNorm: a.GradNorm * s, LR: a.LR}
 }
 
@@ -293,18 +295,18 @@ func listCheckpoints(dir string) ([]string, error) {
 
 // saveRun writes the step checkpoint atomically, keeps the newest keep of
 // them, and copies it to best.ckpt when isBest.
-func saveRun(model *Model, dir string, step int, best float64, keep int, isBest bool) error {
+func saveRun(model *graph.Model, dir string, step int, best float64, keep int, isBest bool) error {
 	ck, err := model.Checkpoint(nil, map[string]string{"best_nme": fmt.Sprint(best)})
 	if err != nil {
 		return err
 	}
 	ck.Step = step
 	p := ckptPath(dir, step)
-	if err := SaveCheckpoint(p, ck); err != nil {
+	if err := graph.SaveCheckpoint(p, ck); err != nil {
 		return err
 	}
 	if isBest {
-		if err := SaveCheckpoint(filepath.Join(dir, RunBestFile), ck); err != nil {
+		if err := graph.SaveCheckpoint(filepath.Join(dir, RunBestFile), ck); err != nil {
 			return err
 		}
 	}

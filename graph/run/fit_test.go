@@ -1,18 +1,21 @@
-package graph
+package run
 
 import (
 	"io"
 	"log/slog"
 	"math"
-	"path/filepath"
 	"testing"
+
+	"github.com/stn3d/stn3d/internal/testenv"
+
+	"github.com/stn3d/stn3d/graph"
 )
 
 // TestFitBatchOneMatchesBatchTwo builds the same seeded model at batch 1 and
 // batch 2 (Gorgonia squeezes size-1 axes of slices, which once broke B = 1)
 // and checks that both fit an image identically.
 func TestFitBatchOneMatchesBatchTwo(t *testing.T) {
-	cfg, err := LoadConfig(filepath.Join("..", "configs", "tiny.yaml"), nil)
+	cfg, err := LoadConfig(testenv.Config(t, "tiny.yaml"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,9 +36,9 @@ func TestFitBatchOneMatchesBatchTwo(t *testing.T) {
 	if err := imageToCHW(img, s.Image, 112); err != nil {
 		t.Fatal(err)
 	}
-	var fits [2]Fit
+	var fits [2]graph.Fit
 	for i, b := range []int{1, 2} {
-		m, err := NewModel(mc, env.Grid, b)
+		m, err := graph.NewModel(mc, env.Grid, b)
 		if err != nil {
 			t.Fatalf("batch %d: %v", b, err)
 		}
@@ -72,7 +75,7 @@ func TestGridTrianglesFaceViewer(t *testing.T) {
 	pos := func(k int32) (float64, float64) {
 		return float64(int(k) % cols), -float64(int(k) / cols)
 	}
-	tris := GridTriangles(rows, cols)
+	tris := graph.GridTriangles(rows, cols)
 	if len(tris) != 2*(rows-1)*(cols-1) {
 		t.Fatalf("%d triangles, want %d", len(tris), 2*(rows-1)*(cols-1))
 	}

@@ -1,4 +1,4 @@
-package graph
+package run
 
 import (
 	"context"
@@ -7,6 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/stn3d/stn3d/internal/testenv"
+
+	"github.com/stn3d/stn3d/graph"
 )
 
 // TestTrainTinyHalvesLandmarkError trains configs/tiny.yaml and checks that
@@ -17,7 +21,7 @@ func TestTrainTinyHalvesLandmarkError(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains for tens of seconds; skipped with -short")
 	}
-	cfg, err := LoadConfig(filepath.Join("..", "configs", "tiny.yaml"), nil)
+	cfg, err := LoadConfig(testenv.Config(t, "tiny.yaml"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +35,7 @@ func TestTrainTinyHalvesLandmarkError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m0, err := NewModel(mc, env.Grid, cfg.Eval.Batch)
+	m0, err := graph.NewModel(mc, env.Grid, cfg.Eval.Batch)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/stn3d/stn3d/graph/run"
+)
+
+func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "YAML config file (required)")
+	ckpt := fs.String("checkpoint", "", "checkpoint file or run directory (its best checkpoint) (required)")
+	split := fs.String("split", "val", "data split: val or train")
+	data := fs.String("data", "", "evaluate on this data instead of the configured data: a .jsonl/.csv manifest, a dlib .xml, or a folder of images with .pts/.ljson (or AFLW2000-3D .mat) files")
+	out := fs.String("out", "", "directory for metrics.json, ced.png and panels (default: CHECKPOINT_DIR/eval-SPLIT)")
+	maxImages := fs.Int("max", 0, "evaluate at most this many images (0 = all)")
+	asJSON := fs.Bool("json", false, "print only the metrics JSON on standard output")
+	var sets multiFlag
+	fs.Var(&sets, "set", "override a config key (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return usagef("%v", err)
+	}
+	if *cfgPath == "" || *ckpt == "" {
+		return usagef("--config FILE and --checkpoint FILE|DIR are required")
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments %v", fs.Args())
+	}
+	cfg, err := run.LoadConfig(*cfgPath, sets)
+	if err != nil {
+		return err
+	}
+	dir := *out
+	if dir == "" {
+		base := *ckpt
+		if ck, err := run.ResolveCheckpoint(*ckpt); err == nil && ck != *ckpt {
+			base = filepath.Dir(ck)
+		} else {
+			base = filepath.Dir(*ckpt)
+		}
+		name := "eval-" + *split
+		if *data != "" {
+			name = "eval-" + sanitizeName(*data)
+		}
+		dir = filepath.Join(base, name)
+	}
+	met, err := run.Evaluate(ctx, cfg, run.EvalOptions{Checkpoint: *ckpt, Split: *split, Data: *data, Out: dir, Max: *maxImages, Log: log})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(met)
+	}
+	fmt.Fprintf(stdout, "images %d\nNME %.3f%% (mean over yaw bins)\n", met.Images, met.NME)
+	names := []string{"[0,30)", "[30,60)", "[60,90]"}
+	for i, b := range met.NMEBins {
+		if b != nil {
+			fmt.Fprintf(stdout, "  yaw %-8s NME %.3f%%\n", names[i], *b)
+		} else {
+			fmt.Fprintf(stdout, "  yaw %-8s (no images)\n", names[i])
+		}
+	}
+	fmt.Fprintf(stdout, "NME all %.3f%%\nmean error %.3f px\nfailure rate (NME > 10%%) %.3f\n", met.NMEAll, met.MeanErrorPx, met.FailureRate)
+	if met.PoseMAE != nil {
+		fmt.Fprintf(stdout, "pose MAE yaw %.2f  pitch %.2f  roll %.2f degrees\n", met.PoseMAE.Yaw, met.PoseMAE.Pitch, met.PoseMAE.Roll)
+	}
+	fmt.Fprintf(stdout, "written to %s\n", dir)
+	return nil
+}
+
+func sanitizeName(p string) string {
+	b := []byte(filepath.Base(p))
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
