@@ -87,21 +87,21 @@ func BenchmarkSTNForwardBackward(b *testing.B) {
 
 func benchModelStep(b *testing.B, kind string, batch int) {
 	gm := benchGrid(64, 10)
-	cfg := ModelConfig{
+	cfg := NetworkConfig{
 		Localiser: LocaliserOptions{Kind: kind, Seed: 1},
 		Loss:      LossOptions{Weights: DefaultLossWeights()},
 		Optim:     OptimizerConfig{Kind: SolverAdam, Schedule: Schedule{Base: 1e-6}},
 		Mults:     ReferenceMultipliers(),
 		Scheme:    "aflw21",
 	}
-	m, err := NewModel(cfg, gm, batch)
+	m, err := NewNetwork(cfg, gm, batch)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer m.Close()
-	bt := toyBatch(batch, m.Size, m.L, 2)
+	bt := toyBatch(batch, m.InputSize, m.NumLandmarks, 2)
 	for i := range bt.Landmarks {
-		bt.Landmarks[i] = float32(m.Size / 2)
+		bt.Landmarks[i] = float32(m.InputSize / 2)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -112,7 +112,7 @@ func benchModelStep(b *testing.B, kind string, batch int) {
 	}
 }
 
-// BenchmarkTrainStepSmall: one Model.Step (forward, backward, Adam) of the
+// BenchmarkTrainStepSmall: one Network.Step (forward, backward, Adam) of the
 // small localiser + STN (grid 64x64, D=10) + all losses at batch 16.
 func BenchmarkTrainStepSmall(b *testing.B) { benchModelStep(b, LocaliserSmall, 16) }
 

@@ -18,7 +18,7 @@
 //     gradient clipping and a NaN/Inf guard.
 //   - Weights files (weights.go) and checkpoints (checkpoint.go): versioned
 //     binary formats with CRC-32, written atomically.
-//   - Model: one graph with inputs, localiser, STN, losses, a training and a
+//   - Network: one graph with inputs, localiser, STN, losses, a training and a
 //     forward-only machine.
 //
 // # Conventions

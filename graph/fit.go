@@ -20,9 +20,9 @@ type Fit struct {
 // Fit runs the forward STN on images (n x 3 x S x S values) and returns, for
 // each image, the prediction with its geometry, texture and mask. It uses a
 // forward-only machine created on first use.
-func (m *Model) Fit(images []float32) ([]Fit, error) {
+func (m *Network) Fit(images []float32) ([]Fit, error) {
 	if m.fitVM == nil {
-		roots := []*gorgonia.Node{m.Loc.Theta, m.STN.Rotation, m.STN.Scale, m.STN.Points2D, m.STN.Points3D, m.STN.Texture, m.STN.Mask}
+		roots := []*gorgonia.Node{m.Localiser.Theta, m.STN.Rotation, m.STN.Scale, m.STN.Points2D, m.STN.Points3D, m.STN.Texture, m.STN.Mask}
 		if m.predictLandmarks != nil {
 			roots = append(roots, m.predictLandmarks)
 		}
@@ -37,7 +37,7 @@ func (m *Model) Fit(images []float32) ([]Fit, error) {
 		p3 := toFloat64s(m.STN.Points3D.Value().Data())
 		tex := toFloat64s(m.STN.Texture.Value().Data())
 		mask := toFloat64s(m.STN.Mask.Value().Data())
-		C := len(tex) / (m.B * N)
+		C := len(tex) / (m.BatchSize * N)
 		for b, p := range preds {
 			f := Fit{Prediction: p, Points2D: make([][2]float64, N), Depth: make([]float64, N),
 				Texture: make([]float32, C*N), Mask: make([]float32, N)}

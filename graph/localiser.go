@@ -18,15 +18,6 @@ const (
 	LocaliserVGGFace = "vggface"
 )
 
-// Theta layout: theta (B, 6+D) = [r(3), t(2), log s(1), alpha(D)].
-const (
-	ThetaRot    = 0 // r_x, r_y, r_z: axis-angle rotation, radians
-	ThetaTrans  = 3 // t_x, t_y: translation, pixels
-	ThetaScale  = 5 // log s: s = ScaleBase^(log s), pixels per model unit
-	ThetaShape  = 6 // alpha_0..alpha_{D-1}: shape weights, N(0, I)
-	ThetaFixedN = 6
-)
-
 // Parameter names of the new, randomly initialised regression layer.
 const (
 	ThetaWeightName = "theta.w"
@@ -263,7 +254,7 @@ func BuildLocaliser(g *gorgonia.ExprGraph, img *gorgonia.Node, opt LocaliserOpti
 	lb := &layerBuilder{g: g, dt: dt, seed: opt.Seed, first: true}
 	x := img
 	if opt.InputMean != ([3]float64{}) || (opt.InputScale != 0 && opt.InputScale != 1) {
-		if x, err = normaliseInput(g, dt, img, opt.InputMean, opt.InputScale); err != nil {
+		if x, err = standardizeInput(g, dt, img, opt.InputMean, opt.InputScale); err != nil {
 			return nil, fmt.Errorf("graph: %s localiser: %w", opt.Kind, err)
 		}
 	}
@@ -395,9 +386,9 @@ func (l *Localiser) LoadPretrained(path string) error {
 	return nil
 }
 
-// normaliseInput returns (img - mean) * scale with mean broadcast over the
+// standardizeInput returns (img - mean) * scale with mean broadcast over the
 // channels of an NCHW image.
-func normaliseInput(g *gorgonia.ExprGraph, dt tensor.Dtype, img *gorgonia.Node, mean [3]float64, scale float64) (*gorgonia.Node, error) {
+func standardizeInput(g *gorgonia.ExprGraph, dt tensor.Dtype, img *gorgonia.Node, mean [3]float64, scale float64) (*gorgonia.Node, error) {
 	if scale == 0 {
 		scale = 1
 	}

@@ -11,6 +11,16 @@ import (
 	"gorgonia.org/tensor"
 )
 
+// Theta layout, defined by the STN: theta (B, 6+D) = [r(3), t(2), log s(1),
+// alpha(D)] (Sec. 3.1). Any localiser that feeds BuildSTN regresses it.
+const (
+	ThetaRot    = 0 // r_x, r_y, r_z: axis-angle rotation, radians
+	ThetaTrans  = 3 // t_x, t_y: translation, pixels
+	ThetaScale  = 5 // log s: s = ScaleBase^(log s), pixels per model unit
+	ThetaShape  = 6 // alpha_0..alpha_{D-1}: shape weights, N(0, I)
+	ThetaFixedN = 6
+)
+
 // STNOptions configures BuildSTN.
 type STNOptions struct {
 	// ScaleBase b of s = b^(log s): 0 selects math.E (the paper); 0.99 is

@@ -34,11 +34,11 @@ func normalizeRunDir(t *testing.T) string {
 	if err != nil {
 		t.Skipf("default model unavailable: %v", err)
 	}
-	mc, err := run.ModelConfigFrom(cfg)
+	mc, err := run.NetworkConfigFrom(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := graph.NewModel(mc, gm, 2)
+	m, err := graph.NewNetwork(mc, gm, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,33 +89,33 @@ type evalItem struct {
 // EvaluateSource predicts the first n samples of src (images already at the
 // localiser's input size) and scores them against their ground truth in
 // scheme, in input pixels (3DDFA protocol; see dataset.Metrics).
-func EvaluateSource(ctx context.Context, m *graph.Model, src dataset.Source, n int, scheme string) (*dataset.Metrics, error) {
+func EvaluateSource(ctx context.Context, m *graph.Network, src dataset.Source, n int, scheme string) (*dataset.Metrics, error) {
 	met, _, err := evaluate(ctx, m, src, n, scheme, 0, nil)
 	return met, err
 }
 
-func evaluate(ctx context.Context, m *graph.Model, src dataset.Source, n int, scheme string, keep int, log *slog.Logger) (*dataset.Metrics, []evalItem, error) {
+func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, scheme string, keep int, log *slog.Logger) (*dataset.Metrics, []evalItem, error) {
 	n = min(n, src.Len())
 	if n <= 0 {
 		return nil, nil, fmt.Errorf("evaluate: no images")
 	}
 	var ev dataset.Evaluator
-	per := 3 * m.Size * m.Size
-	buf := make([]float32, m.B*per)
+	per := 3 * m.InputSize * m.InputSize
+	buf := make([]float32, m.BatchSize*per)
 	var kept []evalItem
 	skipped := 0
-	for start := 0; start < n; start += m.B {
+	for start := 0; start < n; start += m.BatchSize {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		k := min(m.B, n-start)
+		k := min(m.BatchSize, n-start)
 		samples := make([]dataset.Sample, k)
 		for j := 0; j < k; j++ {
 			s, err := src.Sample(start + j)
 			if err != nil {
 				return nil, nil, fmt.Errorf("evaluate: %w", err)
 			}
-			if err := imageToCHW(buf[j*per:(j+1)*per], s.Image, m.Size); err != nil {
+			if err := imageToCHW(buf[j*per:(j+1)*per], s.Image, m.InputSize); err != nil {
 				return nil, nil, fmt.Errorf("evaluate %s: %w", s.Name, err)
 			}
 			samples[j] = s
@@ -274,12 +274,12 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (*dataset.Metric
 	default:
 		return nil, fmt.Errorf("split %q: expected val or train", opt.Split)
 	}
-	mc, err := ModelConfigFrom(cfg)
+	mc, err := NetworkConfigFrom(cfg)
 	if err != nil {
 		return nil, err
 	}
 	mc.Pretrained = ""
-	model, err := graph.NewModel(mc, env.Grid, cfg.Eval.Batch)
+	model, err := graph.NewNetwork(mc, env.Grid, cfg.Eval.Batch)
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ func TestFitBatchOneMatchesBatchTwo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mc, err := ModelConfigFrom(cfg)
+	mc, err := NetworkConfigFrom(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestFitBatchOneMatchesBatchTwo(t *testing.T) {
 	}
 	var fits [2]graph.Fit
 	for i, b := range []int{1, 2} {
-		m, err := graph.NewModel(mc, env.Grid, b)
+		m, err := graph.NewNetwork(mc, env.Grid, b)
 		if err != nil {
 			t.Fatalf("batch %d: %v", b, err)
 		}

@@ -326,13 +326,13 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (*NormalizeResult, err
 	// scalar), so the model is built for at least two images; a short
 	// batch is zero-padded by Fit.
 	batch = max(batch, 2)
-	mc, err := ModelConfigFrom(cfg)
+	mc, err := NetworkConfigFrom(cfg)
 	if err != nil {
 		return nil, err
 	}
 	mc.Pretrained = ""
 	mc.Loss.Weights.Siamese = 0 // no image/mirror pairs at inference
-	model, err := graph.NewModel(mc, grid, batch)
+	model, err := graph.NewNetwork(mc, grid, batch)
 	if err != nil {
 		return nil, err
 	}
@@ -355,7 +355,7 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (*NormalizeResult, err
 	}
 	stems := outputStems(files)
 	w := &normWriter{opt: opt, gm: grid, tris: graph.GridTriangles(grid.Rows, grid.Cols), ckPath: ckPath}
-	per := 3 * model.Size * model.Size
+	per := 3 * model.InputSize * model.InputSize
 	buf := make([]float32, batch*per)
 	t0 := time.Now()
 	for start := 0; start < len(files); start += batch {
@@ -366,14 +366,14 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (*NormalizeResult, err
 		parallel(len(items), func(j int) {
 			it := &items[j]
 			it.input, it.stem = files[start+j], stems[start+j]
-			it.err = prepareNormItem(it, opt, model.Size, margin, cfg.Data.LandmarkOffsetY)
+			it.err = prepareNormItem(it, opt, model.InputSize, margin, cfg.Data.LandmarkOffsetY)
 		})
 		var ok []int
 		for j := range items {
 			if items[j].err != nil {
 				continue
 			}
-			if err := imageToCHW(buf[len(ok)*per:(len(ok)+1)*per], items[j].crop.Image, model.Size); err != nil {
+			if err := imageToCHW(buf[len(ok)*per:(len(ok)+1)*per], items[j].crop.Image, model.InputSize); err != nil {
 				items[j].err = fmt.Errorf("%s: %w", items[j].input, err)
 				continue
 			}

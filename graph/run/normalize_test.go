@@ -55,11 +55,11 @@ func normRun(t *testing.T) (dir string, cfg Config, gm *bfm.GridModel) {
 			}
 		}
 	}
-	mc, err := ModelConfigFrom(cfg)
+	mc, err := NetworkConfigFrom(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := graph.NewModel(mc, gm, 2)
+	m, err := graph.NewNetwork(mc, gm, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,12 +310,12 @@ func fitCrop(t *testing.T, dir string, cfg Config, gm *bfm.GridModel, img image.
 	if err != nil {
 		t.Fatal(err)
 	}
-	mc, err := ModelConfigFrom(cfg)
+	mc, err := NetworkConfigFrom(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mc.Loss.Weights.Siamese = 0
-	m, err := graph.NewModel(mc, gm, 2)
+	m, err := graph.NewNetwork(mc, gm, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,8 +323,8 @@ func fitCrop(t *testing.T, dir string, cfg Config, gm *bfm.GridModel, img image.
 	if err := m.Restore(ck); err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]float32, 3*m.Size*m.Size)
-	if err := imageToCHW(buf, img, m.Size); err != nil {
+	buf := make([]float32, 3*m.InputSize*m.InputSize)
+	if err := imageToCHW(buf, img, m.InputSize); err != nil {
 		t.Fatal(err)
 	}
 	fits, err := m.Fit(buf)

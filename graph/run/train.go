@@ -106,11 +106,11 @@ func Train(ctx context.Context, cfg Config, opt TrainOptions) (*TrainResult, err
 	if err := bfm.SaveGrid(filepath.Join(out, RunGridFile), env.Grid); err != nil {
 		return nil, err
 	}
-	mc, err := ModelConfigFrom(cfg)
+	mc, err := NetworkConfigFrom(cfg)
 	if err != nil {
 		return nil, err
 	}
-	model, err := graph.NewModel(mc, env.Grid, cfg.Train.Batch)
+	model, err := graph.NewNetwork(mc, env.Grid, cfg.Train.Batch)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +295,7 @@ func listCheckpoints(dir string) ([]string, error) {
 
 // saveRun writes the step checkpoint atomically, keeps the newest keep of
 // them, and copies it to best.ckpt when isBest.
-func saveRun(model *graph.Model, dir string, step int, best float64, keep int, isBest bool) error {
+func saveRun(model *graph.Network, dir string, step int, best float64, keep int, isBest bool) error {
 	ck, err := model.Checkpoint(nil, map[string]string{"best_nme": fmt.Sprint(best)})
 	if err != nil {
 		return err

@@ -31,11 +31,11 @@ func TestTrainTinyHalvesLandmarkError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mc, err := ModelConfigFrom(cfg)
+	mc, err := NetworkConfigFrom(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m0, err := graph.NewModel(mc, env.Grid, cfg.Eval.Batch)
+	m0, err := graph.NewNetwork(mc, env.Grid, cfg.Eval.Batch)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,9 +8,9 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// ModelConfigFrom maps the YAML run configuration onto a ModelConfig.
-func ModelConfigFrom(cfg Config) (graph.ModelConfig, error) {
-	mc := graph.ModelConfig{
+// NetworkConfigFrom maps the YAML run configuration onto a graph.NetworkConfig.
+func NetworkConfigFrom(cfg Config) (graph.NetworkConfig, error) {
+	mc := graph.NetworkConfig{
 		Localiser: graph.LocaliserOptions{Kind: cfg.Localiser.Arch, Seed: cfg.Seed,
 			InputMean: cfg.Localiser.InputMean, InputScale: cfg.Localiser.InputScale},
 		FaceFraction: cfg.Localiser.FaceFraction,

@@ -8,18 +8,18 @@ import (
 	"testing"
 )
 
-// toyModelConfig trains only the theta bias with plain SGD. The landmark
+// toyNetworkConfig trains only the theta bias with plain SGD. The landmark
 // loss in px^2 has curvature ~2 in t but ~2 s^2 mean|X|^2 (~800 here) in
 // log s, so SGD needs lr ~1e-3; the body and theta.w
 // (whose effective step is lr |features|^2, |features|^2 ~ 500 at init) are
 // frozen with multiplier 0 to keep the test about Step itself.
-func toyModelConfig() ModelConfig {
+func toyNetworkConfig() NetworkConfig {
 	mults := map[string]ParamMult{ThetaBiasName: {LR: 1, Decay: 0}, ThetaWeightName: {}}
 	for _, n := range []string{"conv1", "conv2", "conv3", "conv4", "fc5"} {
 		mults[n+".w"] = ParamMult{}
 		mults[n+".b"] = ParamMult{}
 	}
-	return ModelConfig{
+	return NetworkConfig{
 		Localiser:    LocaliserOptions{Kind: LocaliserSmall, Seed: 5},
 		FaceFraction: 0.5,
 		Loss:         LossOptions{Weights: DefaultLossWeights()},
@@ -45,7 +45,7 @@ func toyBatch(B, S, L int, seed uint64) *Batch {
 func TestModelStepPredictConsistency(t *testing.T) {
 	gm := flatGrid(8, 8, 1)
 	const B = 2
-	m, err := NewModel(toyModelConfig(), gm, B)
+	m, err := NewNetwork(toyNetworkConfig(), gm, B)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestModelStepPredictConsistency(t *testing.T) {
 	if len(m.Params()) != 12 {
 		t.Fatalf("%d params", len(m.Params()))
 	}
-	b := toyBatch(B, m.Size, m.L, 1)
+	b := toyBatch(B, m.InputSize, m.NumLandmarks, 1)
 	pred, err := m.Predict(b.Images)
 	if err != nil {
 		t.Fatal(err)
@@ -68,17 +68,17 @@ func TestModelStepPredictConsistency(t *testing.T) {
 	// Targets: predicted landmarks shifted by (+6, -4) px.
 	var num, den float64
 	for bi := 0; bi < B; bi++ {
-		for l := 0; l < m.L; l++ {
+		for l := 0; l < m.NumLandmarks; l++ {
 			p := pred[bi].Landmarks[l]
 			if math.IsNaN(p[0]) {
 				p = [2]float64{0, 0}
 			}
-			b.Landmarks[(bi*m.L+l)*2] = float32(p[0] + 6)
-			b.Landmarks[(bi*m.L+l)*2+1] = float32(p[1] - 4)
+			b.Landmarks[(bi*m.NumLandmarks+l)*2] = float32(p[0] + 6)
+			b.Landmarks[(bi*m.NumLandmarks+l)*2+1] = float32(p[1] - 4)
 			if l == 12 || l == 16 {
 				continue // excluded: the grid model lacks the ears
 			}
-			w := float64(b.Weights[bi*m.L+l])
+			w := float64(b.Weights[bi*m.NumLandmarks+l])
 			num += w * 52
 			den += w
 		}

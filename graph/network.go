@@ -11,9 +11,9 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// ModelConfig is everything NewModel needs; ModelConfigFrom derives it
+// NetworkConfig is everything NewNetwork needs; run.NetworkConfigFrom derives it
 // from a run Config.
-type ModelConfig struct {
+type NetworkConfig struct {
 	// Localiser options; D is taken from the grid model. InitScale 0 is
 	// computed with InitScaleFor(gm.Mean, input size, FaceFraction).
 	Localiser    LocaliserOptions
@@ -28,13 +28,13 @@ type ModelConfig struct {
 	// Scheme is the landmark scheme of Batch.Landmarks ("aflw21", ...).
 	Scheme string
 	// ScaledBias sets Localiser.BiasScale to DefaultBiasScale (the t bias
-	// in units of S/2 pixels) when it is nil. ModelConfigFrom enables it
+	// in units of S/2 pixels) when it is nil. run.NetworkConfigFrom enables it
 	// for Adam, whose per-element steps of ~lr would otherwise move the
 	// translation bias by only lr pixels per step.
 	ScaledBias bool
 }
 
-// Batch is one training batch for a Model of batch size B and input S x S.
+// Batch is one training batch for a Network of batch size B and input S x S.
 // Images are (B,3,S,S) row-major; with the siamese term, item 2i+1 is the
 // mirror of item 2i. Landmarks are (B,L,2) pixel (x, y) for the model's
 // scheme (L = scheme size) and Weights (B,L) their confidences (0 =
@@ -65,21 +65,21 @@ type Prediction struct {
 	Landmarks [][2]float64
 }
 
-// Model bundles a graph: inputs, localiser, STN, losses, their gradients,
+// Network bundles a graph: inputs, localiser, STN, losses, their gradients,
 // a training machine, a forward-only machine and the optimiser.
-type Model struct {
-	Cfg   ModelConfig
-	B     int
-	Size  int
-	L     int
+type Network struct {
+	Config   NetworkConfig
+	BatchSize     int
+	InputSize  int
+	NumLandmarks     int
 	Graph *gorgonia.ExprGraph
 
 	// Input nodes: Images (B,3,S,S), Target (B,L,2), Weight (B,L).
 	Images, Target, Weight *gorgonia.Node
-	Loc                    *Localiser
+	Localiser                    *Localiser
 	STN                    *STN
 	Losses                 *Losses
-	Opt                    *Optimizer
+	Optimizer                    *Optimizer
 
 	params           []*gorgonia.Node
 	lmIdx            []int
@@ -89,20 +89,20 @@ type Model struct {
 	fitVM            gorgonia.VM
 }
 
-// NewModel builds the whole training graph for batch size batch.
-func NewModel(cfg ModelConfig, gm *bfm.GridModel, batch int) (*Model, error) {
+// NewNetwork builds the whole training graph for batch size batch.
+func NewNetwork(cfg NetworkConfig, gm *bfm.GridModel, batch int) (*Network, error) {
 	if gm == nil {
-		return nil, errors.New("graph: model: nil grid model")
+		return nil, errors.New("graph: network: nil grid model")
 	}
 	if batch < 1 {
-		return nil, fmt.Errorf("graph: model: batch %d: want >= 1", batch)
+		return nil, fmt.Errorf("graph: network: batch %d: want >= 1", batch)
 	}
 	L := bfm.SchemeSize(cfg.Scheme)
 	if L == 0 {
-		return nil, fmt.Errorf("graph: model: landmark scheme %q: want one of %v", cfg.Scheme, bfm.Schemes())
+		return nil, fmt.Errorf("graph: network: landmark scheme %q: want one of %v", cfg.Scheme, bfm.Schemes())
 	}
 	if _, ok := gm.Landmarks[cfg.Scheme]; !ok {
-		return nil, fmt.Errorf("graph: model: grid model has no %q landmarks", cfg.Scheme)
+		return nil, fmt.Errorf("graph: network: grid model has no %q landmarks", cfg.Scheme)
 	}
 	size, err := InputSizeFor(cfg.Localiser.Kind)
 	if err != nil {
@@ -123,7 +123,7 @@ func NewModel(cfg ModelConfig, gm *bfm.GridModel, batch int) (*Model, error) {
 		cfg.STN.ScaleBase = lo.ScaleBase
 	}
 	if lo.ScaleBase != cfg.STN.ScaleBase && !(lo.ScaleBase == 0 || cfg.STN.ScaleBase == 0) {
-		return nil, fmt.Errorf("graph: model: localiser scale base %v differs from the STN's %v", lo.ScaleBase, cfg.STN.ScaleBase)
+		return nil, fmt.Errorf("graph: network: localiser scale base %v differs from the STN's %v", lo.ScaleBase, cfg.STN.ScaleBase)
 	}
 	if lo.InitScale == 0 {
 		ff := cfg.FaceFraction
@@ -131,11 +131,11 @@ func NewModel(cfg ModelConfig, gm *bfm.GridModel, batch int) (*Model, error) {
 			ff = 0.65
 		}
 		if lo.InitScale, err = InitScaleFor(gm.Mean, size, ff); err != nil {
-			return nil, fmt.Errorf("graph: model: %w", err)
+			return nil, fmt.Errorf("graph: network: %w", err)
 		}
 	}
 	dt := lo.Dtype
-	m := &Model{Cfg: cfg, B: batch, Size: size, L: L, Graph: gorgonia.NewGraph()}
+	m := &Network{Config: cfg, BatchSize: batch, InputSize: size, NumLandmarks: L, Graph: gorgonia.NewGraph()}
 	g := m.Graph
 	m.Images = gorgonia.NewTensor(g, dt, 4, gorgonia.WithShape(batch, 3, size, size), gorgonia.WithName("images"))
 	m.Target = gorgonia.NewTensor(g, dt, 3, gorgonia.WithShape(batch, L, 2), gorgonia.WithName("target"))
@@ -143,55 +143,55 @@ func NewModel(cfg ModelConfig, gm *bfm.GridModel, batch int) (*Model, error) {
 	m.imgT = tensor.New(tensor.Of(dt), tensor.WithShape(batch, 3, size, size))
 	m.tgtT = tensor.New(tensor.Of(dt), tensor.WithShape(batch, L, 2))
 	m.wT = tensor.New(tensor.Of(dt), tensor.WithShape(batch, L))
-	if m.Loc, err = BuildLocaliser(g, m.Images, lo); err != nil {
+	if m.Localiser, err = BuildLocaliser(g, m.Images, lo); err != nil {
 		return nil, err
 	}
 	if cfg.Pretrained != "" {
-		if err := m.Loc.LoadPretrained(cfg.Pretrained); err != nil {
+		if err := m.Localiser.LoadPretrained(cfg.Pretrained); err != nil {
 			return nil, err
 		}
 	}
-	if m.STN, err = BuildSTN(g, m.Images, m.Loc.Theta, gm, cfg.STN); err != nil {
+	if m.STN, err = BuildSTN(g, m.Images, m.Localiser.Theta, gm, cfg.STN); err != nil {
 		return nil, err
 	}
-	m.params = append(append([]*gorgonia.Node(nil), m.Loc.Params...), m.STN.Params...)
+	m.params = append(append([]*gorgonia.Node(nil), m.Localiser.Params...), m.STN.Params...)
 
 	in := LossInputs{Alpha: m.STN.Alpha, Texture: m.STN.Texture, Mask: m.STN.Mask, Rows: gm.Rows, Cols: gm.Cols}
 	if lm, ok := m.STN.Landmarks[cfg.Scheme]; ok {
 		m.lmIdx = m.STN.LandmarkIndex[cfg.Scheme]
 		tgt, err := ops.TransposePoints(m.Target) // (B,2,L)
 		if err != nil {
-			return nil, fmt.Errorf("graph: model: %w", err)
+			return nil, fmt.Errorf("graph: network: %w", err)
 		}
 		w3, err := gorgonia.Reshape(m.Weight, tensor.Shape{batch, 1, L})
 		if err != nil {
-			return nil, fmt.Errorf("graph: model: %w", err)
+			return nil, fmt.Errorf("graph: network: %w", err)
 		}
 		if len(m.lmIdx) < L {
 			if tgt, err = ops.Gather(tgt, m.lmIdx); err != nil {
-				return nil, fmt.Errorf("graph: model: %w", err)
+				return nil, fmt.Errorf("graph: network: %w", err)
 			}
 			if w3, err = ops.Gather(w3, m.lmIdx); err != nil {
-				return nil, fmt.Errorf("graph: model: %w", err)
+				return nil, fmt.Errorf("graph: network: %w", err)
 			}
 		}
 		w2, err := gorgonia.Reshape(w3, tensor.Shape{batch, len(m.lmIdx)})
 		if err != nil {
-			return nil, fmt.Errorf("graph: model: %w", err)
+			return nil, fmt.Errorf("graph: network: %w", err)
 		}
 		in.Landmarks, in.Target, in.Weight = lm, tgt, w2
 		m.predictLandmarks = lm
 	}
 	if batch%2 != 0 {
 		if cfg.Loss.Weights.Siamese != 0 {
-			return nil, fmt.Errorf("graph: model: siamese weight %v needs an even batch of image/mirror pairs, got %d", cfg.Loss.Weights.Siamese, batch)
+			return nil, fmt.Errorf("graph: network: siamese weight %v needs an even batch of image/mirror pairs, got %d", cfg.Loss.Weights.Siamese, batch)
 		}
 	}
 	if m.Losses, err = BuildLosses(in, cfg.Loss); err != nil {
 		return nil, err
 	}
 	if _, err := gorgonia.Grad(m.Losses.Total, m.params...); err != nil {
-		return nil, fmt.Errorf("graph: model: gradients: %w", err)
+		return nil, fmt.Errorf("graph: network: gradients: %w", err)
 	}
 	mults := map[string]ParamMult{}
 	names := map[string]bool{}
@@ -203,11 +203,11 @@ func NewModel(cfg ModelConfig, gm *bfm.GridModel, batch int) (*Model, error) {
 			mults[k] = v
 		}
 	}
-	if m.Opt, err = NewOptimizer(cfg.Optim, m.params, mults); err != nil {
+	if m.Optimizer, err = NewOptimizer(cfg.Optim, m.params, mults); err != nil {
 		return nil, err
 	}
 	m.train = gorgonia.NewTapeMachine(g, gorgonia.BindDualValues(m.params...))
-	roots := []*gorgonia.Node{m.Loc.Theta, m.STN.Rotation, m.STN.Scale}
+	roots := []*gorgonia.Node{m.Localiser.Theta, m.STN.Rotation, m.STN.Scale}
 	if m.predictLandmarks != nil {
 		roots = append(roots, m.predictLandmarks)
 	}
@@ -216,10 +216,10 @@ func NewModel(cfg ModelConfig, gm *bfm.GridModel, batch int) (*Model, error) {
 }
 
 // Params returns the learnable nodes (localiser, then trainable STN basis).
-func (m *Model) Params() []*gorgonia.Node { return m.params }
+func (m *Network) Params() []*gorgonia.Node { return m.params }
 
 // Close releases both machines.
-func (m *Model) Close() error {
+func (m *Network) Close() error {
 	err := errors.Join(m.train.Close(), m.predict.Close())
 	if m.fitVM != nil {
 		err = errors.Join(err, m.fitVM.Close())
@@ -258,19 +258,19 @@ func scalarOf(n *gorgonia.Node) float64 {
 // Step runs forward and backward on b, applies one optimiser update and
 // returns the loss values. On a non-finite gradient it returns the values
 // and a *NonFiniteError; parameters are left unchanged.
-func (m *Model) Step(b *Batch) (LossValues, error) {
+func (m *Network) Step(b *Batch) (LossValues, error) {
 	var lv LossValues
 	if b == nil {
 		return lv, errors.New("graph: step: nil batch")
 	}
-	if want := m.B * 3 * m.Size * m.Size; len(b.Images) != want {
-		return lv, fmt.Errorf("graph: step: batch has %d image values, want %d = %d x 3 x %d x %d", len(b.Images), want, m.B, m.Size, m.Size)
+	if want := m.BatchSize * 3 * m.InputSize * m.InputSize; len(b.Images) != want {
+		return lv, fmt.Errorf("graph: step: batch has %d image values, want %d = %d x 3 x %d x %d", len(b.Images), want, m.BatchSize, m.InputSize, m.InputSize)
 	}
-	if want := m.B * m.L * 2; len(b.Landmarks) != want {
-		return lv, fmt.Errorf("graph: step: batch has %d landmark values, want %d = %d x %d x 2", len(b.Landmarks), want, m.B, m.L)
+	if want := m.BatchSize * m.NumLandmarks * 2; len(b.Landmarks) != want {
+		return lv, fmt.Errorf("graph: step: batch has %d landmark values, want %d = %d x %d x 2", len(b.Landmarks), want, m.BatchSize, m.NumLandmarks)
 	}
-	if want := m.B * m.L; len(b.Weights) != want {
-		return lv, fmt.Errorf("graph: step: batch has %d weights, want %d = %d x %d", len(b.Weights), want, m.B, m.L)
+	if want := m.BatchSize * m.NumLandmarks; len(b.Weights) != want {
+		return lv, fmt.Errorf("graph: step: batch has %d weights, want %d = %d x %d", len(b.Weights), want, m.BatchSize, m.NumLandmarks)
 	}
 	// Gorgonia's MaxPool2D backward indexes out of range (a panic in its
 	// worker goroutine) on NaN input, so non-finite inputs are refused here.
@@ -299,8 +299,8 @@ func (m *Model) Step(b *Batch) (LossValues, error) {
 	lv.Prior = scalarOf(m.Losses.Prior)
 	lv.Symmetry = scalarOf(m.Losses.Symmetry)
 	lv.Siamese = scalarOf(m.Losses.Siamese)
-	err := m.Opt.Step()
-	lv.GradNorm, lv.LR = m.Opt.LastGradNorm, m.Opt.LastLR
+	err := m.Optimizer.Step()
+	lv.GradNorm, lv.LR = m.Optimizer.LastGradNorm, m.Optimizer.LastLR
 	if err != nil {
 		return lv, fmt.Errorf("graph: step: %w", err)
 	}
@@ -309,7 +309,7 @@ func (m *Model) Step(b *Batch) (LossValues, error) {
 
 // Predict fits images (n x 3 x S x S values, any n >= 1) with the
 // forward-only machine, B at a time (the last chunk is zero-padded).
-func (m *Model) Predict(images []float32) ([]Prediction, error) {
+func (m *Network) Predict(images []float32) ([]Prediction, error) {
 	var out []Prediction
 	err := m.runChunks(m.predict, "predict", images, func(k int) error {
 		out = append(out, m.predictions(k)...)
@@ -321,18 +321,18 @@ func (m *Model) Predict(images []float32) ([]Prediction, error) {
 // runChunks feeds images (n x 3 x S x S values) to vm B at a time, zero-
 // padding the last chunk, and calls each(k) after every run while the node
 // values hold the chunk's results (k = real images in the chunk).
-func (m *Model) runChunks(vm gorgonia.VM, what string, images []float32, each func(k int) error) error {
-	per := 3 * m.Size * m.Size
+func (m *Network) runChunks(vm gorgonia.VM, what string, images []float32, each func(k int) error) error {
+	per := 3 * m.InputSize * m.InputSize
 	if len(images) == 0 || len(images)%per != 0 {
-		return fmt.Errorf("graph: %s: %d image values, want a positive multiple of 3 x %d x %d", what, len(images), m.Size, m.Size)
+		return fmt.Errorf("graph: %s: %d image values, want a positive multiple of 3 x %d x %d", what, len(images), m.InputSize, m.InputSize)
 	}
 	if i := firstNonFinite(images); i >= 0 {
 		return fmt.Errorf("graph: %s: images[%d] = %v: want finite values", what, i, images[i])
 	}
 	n := len(images) / per
-	chunk := make([]float32, m.B*per)
-	for start := 0; start < n; start += m.B {
-		k := min(m.B, n-start)
+	chunk := make([]float32, m.BatchSize*per)
+	for start := 0; start < n; start += m.BatchSize {
+		k := min(m.BatchSize, n-start)
 		copy(chunk, images[start*per:(start+k)*per])
 		clear(chunk[k*per:])
 		fill(m.imgT, chunk)
@@ -353,8 +353,8 @@ func (m *Model) runChunks(vm gorgonia.VM, what string, images []float32, each fu
 
 // predictions reads the first k predictions of the last run from the
 // theta, rotation, scale and landmark nodes.
-func (m *Model) predictions(k int) []Prediction {
-	th := toFloat64s(m.Loc.Theta.Value().Data())
+func (m *Network) predictions(k int) []Prediction {
+	th := toFloat64s(m.Localiser.Theta.Value().Data())
 	rot := toFloat64s(m.STN.Rotation.Value().Data())
 	sc := toFloat64s(m.STN.Scale.Value().Data())
 	var lm []float64
@@ -362,10 +362,10 @@ func (m *Model) predictions(k int) []Prediction {
 	if m.predictLandmarks != nil {
 		lm = toFloat64s(m.predictLandmarks.Value().Data())
 	}
-	nt := len(th) / m.B
+	nt := len(th) / m.BatchSize
 	out := make([]Prediction, k)
 	for b := range out {
-		p := Prediction{Theta: th[b*nt : (b+1)*nt], Scale: sc[b], Landmarks: make([][2]float64, m.L)}
+		p := Prediction{Theta: th[b*nt : (b+1)*nt], Scale: sc[b], Landmarks: make([][2]float64, m.NumLandmarks)}
 		copy(p.Rotation[:], rot[9*b:9*b+9])
 		for i := range p.Landmarks {
 			p.Landmarks[i] = [2]float64{math.NaN(), math.NaN()}
@@ -398,12 +398,12 @@ func toFloat64s(d any) []float64 {
 }
 
 // Checkpoint captures parameters, optimiser state, rng and meta.
-func (m *Model) Checkpoint(rng []byte, meta map[string]string) (*Checkpoint, error) {
-	return CaptureCheckpoint(m.params, m.Opt, rng, meta)
+func (m *Network) Checkpoint(rng []byte, meta map[string]string) (*Checkpoint, error) {
+	return CaptureCheckpoint(m.params, m.Optimizer, rng, meta)
 }
 
 // Restore loads a checkpoint into the model's parameters and optimiser.
-func (m *Model) Restore(ck *Checkpoint) error { return ck.Restore(m.params, m.Opt) }
+func (m *Network) Restore(ck *Checkpoint) error { return ck.Restore(m.params, m.Optimizer) }
 
 func firstNonFinite(v []float32) int {
 	for i, x := range v {

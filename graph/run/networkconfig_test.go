@@ -6,12 +6,12 @@ import (
 	"testing"
 )
 
-func TestModelConfigFrom(t *testing.T) {
+func TestNetworkConfigFrom(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Optim.Schedule = "step"
 	cfg.Optim.StepEvery = 500
 	cfg.Train.Steps = 2000
-	mc, err := ModelConfigFrom(cfg)
+	mc, err := NetworkConfigFrom(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +22,7 @@ func TestModelConfigFrom(t *testing.T) {
 		t.Errorf("%+v", mc)
 	}
 	cfg.STN.Scale = "2"
-	if _, err := ModelConfigFrom(cfg); err == nil || !strings.Contains(err.Error(), `stn.scale "2"`) {
+	if _, err := NetworkConfigFrom(cfg); err == nil || !strings.Contains(err.Error(), `stn.scale "2"`) {
 		t.Errorf("bad scale: %v", err)
 	}
 }
