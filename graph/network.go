@@ -68,18 +68,18 @@ type Prediction struct {
 // Network bundles a graph: inputs, localiser, STN, losses, their gradients,
 // a training machine, a forward-only machine and the optimiser.
 type Network struct {
-	Config   NetworkConfig
-	BatchSize     int
-	InputSize  int
-	NumLandmarks     int
-	Graph *gorgonia.ExprGraph
+	Config       NetworkConfig
+	BatchSize    int
+	InputSize    int
+	NumLandmarks int
+	Graph        *gorgonia.ExprGraph
 
 	// Input nodes: Images (B,3,S,S), Target (B,L,2), Weight (B,L).
 	Images, Target, Weight *gorgonia.Node
-	Localiser                    *Localiser
+	Localiser              *Localiser
 	STN                    *STN
 	Losses                 *Losses
-	Optimizer                    *Optimizer
+	Optimizer              *Optimizer
 
 	params           []*gorgonia.Node
 	lmIdx            []int
