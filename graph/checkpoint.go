@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 
+	"github.com/stn3d/stn3d/internal/atomicfile"
 	"gorgonia.org/gorgonia"
 )
 
@@ -125,7 +126,7 @@ func SaveCheckpoint(path string, ck *Checkpoint) error {
 	for _, k := range keys {
 		ts = append(ts, WeightTensor{Name: "opt/" + k, Shape: []int{len(ck.Opt[k])}, Data64: ck.Opt[k]})
 	}
-	return writeAtomic(path, func(w io.Writer) error {
+	err = atomicfile.Write(path, func(w io.Writer) error {
 		crc := crc32.NewIEEE()
 		mw := io.MultiWriter(w, crc)
 		var b [16]byte
@@ -145,6 +146,10 @@ func SaveCheckpoint(path string, ck *Checkpoint) error {
 		_, err := w.Write(b[:4])
 		return err
 	})
+	if err != nil {
+		return fmt.Errorf("graph: save checkpoint: %w", err)
+	}
+	return nil
 }
 
 // LoadCheckpoint reads and verifies a checkpoint file. Any corruption or

@@ -1,6 +1,9 @@
 // Package graph builds the networks of "3D Morphable Models as Spatial
 // Transformer Networks" (Bas et al. 2017) in a caller's Gorgonia graph and
-// trains them.
+// trains them: it is the library a larger network (face recognition, say)
+// imports to embed the STN. It depends on the model data (bfm) and the ops
+// only; the application (YAML configs, datasets, the training loop,
+// evaluation and normalize) lives in graph/run.
 //
 // # Pieces
 //

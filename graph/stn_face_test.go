@@ -17,7 +17,7 @@ import (
 func TestSTNDefaultFaceVisibility(t *testing.T) {
 	m, err := bfm.Default()
 	if err != nil {
-		t.Skipf("default model unavailable: %v", err)
+		t.Fatalf("default model: %v", err)
 	}
 	gm, err := bfm.BuildGrid(m, bfm.GridOptions{Rows: 40, Cols: 40, UseModelUV: true})
 	if err != nil {

@@ -9,8 +9,8 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 
+	"github.com/stn3d/stn3d/internal/atomicfile"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -272,43 +272,8 @@ func ReadWeights(path string) ([]WeightTensor, error) {
 
 // WriteWeights writes ts to path atomically (temp file, fsync, rename).
 func WriteWeights(path string, ts []WeightTensor) error {
-	return writeAtomic(path, func(w io.Writer) error { return EncodeWeights(w, ts) })
-}
-
-// writeAtomic writes a file through a temporary file in the same
-// directory, fsyncs it, renames it over path and fsyncs the directory.
-func writeAtomic(path string, fill func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("graph: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err = fill(bw); err != nil {
-		return fmt.Errorf("graph: write %s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("graph: write %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("graph: write %s: fsync: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("graph: write %s: close: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("graph: write %s: rename: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
+	if err := atomicfile.Write(path, func(w io.Writer) error { return EncodeWeights(w, ts) }); err != nil {
+		return fmt.Errorf("graph: %w", err)
 	}
 	return nil
 }

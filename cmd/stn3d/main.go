@@ -19,6 +19,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/stn3d/stn3d/graph/run"
 )
 
 const usage = `stn3d: 3D Morphable Models as Spatial Transformer Networks
@@ -80,9 +82,25 @@ func execute(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "stn3d %s: %v\n", args[0], err)
 		return 2
 	default:
-		fmt.Fprintf(stderr, "stn3d %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "stn3d %s: %v%s\n", args[0], err, flagHint(err))
 		return 1
 	}
+}
+
+// flagHint names the flag that resolves an error of the packages, which
+// know nothing of the command line.
+func flagHint(err error) string {
+	switch {
+	case errors.Is(err, run.ErrRunExists):
+		return " (pass --resume to continue it, or choose another --out)"
+	case errors.Is(err, run.ErrNothingToResume):
+		return " (drop --resume to start a new run)"
+	case errors.Is(err, run.ErrNoRunConfig):
+		return " (pass --config FILE)"
+	case errors.Is(err, run.ErrOutputExists):
+		return " (pass --force to overwrite)"
+	}
+	return ""
 }
 
 // usageError marks a command-line mistake (exit code 2).

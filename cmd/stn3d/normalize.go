@@ -81,7 +81,7 @@ func cmdNormalize(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		return err
 	}
 	for _, f := range res.Failed {
-		fmt.Fprintf(stderr, "skipped %s: %v\n", f.Input, f.Err)
+		fmt.Fprintf(stderr, "skipped %s: %v%s\n", f.Input, f.Err, flagHint(f.Err))
 	}
 	fmt.Fprintln(stdout, res.Summary())
 	if err != nil {

@@ -32,7 +32,7 @@ func normalizeRunDir(t *testing.T) string {
 	}
 	_, gm, err := run.LoadModels(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
-		t.Skipf("default model unavailable: %v", err)
+		t.Fatalf("default model: %v", err)
 	}
 	mc, err := run.NetworkConfigFrom(cfg)
 	if err != nil {

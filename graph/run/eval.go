@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
-	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -13,39 +12,11 @@ import (
 	"strings"
 
 	"github.com/stn3d/stn3d/graph"
+	"github.com/stn3d/stn3d/internal/atomicfile"
 
 	"github.com/stn3d/stn3d/bfm"
 	"github.com/stn3d/stn3d/dataset"
 )
-
-// ResolveCheckpoint turns a checkpoint file or a run directory into a
-// checkpoint file: a directory gives its best.ckpt, else its newest step
-// checkpoint.
-func ResolveCheckpoint(path string) (string, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("checkpoint: %w", err)
-	}
-	if !st.IsDir() {
-		return path, nil
-	}
-	if best := filepath.Join(path, RunBestFile); fileExists(best) {
-		return best, nil
-	}
-	all, err := listCheckpoints(path)
-	if err != nil {
-		return "", err
-	}
-	if len(all) == 0 {
-		return "", fmt.Errorf("checkpoint: run directory %s holds no %s and no ckpt-*.ckpt", path, RunBestFile)
-	}
-	return all[len(all)-1], nil
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
-}
 
 // imageToCHW writes img (resized beforehand to S x S) as 3 x S x S float32
 // planes with values v/255 in dst.
@@ -218,7 +189,7 @@ func DataKindOf(path string) (string, error) {
 	case ".jsonl", ".json", ".ndjson", ".csv", ".tsv":
 		return "manifest", nil
 	case ".sqlite", ".db":
-		return "", fmt.Errorf("data %s: an AFLW database needs its image folder: set data.kind=aflw, data.path and data.images in the config instead of --data", path)
+		return "", fmt.Errorf("data %s: an AFLW database needs its image folder: set data.kind=aflw, data.path and data.images in the config instead", path)
 	default:
 		return "", fmt.Errorf("data %s: unknown extension %q: want a folder (images with .pts/.ljson, or AFLW2000-3D .mat pairs), a dlib .xml, or a .jsonl/.csv manifest", path, ext)
 	}
@@ -230,15 +201,7 @@ func DataKindOf(path string) (string, error) {
 func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (*dataset.Metrics, error) {
 	log := opt.Log
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	ckPath, err := ResolveCheckpoint(opt.Checkpoint)
-	if err != nil {
-		return nil, err
-	}
-	ck, err := graph.LoadCheckpoint(ckPath)
-	if err != nil {
-		return nil, err
+		log = slog.New(slog.DiscardHandler)
 	}
 	if opt.Data != "" {
 		kind, err := DataKindOf(opt.Data)
@@ -248,21 +211,11 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (*dataset.Metric
 		cfg.Data.Kind, cfg.Data.Path = kind, opt.Data
 		cfg.Data.ValFraction = 1
 	}
-	// A run directory records the geometry image it was trained with;
-	// prefer it so that evaluation matches training exactly.
-	var grid *bfm.GridModel
-	if st, err := os.Stat(opt.Checkpoint); err == nil && st.IsDir() {
-		if p := filepath.Join(opt.Checkpoint, RunGridFile); fileExists(p) {
-			if grid, err = bfm.LoadGrid(p); err != nil {
-				return nil, err
-			}
-		}
-	} else if p := filepath.Join(filepath.Dir(ckPath), RunGridFile); fileExists(p) {
-		if grid, err = bfm.LoadGrid(p); err != nil {
-			return nil, err
-		}
+	tm, err := LoadTrained(opt.Checkpoint, &cfg, log)
+	if err != nil {
+		return nil, err
 	}
-	env, err := setupEval(cfg, grid, opt.Data != "", log)
+	env, err := setupEval(cfg, tm.Grid, opt.Data != "", log)
 	if err != nil {
 		return nil, err
 	}
@@ -274,19 +227,11 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (*dataset.Metric
 	default:
 		return nil, fmt.Errorf("split %q: expected val or train", opt.Split)
 	}
-	mc, err := NetworkConfigFrom(cfg)
+	net, err := tm.Network(cfg.Eval.Batch, false)
 	if err != nil {
 		return nil, err
 	}
-	mc.Pretrained = ""
-	model, err := graph.NewNetwork(mc, env.Grid, cfg.Eval.Batch)
-	if err != nil {
-		return nil, err
-	}
-	defer model.Close()
-	if err := model.Restore(ck); err != nil {
-		return nil, fmt.Errorf("restoring %s: %w", ckPath, err)
-	}
+	defer net.Close()
 	n := src.Len()
 	if opt.Max > 0 {
 		n = min(n, opt.Max)
@@ -295,39 +240,48 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (*dataset.Metric
 	if opt.Out != "" {
 		keep = cfg.Eval.Panels
 	}
-	log.Info("evaluating", "checkpoint", ckPath, "images", n, "scheme", cfg.Model.Scheme)
-	met, items, err := evaluate(ctx, model, src, n, cfg.Model.Scheme, keep, log)
+	log.Info("evaluating", "checkpoint", tm.CheckpointPath, "images", n, "scheme", cfg.Model.Scheme)
+	met, items, err := evaluate(ctx, net, src, n, cfg.Model.Scheme, keep, log)
 	if err != nil {
 		return nil, err
 	}
 	if opt.Out != "" {
-		if err := os.MkdirAll(opt.Out, 0o755); err != nil {
+		if err := writeEvaluation(opt.Out, met, items, env.Grid); err != nil {
 			return nil, err
-		}
-		js, err := json.MarshalIndent(met, "", "  ")
-		if err != nil {
-			return nil, err
-		}
-		if err := writeFileAtomic(filepath.Join(opt.Out, "metrics.json"), append(js, '\n')); err != nil {
-			return nil, err
-		}
-		if err := dataset.WriteCEDPlot(filepath.Join(opt.Out, "ced.png"), []dataset.CEDCurve{{Label: "stn3d", Points: met.CED}}, 640, 480); err != nil {
-			return nil, err
-		}
-		tris := graph.GridTriangles(env.Grid.Rows, env.Grid.Cols)
-		for i, it := range items {
-			p, err := panelFor(it, env.Grid, tris)
-			if err != nil {
-				return nil, err
-			}
-			name := fmt.Sprintf("panel-%02d-%s.png", i, sanitize(it.sample.Name))
-			if err := dataset.WritePNG(filepath.Join(opt.Out, name), p); err != nil {
-				return nil, err
-			}
 		}
 		log.Info("evaluation written", "dir", opt.Out, "panels", len(items))
 	}
 	return met, nil
+}
+
+// writeEvaluation writes metrics.json, the CED plot ced.png and one
+// Figure-6 panel per kept item into dir.
+func writeEvaluation(dir string, met *dataset.Metrics, items []evalItem, gm *bfm.GridModel) error {
+	if err := atomicfile.MkdirAll(dir); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(met, "", "  ")
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, "metrics.json"), append(js, '\n')); err != nil {
+		return err
+	}
+	if err := dataset.WriteCEDPlot(filepath.Join(dir, "ced.png"), []dataset.CEDCurve{{Label: "stn3d", Points: met.CED}}, 640, 480); err != nil {
+		return err
+	}
+	tris := graph.GridTriangles(gm.Rows, gm.Cols)
+	for i, it := range items {
+		p, err := panelFor(it, gm, tris)
+		if err != nil {
+			return err
+		}
+		name := fmt.Sprintf("panel-%02d-%s.png", i, sanitize(it.sample.Name))
+		if err := dataset.WritePNG(filepath.Join(dir, name), p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func sanitize(s string) string {

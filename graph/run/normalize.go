@@ -55,8 +55,7 @@ type NormalizeOptions struct {
 	// Force overwrites existing outputs; without it an image whose outputs
 	// exist is refused (and counted as failed) before anything is written.
 	Force bool
-	// Batch is the number of images per forward pass (0 = eval.batch;
-	// at least 2 are used, see Normalize).
+	// Batch is the number of images per forward pass (0 = eval.batch).
 	Batch int
 	// Margin is the crop margin around a landmark box or Box, as a fraction
 	// of its larger side; negative means data.margin of the config.
@@ -68,6 +67,10 @@ type NormalizeOptions struct {
 	Progress io.Writer
 	Log      *slog.Logger
 }
+
+// ErrOutputExists reports an output file that exists while overwriting
+// was not asked for.
+var ErrOutputExists = errors.New("already exists")
 
 // NormalizeFailure is one input that was skipped, with the reason.
 type NormalizeFailure struct {
@@ -287,59 +290,28 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (*NormalizeResult, err
 			return nil, fmt.Errorf("normalize: box %v,%v,%v,%v: want finite x0 < x1 and y0 < y1", b.X0, b.Y0, b.X1, b.Y1)
 		}
 	}
-	ckPath, err := ResolveCheckpoint(opt.Checkpoint)
-	if err != nil {
-		return nil, err
-	}
-	runDir := filepath.Dir(ckPath)
-	cfgPath := opt.Config
-	if cfgPath == "" {
-		cfgPath = filepath.Join(runDir, RunConfigFile)
-		if !fileExists(cfgPath) {
-			return nil, fmt.Errorf("normalize: %s has no %s: pass --config FILE", runDir, RunConfigFile)
-		}
-	}
-	cfg, err := LoadConfig(cfgPath, nil)
-	if err != nil {
-		return nil, err
-	}
-	var grid *bfm.GridModel
-	if p := filepath.Join(runDir, RunGridFile); fileExists(p) {
-		if grid, err = bfm.LoadGrid(p); err != nil {
+	var cfgOverride *Config
+	if opt.Config != "" {
+		cfg, err := LoadConfig(opt.Config, nil)
+		if err != nil {
 			return nil, err
 		}
-	} else {
-		log.Warn("run directory has no geometry image; re-meshing the configured model", "dir", runDir)
-		if _, grid, err = LoadModels(cfg, log); err != nil {
-			return nil, err
-		}
+		cfgOverride = &cfg
 	}
-	ck, err := graph.LoadCheckpoint(ckPath)
+	tm, err := LoadTrained(opt.Checkpoint, cfgOverride, log)
 	if err != nil {
 		return nil, err
 	}
+	cfg, grid, ckPath := tm.Config, tm.Grid, tm.CheckpointPath
 	batch := opt.Batch
 	if batch == 0 {
 		batch = max(cfg.Eval.Batch, 1)
 	}
-	// A batch-1 graph fails in the STN (theta's log-s slice collapses to a
-	// scalar), so the model is built for at least two images; a short
-	// batch is zero-padded by Fit.
-	batch = max(batch, 2)
-	mc, err := NetworkConfigFrom(cfg)
-	if err != nil {
-		return nil, err
-	}
-	mc.Pretrained = ""
-	mc.Loss.Weights.Siamese = 0 // no image/mirror pairs at inference
-	model, err := graph.NewNetwork(mc, grid, batch)
+	model, err := tm.Network(batch, false)
 	if err != nil {
 		return nil, err
 	}
 	defer model.Close()
-	if err := model.Restore(ck); err != nil {
-		return nil, fmt.Errorf("restoring %s: %w", ckPath, err)
-	}
 	margin := opt.Margin
 	if margin < 0 {
 		margin = cfg.Data.Margin
@@ -455,7 +427,7 @@ func prepareNormItem(it *normItem, opt NormalizeOptions, size int, margin, offse
 		for _, o := range normalizeOutputs(it.stem, opt.Fill) {
 			p := filepath.Join(opt.Out, o[1])
 			if _, err := os.Lstat(p); err == nil {
-				return fmt.Errorf("output %s already exists (pass --force to overwrite)", p)
+				return fmt.Errorf("output %s %w", p, ErrOutputExists)
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -41,7 +42,7 @@ func normRun(t *testing.T) (dir string, cfg Config, gm *bfm.GridModel) {
 	}
 	_, gm, err = LoadModels(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
-		t.Skipf("default model unavailable: %v", err)
+		t.Fatalf("default model: %v", err)
 	}
 	if gm.Valid == nil {
 		// Mark the four 2x2 corners invalid (symmetric, as BuildGrid's are)
@@ -558,7 +559,7 @@ func TestNormalize(t *testing.T) {
 	}
 	opt2 := NormalizeOptions{Checkpoint: run, Out: out, Fill: true, Batch: 2, Margin: -1, Inputs: []string{filepath.Join(in, "face.png")}}
 	res, err = Normalize(context.Background(), opt2)
-	if err == nil || len(res.Failed) != 1 || !strings.Contains(res.Failed[0].Err.Error(), filepath.Join(out, "face_texture.png")+" already exists (pass --force") {
+	if err == nil || len(res.Failed) != 1 || !strings.Contains(res.Failed[0].Err.Error(), filepath.Join(out, "face_texture.png")+" already exists") || !errors.Is(res.Failed[0].Err, ErrOutputExists) {
 		t.Fatalf("rerun without force: %v", err)
 	}
 	if after, _ := os.Stat(filepath.Join(out, "face.json")); !after.ModTime().Equal(before.ModTime()) {
@@ -609,7 +610,7 @@ func TestNormalizeBadOptions(t *testing.T) {
 	dir := t.TempDir()
 	ck := filepath.Join(dir, "a.ckpt")
 	os.WriteFile(ck, []byte("x"), 0o644)
-	if _, err := Normalize(ctx, NormalizeOptions{Checkpoint: ck, Out: "o", Inputs: []string{"a"}}); err == nil || !strings.Contains(err.Error(), "has no config.yaml: pass --config FILE") {
+	if _, err := Normalize(ctx, NormalizeOptions{Checkpoint: ck, Out: "o", Inputs: []string{"a"}}); !errors.Is(err, ErrNoRunConfig) || !strings.Contains(err.Error(), dir+": no config.yaml") {
 		t.Errorf("no config: %v", err)
 	}
 }

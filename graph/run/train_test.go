@@ -2,12 +2,15 @@ package run
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/stn3d/stn3d/dataset"
 	"github.com/stn3d/stn3d/internal/testenv"
 
 	"github.com/stn3d/stn3d/graph"
@@ -69,4 +72,36 @@ func TestTrainTinyHalvesLandmarkError(t *testing.T) {
 	if after.Images != env.Val.Len() {
 		t.Errorf("evaluated %d images, want %d", after.Images, env.Val.Len())
 	}
+	// tiny.yaml validates once, at the last step, on all its validation
+	// images: best.ckpt is that step's, and Evaluate must reproduce it.
+	last := lastValidation(t, filepath.Join(out, RunMetricsFile))
+	if last.Images != after.Images || last.NME != after.NME || last.MeanErrorPx != after.MeanErrorPx || last.NME != res.BestNME {
+		t.Errorf("Evaluate: %d images NME %v mean error %v px; training's last validation: %d images NME %v mean error %v px (best %v)",
+			after.Images, after.NME, after.MeanErrorPx, last.Images, last.NME, last.MeanErrorPx, res.BestNME)
+	}
+}
+
+// lastValidation reads the last "val" record of a metrics log.
+func lastValidation(t *testing.T, path string) dataset.Metrics {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *dataset.Metrics
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var rec struct {
+			Val *dataset.Metrics `json:"val"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("%s: %v in %q", path, err, line)
+		}
+		if rec.Val != nil {
+			last = rec.Val
+		}
+	}
+	if last == nil {
+		t.Fatalf("%s holds no validation", path)
+	}
+	return *last
 }
