@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"log/slog"
@@ -198,7 +199,7 @@ func DataKindOf(path string) (string, error) {
 // Evaluate loads a trained model and scores it on a split of the
 // configured data (or on opt.Data), writing the metrics JSON, a cumulative
 // error distribution plot and Figure-6 panels to opt.Out.
-func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (*dataset.Metrics, error) {
+func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (_ *dataset.Metrics, err error) {
 	log := opt.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -231,7 +232,7 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (*dataset.Metric
 	if err != nil {
 		return nil, err
 	}
-	defer net.Close()
+	defer func() { err = errors.Join(err, net.Close()) }()
 	n := src.Len()
 	if opt.Max > 0 {
 		n = min(n, opt.Max)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/stn3d/stn3d/graph"
+	"github.com/stn3d/stn3d/internal/atomicfile"
 
 	"github.com/stn3d/stn3d/bfm"
 )
@@ -247,7 +248,7 @@ func WriteMeshFiles(m *ExportMesh, objPath, mtlPath, texture, plyPath string) er
 		if err := EncodeOBJ(&b, m, mtl); err != nil {
 			return fmt.Errorf("%s: %w", objPath, err)
 		}
-		if err := writeFileAtomic(objPath, b.Bytes()); err != nil {
+		if err := atomicfile.WriteFile(objPath, b.Bytes()); err != nil {
 			return err
 		}
 	}
@@ -256,7 +257,7 @@ func WriteMeshFiles(m *ExportMesh, objPath, mtlPath, texture, plyPath string) er
 		if err := EncodeMTL(&b, texture); err != nil {
 			return err
 		}
-		if err := writeFileAtomic(mtlPath, b.Bytes()); err != nil {
+		if err := atomicfile.WriteFile(mtlPath, b.Bytes()); err != nil {
 			return err
 		}
 	}
@@ -265,7 +266,7 @@ func WriteMeshFiles(m *ExportMesh, objPath, mtlPath, texture, plyPath string) er
 		if err := EncodePLY(&b, m); err != nil {
 			return fmt.Errorf("%s: %w", plyPath, err)
 		}
-		if err := writeFileAtomic(plyPath, b.Bytes()); err != nil {
+		if err := atomicfile.WriteFile(plyPath, b.Bytes()); err != nil {
 			return err
 		}
 	}

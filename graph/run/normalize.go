@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/stn3d/stn3d/graph"
+	"github.com/stn3d/stn3d/internal/atomicfile"
 
 	"github.com/stn3d/stn3d/bfm"
 	"github.com/stn3d/stn3d/dataset"
@@ -271,7 +272,7 @@ type normItem struct {
 // Images that fail (unreadable, corrupt, bad landmark file, existing
 // outputs without Force) are reported in the result and the rest go on;
 // the returned error is non-nil when any input failed.
-func Normalize(ctx context.Context, opt NormalizeOptions) (*NormalizeResult, error) {
+func Normalize(ctx context.Context, opt NormalizeOptions) (_ *NormalizeResult, err error) {
 	log := opt.Log
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -311,12 +312,12 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (*NormalizeResult, err
 	if err != nil {
 		return nil, err
 	}
-	defer model.Close()
+	defer func() { err = errors.Join(err, model.Close()) }()
 	margin := opt.Margin
 	if margin < 0 {
 		margin = cfg.Data.Margin
 	}
-	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
+	if err := atomicfile.MkdirAll(opt.Out); err != nil {
 		return nil, fmt.Errorf("normalize: output directory: %w", err)
 	}
 
@@ -661,7 +662,7 @@ func (w *normWriter) write(it *normItem, f graph.Fit) error {
 	if err != nil {
 		return fail(err)
 	}
-	if err := writeFileAtomic(path("json"), append(js, '\n')); err != nil {
+	if err := atomicfile.WriteFile(path("json"), append(js, '\n')); err != nil {
 		return fail(err)
 	}
 	return nil

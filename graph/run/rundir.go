@@ -152,8 +152,7 @@ func (t *TrainedModel) Network(batch int, pairs bool) (*graph.Network, error) {
 		return nil, err
 	}
 	if err := net.Restore(t.Checkpoint); err != nil {
-		net.Close()
-		return nil, fmt.Errorf("restoring %s: %w", t.CheckpointPath, err)
+		return nil, errors.Join(fmt.Errorf("restoring %s: %w", t.CheckpointPath, err), net.Close())
 	}
 	return net, nil
 }
