@@ -7,9 +7,10 @@ import (
 	"image/color"
 	"image/draw"
 	"image/png"
+	"io"
 	"math"
-	"os"
-	"path/filepath"
+
+	"github.com/stn3d/stn3d/internal/atomicfile"
 )
 
 // Colours of Panel's landmark marks.
@@ -180,36 +181,12 @@ func Panel(in PanelInput) (*image.RGBA, error) {
 	return out, nil
 }
 
-// WritePNG encodes img as PNG to path atomically: it writes a temporary file
-// in the same directory, syncs it and renames it over path, so readers never
-// see a partial file.
-func WritePNG(path string, img image.Image) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return fmt.Errorf("dataset: write png %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = png.Encode(f, img); err != nil {
-		return fmt.Errorf("dataset: write png %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("dataset: write png %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("dataset: write png %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("dataset: write png %s: %w", path, err)
+// WritePNG encodes img as PNG to path atomically (internal/atomicfile):
+// readers never see a partial file, and the file has mode 0644 subject to
+// the umask. Errors name path.
+func WritePNG(path string, img image.Image) error {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
+		return fmt.Errorf("dataset: png: %w", err)
 	}
 	return nil
 }
