@@ -14,7 +14,9 @@ import (
 func makeAFLW(t *testing.T, poseScale float64) (dbPath, imgDir string) {
 	dir := t.TempDir()
 	imgDir = filepath.Join(dir, "flickr")
-	os.MkdirAll(filepath.Join(imgDir, "0"), 0o755)
+	if err := os.MkdirAll(filepath.Join(imgDir, "0"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	writeTestFileIn(t, filepath.Join(imgDir, "0"), "image00002.jpg", encodePNG(t, image.NewGray(image.Rect(0, 0, 40, 30))))
 	writeTestFileIn(t, filepath.Join(imgDir, "0"), "image00004.jpg", encodePNG(t, image.NewGray(image.Rect(0, 0, 40, 30))))
 	dbPath = filepath.Join(dir, "aflw.sqlite")
@@ -128,9 +130,16 @@ func TestOpenAFLWErrors(t *testing.T) {
 		t.Errorf("missing db: %v", err)
 	}
 	p := filepath.Join(dir, "empty.sqlite")
-	db, _ := sql.Open("sqlite", p)
-	db.Exec(`CREATE TABLE faces(face_id INTEGER, file_id TEXT)`)
-	db.Close()
+	db, err := sql.Open("sqlite", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE faces(face_id INTEGER, file_id TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := OpenAFLW(p, dir, AFLWOptions{}); err == nil || !strings.Contains(err.Error(), "faces/faceimages: ") || !strings.Contains(err.Error(), "no such table: faceimages") {
 		t.Errorf("missing table: %v", err)
 	}
@@ -162,7 +171,9 @@ func TestOpenAFLWRowProblems(t *testing.T) {
 			t.Fatal(s, err)
 		}
 	}
-	db.Close()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
 	src, err := OpenAFLW(dbPath, imgDir, AFLWOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +223,9 @@ func TestOpenAFLWMissingSchema(t *testing.T) {
 		if _, err := db.Exec(c.alter); err != nil {
 			t.Fatal(c.alter, err)
 		}
-		db.Close()
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
 		_, err = OpenAFLW(dbPath, imgDir, AFLWOptions{})
 		if want := "dataset: open AFLW " + dbPath + ": " + c.want; err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("%s: error %v, want prefix %q", c.alter, err, want)
