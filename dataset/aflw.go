@@ -71,64 +71,94 @@ func OpenAFLW(sqlitePath, imageDir string, opt AFLWOptions) (*AFLWSource, error)
 	if err != nil {
 		return nil, fmt.Errorf("dataset: open AFLW %s: %w", sqlitePath, err)
 	}
-	defer db.Close()
-	fail := func(what string, err error) (*AFLWSource, error) {
-		return nil, fmt.Errorf("dataset: open AFLW %s: %s: %w", sqlitePath, what, err)
+	defer db.Close() // read only: nothing to lose
+	af := &aflwFaces{byID: map[int64]*aflwFace{}}
+	for _, phase := range []struct {
+		tables string
+		read   func(*sql.DB) error
+	}{
+		{"faces/faceimages", af.readFaces},
+		{"featurecoords", af.readFeatureCoords},
+		{"facerect", af.readFaceRects},
+		{"facepose", af.readFacePoses},
+	} {
+		if err := phase.read(db); err != nil {
+			return nil, fmt.Errorf("dataset: open AFLW %s: %s: %w", sqlitePath, phase.tables, err)
+		}
 	}
+	return af.source(sqlitePath, imageDir, aflwPoseUnit(opt.PoseUnit, af.maxAbsAngle)), nil
+}
 
-	type face struct {
-		id       int64
-		filepath string
-		problem  error
-		lm       Landmarks
-		box      *Box
-		pose     *[3]float64 // roll, pitch, yaw as stored
-	}
-	var faces []*face
-	byID := map[int64]*face{}
-	rows, err := db.Query(`SELECT f.face_id, i.filepath FROM faces f JOIN faceimages i ON f.file_id = i.file_id ORDER BY f.face_id`)
-	if err != nil {
-		return fail("faces/faceimages", err)
-	}
-	for rows.Next() {
-		var id int64
-		var fp sql.NullString
-		if err := rows.Scan(&id, &fp); err != nil {
-			rows.Close()
-			return fail("faces/faceimages", err)
-		}
-		if _, dup := byID[id]; dup {
-			continue // a face joined to several images: keep the first
-		}
-		n := bfm.SchemeSize(bfm.SchemeAFLW21)
-		f := &face{id: id, filepath: fp.String, lm: Landmarks{Points: make([][2]float64, n), Visible: make([]bool, n)}}
-		if !fp.Valid || fp.String == "" {
-			f.problem = fmt.Errorf("faceimages.filepath is NULL or empty")
-		}
-		faces = append(faces, f)
-		byID[id] = f
-	}
-	if err := rows.Err(); err != nil {
-		return fail("faces/faceimages", err)
-	}
-	rows.Close()
+// aflwFace is one row of AFLW's faces table with what the other tables say
+// about it.
+type aflwFace struct {
+	id       int64
+	filepath string
+	problem  error // first problem found; later rows of the face are ignored
+	lm       Landmarks
+	box      *Box
+	pose     *[3]float64 // roll, pitch, yaw as stored
+}
 
-	rows, err = db.Query(`SELECT face_id, feature_id, x, y FROM featurecoords`)
+// aflwFaces collects the faces of an AFLW database, table by table.
+type aflwFaces struct {
+	faces       []*aflwFace // by face_id
+	byID        map[int64]*aflwFace
+	maxAbsAngle float64 // largest |angle| of the poses kept
+}
+
+// forEachRow runs query on db, scans every result row into dest and calls
+// each after every row.
+func forEachRow(db *sql.DB, query string, dest []any, each func()) error {
+	rows, err := db.Query(query)
 	if err != nil {
-		return fail("featurecoords", err)
+		return err
 	}
+	defer rows.Close() // read only; rows.Err reports what went wrong
 	for rows.Next() {
-		var id, fid int64
-		var x, y sql.NullFloat64
-		if err := rows.Scan(&id, &fid, &x, &y); err != nil {
-			rows.Close()
-			return fail("featurecoords", err)
+		if err := rows.Scan(dest...); err != nil {
+			return err
 		}
-		f := byID[id]
-		if f == nil || f.problem != nil {
-			continue
-		}
+		each()
+	}
+	return rows.Err()
+}
+
+// usable returns the face with id if it exists and has no problem yet.
+func (af *aflwFaces) usable(id int64) *aflwFace {
+	if f := af.byID[id]; f != nil && f.problem == nil {
+		return f
+	}
+	return nil
+}
+
+// readFaces reads every face with the file path of its image.
+func (af *aflwFaces) readFaces(db *sql.DB) error {
+	var id int64
+	var fp sql.NullString
+	n := bfm.SchemeSize(bfm.SchemeAFLW21)
+	return forEachRow(db, `SELECT f.face_id, i.filepath FROM faces f JOIN faceimages i ON f.file_id = i.file_id ORDER BY f.face_id`,
+		[]any{&id, &fp}, func() {
+			if _, dup := af.byID[id]; dup {
+				return // a face joined to several images: keep the first
+			}
+			f := &aflwFace{id: id, filepath: fp.String, lm: Landmarks{Points: make([][2]float64, n), Visible: make([]bool, n)}}
+			if !fp.Valid || fp.String == "" {
+				f.problem = fmt.Errorf("faceimages.filepath is NULL or empty")
+			}
+			af.faces = append(af.faces, f)
+			af.byID[id] = f
+		})
+}
+
+// readFeatureCoords reads the landmarks (feature_id 1..21).
+func (af *aflwFaces) readFeatureCoords(db *sql.DB) error {
+	var id, fid int64
+	var x, y sql.NullFloat64
+	return forEachRow(db, `SELECT face_id, feature_id, x, y FROM featurecoords`, []any{&id, &fid, &x, &y}, func() {
+		f := af.usable(id)
 		switch {
+		case f == nil:
 		case fid < 1 || fid > 21:
 			f.problem = fmt.Errorf("featurecoords.feature_id %d: want 1..21", fid)
 		case !x.Valid || !y.Valid || !isFinite(x.Float64) || !isFinite(y.Float64):
@@ -139,90 +169,66 @@ func OpenAFLW(sqlitePath, imageDir string, opt AFLWOptions) (*AFLWSource, error)
 			f.lm.Points[fid-1] = [2]float64{x.Float64, y.Float64}
 			f.lm.Visible[fid-1] = true
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return fail("featurecoords", err)
-	}
-	rows.Close()
+	})
+}
 
-	rows, err = db.Query(`SELECT face_id, x, y, w, h FROM facerect ORDER BY rowid`)
-	if err != nil {
-		return fail("facerect", err)
-	}
-	for rows.Next() {
-		var id int64
-		var v [4]sql.NullFloat64
-		if err := rows.Scan(&id, &v[0], &v[1], &v[2], &v[3]); err != nil {
-			rows.Close()
-			return fail("facerect", err)
+// readFaceRects reads the first face rectangle of each face.
+func (af *aflwFaces) readFaceRects(db *sql.DB) error {
+	var id int64
+	var v [4]sql.NullFloat64
+	return forEachRow(db, `SELECT face_id, x, y, w, h FROM facerect ORDER BY rowid`, []any{&id, &v[0], &v[1], &v[2], &v[3]}, func() {
+		f := af.usable(id)
+		if f == nil || f.box != nil {
+			return
 		}
-		f := byID[id]
-		if f == nil || f.box != nil || f.problem != nil {
-			continue
-		}
-		ok := true
-		for _, c := range v {
-			ok = ok && c.Valid && isFinite(c.Float64)
-		}
-		if !ok || v[2].Float64 <= 0 || v[3].Float64 <= 0 {
+		if !allFinite(v[:]) || v[2].Float64 <= 0 || v[3].Float64 <= 0 {
 			f.problem = fmt.Errorf("facerect x, y, w, h = %s, %s, %s, %s: want finite numbers, w and h > 0", nullStr(v[0]), nullStr(v[1]), nullStr(v[2]), nullStr(v[3]))
-			continue
+			return
 		}
 		f.box = &Box{X0: v[0].Float64, Y0: v[1].Float64, X1: v[0].Float64 + v[2].Float64, Y1: v[1].Float64 + v[3].Float64}
-	}
-	if err := rows.Err(); err != nil {
-		return fail("facerect", err)
-	}
-	rows.Close()
+	})
+}
 
-	rows, err = db.Query(`SELECT face_id, roll, pitch, yaw FROM facepose ORDER BY rowid`)
-	if err != nil {
-		return fail("facepose", err)
-	}
-	maxAbs := 0.0
-	for rows.Next() {
-		var id int64
-		var v [3]sql.NullFloat64
-		if err := rows.Scan(&id, &v[0], &v[1], &v[2]); err != nil {
-			rows.Close()
-			return fail("facepose", err)
+// readFacePoses reads the first pose of each face, as stored, and the
+// largest |angle| for the unit check.
+func (af *aflwFaces) readFacePoses(db *sql.DB) error {
+	var id int64
+	var v [3]sql.NullFloat64
+	return forEachRow(db, `SELECT face_id, roll, pitch, yaw FROM facepose ORDER BY rowid`, []any{&id, &v[0], &v[1], &v[2]}, func() {
+		f := af.usable(id)
+		if f == nil || f.pose != nil {
+			return
 		}
-		f := byID[id]
-		if f == nil || f.pose != nil || f.problem != nil {
-			continue
-		}
-		var p [3]float64
-		ok := true
-		for k, c := range v {
-			ok = ok && c.Valid && isFinite(c.Float64)
-			p[k] = c.Float64
-		}
-		if !ok {
+		if !allFinite(v[:]) {
 			f.problem = fmt.Errorf("facepose roll, pitch, yaw = %s, %s, %s: want finite numbers", nullStr(v[0]), nullStr(v[1]), nullStr(v[2]))
-			continue
+			return
 		}
+		p := [3]float64{v[0].Float64, v[1].Float64, v[2].Float64}
 		f.pose = &p
-		maxAbs = max(maxAbs, math.Abs(p[0]), math.Abs(p[1]), math.Abs(p[2]))
-	}
-	if err := rows.Err(); err != nil {
-		return fail("facepose", err)
-	}
-	rows.Close()
+		af.maxAbsAngle = max(af.maxAbsAngle, math.Abs(p[0]), math.Abs(p[1]), math.Abs(p[2]))
+	})
+}
 
-	unit := opt.PoseUnit
-	if unit == PoseUnitAuto {
-		unit = PoseUnitRadians
-		if maxAbs > 2*math.Pi {
-			unit = PoseUnitDegrees
-		}
+// aflwPoseUnit resolves PoseUnitAuto: angles up to 2 pi are radians.
+func aflwPoseUnit(unit string, maxAbsAngle float64) string {
+	if unit != PoseUnitAuto {
+		return unit
 	}
+	if maxAbsAngle > 2*math.Pi {
+		return PoseUnitDegrees
+	}
+	return PoseUnitRadians
+}
+
+// source turns the faces into samples: a face with a problem or a missing
+// image file goes to Skipped.
+func (af *aflwFaces) source(sqlitePath, imageDir, unit string) *AFLWSource {
 	toDeg := 180 / math.Pi
 	if unit == PoseUnitDegrees {
 		toDeg = 1
 	}
 	src := &AFLWSource{ItemSource: &ItemSource{}, PoseUnit: unit}
-	for _, f := range faces {
-		name := f.filepath + "#" + strconv.FormatInt(f.id, 10)
+	for _, f := range af.faces {
 		if f.problem != nil {
 			src.Skipped = append(src.Skipped, fmt.Errorf("dataset: %s: face_id %d: %w", sqlitePath, f.id, f.problem))
 			continue
@@ -232,13 +238,28 @@ func OpenAFLW(sqlitePath, imageDir string, opt AFLWOptions) (*AFLWSource, error)
 			src.Skipped = append(src.Skipped, fmt.Errorf("dataset: %s: face_id %d: image: %w", sqlitePath, f.id, err))
 			continue
 		}
-		it := Item{Name: name, ImagePath: imgPath, Landmarks: map[string]Landmarks{bfm.SchemeAFLW21: f.lm}, Box: f.box}
+		it := Item{
+			Name:      f.filepath + "#" + strconv.FormatInt(f.id, 10),
+			ImagePath: imgPath,
+			Landmarks: map[string]Landmarks{bfm.SchemeAFLW21: f.lm},
+			Box:       f.box,
+		}
 		if f.pose != nil {
 			it.Pose = &Pose{Roll: f.pose[0] * toDeg, Pitch: f.pose[1] * toDeg, Yaw: f.pose[2] * toDeg}
 		}
 		src.Items = append(src.Items, it)
 	}
-	return src, nil
+	return src
+}
+
+// allFinite reports whether every value is non-NULL and finite.
+func allFinite(vs []sql.NullFloat64) bool {
+	for _, v := range vs {
+		if !v.Valid || !isFinite(v.Float64) {
+			return false
+		}
+	}
+	return true
 }
 
 func nullStr(v sql.NullFloat64) string {

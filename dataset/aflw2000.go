@@ -35,6 +35,7 @@ type AFLW2000Options struct {
 //     bins use, is unaffected; verify the signs before using them as
 //     training targets.
 //
+// Images are the files IsImageFile accepts (AFLW2000-3D ships .jpg).
 // Samples are named by the image file name, in lexical order. Coordinates
 // are converted to 0-based (see AFLW2000Options). A .mat file that cannot be
 // decoded or has wrongly sized variables, or an image without a .mat file,
@@ -52,7 +53,7 @@ func OpenAFLW2000(dir string, opt AFLW2000Options) (*ItemSource, error) {
 			continue
 		}
 		files[e.Name()] = true
-		if ext := strings.ToLower(filepath.Ext(e.Name())); ext == ".jpg" || ext == ".jpeg" || ext == ".png" {
+		if IsImageFile(e.Name()) {
 			images = append(images, e.Name())
 		}
 	}

@@ -14,7 +14,9 @@ import (
 func makeAFLW(t *testing.T, poseScale float64) (dbPath, imgDir string) {
 	dir := t.TempDir()
 	imgDir = filepath.Join(dir, "flickr")
-	os.MkdirAll(filepath.Join(imgDir, "0"), 0o755)
+	if err := os.MkdirAll(filepath.Join(imgDir, "0"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	writeTestFileIn(t, filepath.Join(imgDir, "0"), "image00002.jpg", encodePNG(t, image.NewGray(image.Rect(0, 0, 40, 30))))
 	writeTestFileIn(t, filepath.Join(imgDir, "0"), "image00004.jpg", encodePNG(t, image.NewGray(image.Rect(0, 0, 40, 30))))
 	dbPath = filepath.Join(dir, "aflw.sqlite")
@@ -128,14 +130,105 @@ func TestOpenAFLWErrors(t *testing.T) {
 		t.Errorf("missing db: %v", err)
 	}
 	p := filepath.Join(dir, "empty.sqlite")
-	db, _ := sql.Open("sqlite", p)
-	db.Exec(`CREATE TABLE faces(face_id INTEGER, file_id TEXT)`)
-	db.Close()
+	db, err := sql.Open("sqlite", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE faces(face_id INTEGER, file_id TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := OpenAFLW(p, dir, AFLWOptions{}); err == nil || !strings.Contains(err.Error(), "faces/faceimages: ") || !strings.Contains(err.Error(), "no such table: faceimages") {
 		t.Errorf("missing table: %v", err)
 	}
 	notDB := writeTestFileIn(t, dir, "text.sqlite", []byte(strings.Repeat("not a database\n", 100)))
 	if _, err := OpenAFLW(notDB, dir, AFLWOptions{}); err == nil || !strings.Contains(err.Error(), "text.sqlite") {
 		t.Errorf("not a database: %v", err)
+	}
+}
+
+// TestOpenAFLWRowProblems covers each table's row checks: duplicates, bad
+// feature ids, non-finite values, empty rectangles, NULL file paths, rows
+// of unknown faces, and that only a face's first rectangle and pose count.
+func TestOpenAFLWRowProblems(t *testing.T) {
+	dbPath, imgDir := makeAFLW(t, 1)
+	db, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{
+		// Face 39341 joins a second image too: the first join is kept.
+		`INSERT INTO faceimages VALUES (4, 'flickr', 'image00002.jpg', '0/image00004.jpg', 0, 40, 30)`,
+		`INSERT INTO faceimages VALUES (5, 'flickr', 'nul.jpg', NULL, 0, 40, 30)`,
+		`INSERT INTO faces VALUES (39346, 'image00004.jpg', 'flickr'), (39347, 'image00004.jpg', 'flickr'), (39348, 'image00004.jpg', 'flickr'), (39349, 'nul.jpg', 'flickr'), (39350, 'image00004.jpg', 'flickr'), (39351, 'image00004.jpg', 'flickr')`,
+		`INSERT INTO featurecoords VALUES (39346, 1, 1, 1), (39346, 1, 2, 2), (39347, 2, 3, 3), (39348, 0, 1, 1), (39350, 5, 1e400, 2), (99999, 1, 1, 1)`,
+		`INSERT INTO facerect VALUES (39347, 1, 1, 0, 5, 1), (39348, 1, 1, 2, 2, 1), (39351, NULL, 1, 2, 2, 1), (39351, 1, 1, 2, 2, 1)`,
+		`INSERT INTO facepose VALUES (39347, 1, 1, 1, 1), (39342, NULL, 0, 0, 1), (39342, 0.1, 0.1, 0.1, 1), (39351, 7, 0, 0, 1)`,
+	} {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatal(s, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	src, err := OpenAFLW(dbPath, imgDir, AFLWOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The pose of 39351 (7 > 2 pi) is not read: its rectangle failed first.
+	if src.PoseUnit != PoseUnitRadians || src.Len() != 1 || src.Items[0].Name != "0/image00002.jpg#39341" {
+		t.Fatalf("unit %s, %d items %v", src.PoseUnit, src.Len(), src.Items)
+	}
+	want := []string{
+		"face_id 39342: facepose roll, pitch, yaw = NULL, 0, 0: want finite numbers",
+		"face_id 39343: image: stat ",
+		"face_id 39344: featurecoords.feature_id 22: want 1..21",
+		"face_id 39345: featurecoords feature_id 3: x, y = NULL, 4: want finite numbers",
+		"face_id 39346: featurecoords feature_id 1 given twice",
+		"face_id 39347: facerect x, y, w, h = 1, 1, 0, 5: want finite numbers, w and h > 0",
+		"face_id 39348: featurecoords.feature_id 0: want 1..21",
+		"face_id 39349: faceimages.filepath is NULL or empty",
+		"face_id 39350: featurecoords feature_id 5: x, y = +Inf, 2: want finite numbers",
+		"face_id 39351: facerect x, y, w, h = NULL, 1, 2, 2: want finite numbers, w and h > 0",
+	}
+	if len(src.Skipped) != len(want) {
+		t.Fatalf("skipped %v", src.Problems())
+	}
+	for i, w := range want {
+		if e := src.Skipped[i].Error(); !strings.HasPrefix(e, "dataset: "+dbPath+": "+w) {
+			t.Errorf("skipped[%d] = %q, want prefix %q", i, e, w)
+		}
+	}
+}
+
+// TestOpenAFLWMissingSchema checks that a missing table or column of any
+// phase is an error naming the tables read.
+func TestOpenAFLWMissingSchema(t *testing.T) {
+	for _, c := range []struct{ alter, want string }{
+		{"DROP TABLE faces", "faces/faceimages: SQL logic error: no such table: faces"},
+		{"DROP TABLE featurecoords", "featurecoords: SQL logic error: no such table: featurecoords"},
+		{"DROP TABLE facerect", "facerect: SQL logic error: no such table: facerect"},
+		{"DROP TABLE facepose", "facepose: SQL logic error: no such table: facepose"},
+		{"ALTER TABLE featurecoords DROP COLUMN x", "featurecoords: SQL logic error: no such column: x"},
+		{"ALTER TABLE facepose DROP COLUMN yaw", "facepose: SQL logic error: no such column: yaw"},
+	} {
+		dbPath, imgDir := makeAFLW(t, 1)
+		db, err := sql.Open("sqlite", dbPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(c.alter); err != nil {
+			t.Fatal(c.alter, err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		_, err = OpenAFLW(dbPath, imgDir, AFLWOptions{})
+		if want := "dataset: open AFLW " + dbPath + ": " + c.want; err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: error %v, want prefix %q", c.alter, err, want)
+		}
 	}
 }

@@ -9,11 +9,8 @@ import (
 	"strings"
 )
 
-// imageExts are the file extensions OpenFolder treats as images.
-var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".ppm": true, ".pgm": true, ".pnm": true}
-
-// OpenFolder scans dir and its sub-folders for images (.jpg, .jpeg, .png,
-// .ppm, .pgm, .pnm, any case) with an annotation beside them of the same
+// OpenFolder scans dir and its sub-folders for images (IsImageFile: .jpg,
+// .jpeg, .png, .ppm, .pgm, .pnm, any case) with an annotation beside them of the same
 // stem: a .pts file (300-W, see ReadPTS) or, if there is none, a .ljson file
 // (menpo, see ReadLJSON). The scheme follows from the number of points (68:
 // ibug68, 21: aflw21). Sample names are paths relative to dir with forward
@@ -53,7 +50,7 @@ func OpenFolder(dir string) (*ItemSource, error) {
 		var img, pts, lj string
 		for _, ext := range byStem[stem] {
 			switch l := strings.ToLower(ext); {
-			case imageExts[l] && img == "":
+			case IsImageFile(l) && img == "":
 				img = stem + ext
 			case l == ".pts":
 				pts = stem + ext

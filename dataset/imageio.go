@@ -10,13 +10,41 @@ import (
 	_ "image/png"  // registers PNG (1..16 bit, grey, palette, alpha)
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // DefaultMaxPixels is the largest image LoadImage accepts (100 megapixels);
 // a larger width x height in the header is refused before any pixel memory
 // is allocated.
 const DefaultMaxPixels = 100_000_000
+
+// imageExtensions are the file extensions (lower case) of the formats
+// DecodeImage reads: JPEG, PNG and Netpbm (.pnm may hold any of P2, P3, P5
+// and P6; the format is taken from the content, never the name).
+var imageExtensions = []string{".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".pnm"}
+
+// ImageExtensions returns the file extensions, lower case with the leading
+// dot, that the package takes for images when it scans folders: those of
+// the formats LoadImage decodes (.jpg, .jpeg, .png, .ppm, .pgm, .pnm). The
+// slice is a fresh copy.
+func ImageExtensions() []string {
+	return slices.Clone(imageExtensions)
+}
+
+// IsImageFile reports whether path's extension is, in any case, one of
+// ImageExtensions. It looks at the name only.
+func IsImageFile(path string) bool {
+	ext := filepath.Ext(path)
+	for _, e := range imageExtensions {
+		if strings.EqualFold(ext, e) {
+			return true
+		}
+	}
+	return false
+}
 
 // LoadImage reads a JPEG, PNG or binary/ASCII PPM/PGM (P2, P3, P5, P6) file
 // and returns it as an *image.RGBA whose bounds start at (0, 0), refusing

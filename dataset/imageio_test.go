@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -302,6 +303,53 @@ func BenchmarkLoadImageJPEG1080p(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if _, err := LoadImage(p); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestImageExtensions(t *testing.T) {
+	exts := ImageExtensions()
+	if !slices.Equal(exts, []string{".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".pnm"}) {
+		t.Errorf("ImageExtensions() = %q", exts)
+	}
+	exts[0] = ".gif"
+	if ImageExtensions()[0] != ".jpg" {
+		t.Error("ImageExtensions returned its own slice")
+	}
+	for p, want := range map[string]bool{
+		"a.jpg": true, "dir/B.JPEG": true, "c.Png": true, "d.ppm": true, "e.PGM": true, "f.pnm": true,
+		"g.gif": false, "h.pts": false, "jpg": false, ".jpg.txt": false, "i.jpg/": false, "": false, "x.tiff": false,
+	} {
+		if got := IsImageFile(p); got != want {
+			t.Errorf("IsImageFile(%q) = %v, want %v", p, got, want)
+		}
+	}
+	// Every listed extension is one LoadImage decodes (by content).
+	dir := t.TempDir()
+	var pngBuf bytes.Buffer
+	if err := png.Encode(&pngBuf, image.NewRGBA(image.Rect(0, 0, 2, 1))); err != nil {
+		t.Fatal(err)
+	}
+	var jpgBuf bytes.Buffer
+	if err := jpeg.Encode(&jpgBuf, image.NewRGBA(image.Rect(0, 0, 2, 1)), nil); err != nil {
+		t.Fatal(err)
+	}
+	content := map[string][]byte{
+		".jpg": jpgBuf.Bytes(), ".jpeg": jpgBuf.Bytes(), ".png": pngBuf.Bytes(),
+		".ppm": []byte("P6 2 1 255\n\x01\x02\x03\x04\x05\x06"), ".pgm": []byte("P5 2 1 255\n\x01\x02"), ".pnm": []byte("P3 2 1 255\n1 2 3 4 5 6\n"),
+	}
+	for _, ext := range ImageExtensions() {
+		data, ok := content[ext]
+		if !ok {
+			t.Errorf("no test content for %s", ext)
+			continue
+		}
+		p := filepath.Join(dir, "x"+ext)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if img, err := LoadImage(p); err != nil || img.Bounds().Dx() != 2 {
+			t.Errorf("LoadImage(%s): %v", p, err)
 		}
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
-	"image/color"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -333,38 +331,62 @@ func (b *Batcher) fill(jb batchJob) error {
 	if err != nil {
 		return fmt.Errorf("dataset: batch: sample %d: %w", jb.idx, err)
 	}
-	if smp.Image == nil {
-		return fmt.Errorf("dataset: batch: sample %d (%s): no image", jb.idx, smp.Name)
-	}
 	bt := &jb.slot.batch
-	h, w := bt.H, bt.W
-	if r := smp.Image.Bounds(); r.Dx() != w || r.Dy() != h {
-		return fmt.Errorf("dataset: batch: sample %d (%s): image is %dx%d, want %dx%d", jb.idx, smp.Name, r.Dx(), r.Dy(), w, h)
+	a, m := 2*jb.j, 2*jb.j+1
+	per := 3 * bt.H * bt.W
+	img, mir := bt.Images[a*per:(a+1)*per], bt.Images[m*per:(m+1)*per]
+	if err := ImageToCHW(img, smp.Image, bt.W, bt.H, b.cfg.Mean); err != nil {
+		return fmt.Errorf("dataset: batch: sample %d (%s): %w", jb.idx, smp.Name, err)
 	}
+	lm, err := b.landmarks(smp, bt.L)
+	if err != nil {
+		return fmt.Errorf("dataset: batch: sample %d (%s): %w", jb.idx, smp.Name, err)
+	}
+	mirrorCHW(mir, img, bt.W, bt.H)
+	b.fillLandmarks(bt, a, m, lm)
+	bt.Index[a], bt.Index[m] = jb.idx, jb.idx
+	if smp.Pose != nil {
+		p := *smp.Pose
+		bt.Poses[a], bt.HasPose[a] = p, true
+		bt.Poses[m], bt.HasPose[m] = Pose{Yaw: -p.Yaw, Pitch: p.Pitch, Roll: -p.Roll}, true
+	} else {
+		bt.Poses[a], bt.HasPose[a] = Pose{}, false
+		bt.Poses[m], bt.HasPose[m] = Pose{}, false
+	}
+	return nil
+}
+
+// landmarks returns smp's landmarks of the configured scheme after checking
+// that they have l points and matching flags.
+func (b *Batcher) landmarks(smp Sample, l int) (Landmarks, error) {
 	lm, ok := smp.Landmarks[b.cfg.Scheme]
 	if !ok {
-		return fmt.Errorf("dataset: batch: sample %d (%s): no %q landmarks", jb.idx, smp.Name, b.cfg.Scheme)
+		return Landmarks{}, fmt.Errorf("no %q landmarks", b.cfg.Scheme)
 	}
-	l := bt.L
 	if len(lm.Points) != l || (lm.Visible != nil && len(lm.Visible) != l) || (lm.Hidden != nil && len(lm.Hidden) != l) {
-		return fmt.Errorf("dataset: batch: sample %d (%s): %q has %d points, %d visibility and %d hidden flags, want %d", jb.idx, smp.Name, b.cfg.Scheme, len(lm.Points), len(lm.Visible), len(lm.Hidden), l)
+		return Landmarks{}, fmt.Errorf("%q has %d points, %d visibility and %d hidden flags, want %d", b.cfg.Scheme, len(lm.Points), len(lm.Visible), len(lm.Hidden), l)
 	}
+	return lm, nil
+}
 
-	a, m := 2*jb.j, 2*jb.j+1
-	plane := h * w
-	img := bt.Images[a*3*plane : (a+1)*3*plane]
-	writePlanes(img, smp.Image, w, h, b.cfg.Mean)
-	mir := bt.Images[m*3*plane : (m+1)*3*plane]
+// mirrorCHW writes the horizontal mirror of the C x h x w planes src to dst.
+func mirrorCHW(dst, src []float32, w, h int) {
 	for c := 0; c < 3; c++ {
 		for y := 0; y < h; y++ {
-			src := img[c*plane+y*w : c*plane+(y+1)*w]
-			dst := mir[c*plane+y*w : c*plane+(y+1)*w]
-			for x := range dst {
-				dst[x] = src[w-1-x]
+			o := (c*h + y) * w
+			s, d := src[o:o+w], dst[o:o+w]
+			for x := range d {
+				d[x] = s[w-1-x]
 			}
 		}
 	}
+}
 
+// fillLandmarks writes lm (checked by landmarks) and its weights at batch
+// position a, and the mirrored points (x' = W-1-x, permuted by the scheme's
+// mirror permutation) at m.
+func (b *Batcher) fillLandmarks(bt *Batch, a, m int, lm Landmarks) {
+	l := bt.L
 	pa, pm := bt.Landmarks[a*l*2:(a+1)*l*2], bt.Landmarks[m*l*2:(m+1)*l*2]
 	wa, wm := bt.Weights[a*l:(a+1)*l], bt.Weights[m*l:(m+1)*l]
 	for i, p := range lm.Points {
@@ -385,7 +407,7 @@ func (b *Batcher) fill(jb batchJob) error {
 		}
 	}
 	// x' = (W-1) - x in float64, then rounded, as MirrorSample does it.
-	flip := float64(w - 1)
+	flip := float64(bt.W - 1)
 	for i, k := range b.perm {
 		p := lm.Points[k]
 		if !finite2(p) {
@@ -393,79 +415,6 @@ func (b *Batcher) fill(jb batchJob) error {
 		}
 		pm[2*i], pm[2*i+1] = float32(flip-p[0]), float32(p[1])
 		wm[i] = wa[k]
-	}
-	bt.Index[a], bt.Index[m] = jb.idx, jb.idx
-	if smp.Pose != nil {
-		p := *smp.Pose
-		bt.Poses[a], bt.HasPose[a] = p, true
-		bt.Poses[m], bt.HasPose[m] = Pose{Yaw: -p.Yaw, Pitch: p.Pitch, Roll: -p.Roll}, true
-	} else {
-		bt.Poses[a], bt.HasPose[a] = Pose{}, false
-		bt.Poses[m], bt.HasPose[m] = Pose{}, false
-	}
-	return nil
-}
-
-// writePlanes converts img (w x h) to three planes of v/255 - mean[c] in dst
-// (length 3*w*h). *image.RGBA, *image.NRGBA, *image.YCbCr and *image.Gray
-// take fast paths; alpha is ignored (RGBA is read premultiplied, as stored).
-func writePlanes(dst []float32, img image.Image, w, h int, mean [3]float32) {
-	plane := w * h
-	r, g, bl := dst[:plane], dst[plane:2*plane], dst[2*plane:3*plane]
-	const inv = 1.0 / 255
-	switch m := img.(type) {
-	case *image.RGBA:
-		for y := 0; y < h; y++ {
-			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
-			o := y * w
-			for x := 0; x < w; x++ {
-				r[o+x] = float32(row[4*x])*inv - mean[0]
-				g[o+x] = float32(row[4*x+1])*inv - mean[1]
-				bl[o+x] = float32(row[4*x+2])*inv - mean[2]
-			}
-		}
-	case *image.NRGBA:
-		for y := 0; y < h; y++ {
-			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
-			o := y * w
-			for x := 0; x < w; x++ {
-				r[o+x] = float32(row[4*x])*inv - mean[0]
-				g[o+x] = float32(row[4*x+1])*inv - mean[1]
-				bl[o+x] = float32(row[4*x+2])*inv - mean[2]
-			}
-		}
-	case *image.Gray:
-		for y := 0; y < h; y++ {
-			row := m.Pix[y*m.Stride : y*m.Stride+w]
-			o := y * w
-			for x := 0; x < w; x++ {
-				v := float32(row[x]) * inv
-				r[o+x], g[o+x], bl[o+x] = v-mean[0], v-mean[1], v-mean[2]
-			}
-		}
-	case *image.YCbCr:
-		b := m.Rect
-		for y := 0; y < h; y++ {
-			o := y * w
-			for x := 0; x < w; x++ {
-				yi, ci := m.YOffset(b.Min.X+x, b.Min.Y+y), m.COffset(b.Min.X+x, b.Min.Y+y)
-				cr, cg, cb := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
-				r[o+x] = float32(cr)*inv - mean[0]
-				g[o+x] = float32(cg)*inv - mean[1]
-				bl[o+x] = float32(cb)*inv - mean[2]
-			}
-		}
-	default:
-		b := img.Bounds()
-		for y := 0; y < h; y++ {
-			o := y * w
-			for x := 0; x < w; x++ {
-				cr, cg, cb, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
-				r[o+x] = float32(cr>>8)*inv - mean[0]
-				g[o+x] = float32(cg>>8)*inv - mean[1]
-				bl[o+x] = float32(cb>>8)*inv - mean[2]
-			}
-		}
 	}
 }
 

@@ -290,7 +290,9 @@ func TestBatcherMeanAndConversions(t *testing.T) {
 		}
 		mean := [3]float32{0.5, 0.25, 0.125}
 		dst := make([]float32, 3*8)
-		writePlanes(dst, im, 4, 2, mean)
+		if err := ImageToCHW(dst, im, 4, 2, mean); err != nil {
+			t.Fatal(err)
+		}
 		want := pixelPlanes(im)
 		for i := range want {
 			want[i] -= mean[i/8]

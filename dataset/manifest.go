@@ -331,102 +331,125 @@ func parseManifestCSV(data []byte, path, dir string) (*ItemSource, error) {
 	return src, nil
 }
 
-func parseManifestCSVRecord(rec []string, col map[string]int, nPts int, scheme, dir string) (Item, error) {
-	get := func(name string) (string, bool) {
-		i, ok := col[name]
-		if !ok {
-			return "", false
-		}
-		return strings.TrimSpace(rec[i]), true
+// csvRecord is one data row of a CSV manifest with its header's columns.
+type csvRecord struct {
+	rec []string
+	col map[string]int
+}
+
+// get returns the trimmed field of column name, and whether the header has
+// the column.
+func (r csvRecord) get(name string) (string, bool) {
+	i, ok := r.col[name]
+	if !ok {
+		return "", false
 	}
-	num := func(name string) (float64, bool, error) {
-		s, ok := get(name)
-		if !ok || s == "" {
-			return 0, false, nil
-		}
-		v, err := strconv.ParseFloat(s, 64)
+	return strings.TrimSpace(r.rec[i]), true
+}
+
+// num parses the field of column name; an absent column or empty field is
+// not set (ok false).
+func (r csvRecord) num(name string) (v float64, ok bool, err error) {
+	s, ok := r.get(name)
+	if !ok || s == "" {
+		return 0, false, nil
+	}
+	v, err = strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("column %q: %q is not a number", name, s)
+	}
+	return v, true, nil
+}
+
+// group parses the numeric columns names, which must be set all or none
+// (what names them in the error); ok reports all.
+func (r csvRecord) group(what string, names ...string) (vals []float64, ok bool, err error) {
+	vals = make([]float64, len(names))
+	n := 0
+	for k, c := range names {
+		v, set, err := r.num(c)
 		if err != nil {
-			return 0, false, fmt.Errorf("column %q: %q is not a number", name, s)
+			return nil, false, err
 		}
-		return v, true, nil
+		if set {
+			vals[k] = v
+			n++
+		}
 	}
-	img, _ := get("image")
+	switch n {
+	case 0:
+		return nil, false, nil
+	case len(names):
+		return vals, true, nil
+	}
+	return nil, false, fmt.Errorf("columns %s: %d of %d set, want all or none", what, n, len(names))
+}
+
+// landmarks parses the nPts point columns x0, y0, ... of scheme; a point
+// with both fields empty is invisible.
+func (r csvRecord) landmarks(scheme string, nPts int) (Landmarks, error) {
+	n := bfm.SchemeSize(scheme)
+	if n == 0 {
+		return Landmarks{}, fmt.Errorf("column \"scheme\": %q, want one of %v", scheme, bfm.Schemes())
+	}
+	if n != nPts {
+		return Landmarks{}, fmt.Errorf("column \"scheme\": %s has %d points, header has %d", scheme, n, nPts)
+	}
+	lm := Landmarks{Points: make([][2]float64, n), Visible: make([]bool, n)}
+	for k := 0; k < n; k++ {
+		kx, ky := "x"+strconv.Itoa(k), "y"+strconv.Itoa(k)
+		x, okx, err := r.num(kx)
+		if err != nil {
+			return Landmarks{}, err
+		}
+		y, oky, err := r.num(ky)
+		if err != nil {
+			return Landmarks{}, err
+		}
+		if okx != oky {
+			return Landmarks{}, fmt.Errorf("columns %q, %q: one is empty, want both or neither", kx, ky)
+		}
+		if okx {
+			lm.Points[k] = [2]float64{x, y}
+			lm.Visible[k] = true
+		}
+	}
+	return lm, nil
+}
+
+func parseManifestCSVRecord(rec []string, col map[string]int, nPts int, scheme, dir string) (Item, error) {
+	r := csvRecord{rec: rec, col: col}
+	img, _ := r.get("image")
 	if img == "" {
 		return Item{}, errors.New(`column "image": empty`)
 	}
 	it := Item{ImagePath: resolvePath(dir, img), Name: img}
-	if n, _ := get("name"); n != "" {
+	if n, _ := r.get("name"); n != "" {
 		it.Name = n
 	}
-	if s, ok := get("scheme"); ok {
+	if s, ok := r.get("scheme"); ok {
 		scheme = s
 	}
 	if nPts > 0 {
-		n := bfm.SchemeSize(scheme)
-		if n == 0 {
-			return Item{}, fmt.Errorf("column \"scheme\": %q, want one of %v", scheme, bfm.Schemes())
-		}
-		if n != nPts {
-			return Item{}, fmt.Errorf("column \"scheme\": %s has %d points, header has %d", scheme, n, nPts)
-		}
-		lm := Landmarks{Points: make([][2]float64, n), Visible: make([]bool, n)}
-		for k := 0; k < n; k++ {
-			kx, ky := "x"+strconv.Itoa(k), "y"+strconv.Itoa(k)
-			x, okx, err := num(kx)
-			if err != nil {
-				return Item{}, err
-			}
-			y, oky, err := num(ky)
-			if err != nil {
-				return Item{}, err
-			}
-			if okx != oky {
-				return Item{}, fmt.Errorf("columns %q, %q: one is empty, want both or neither", kx, ky)
-			}
-			if okx {
-				lm.Points[k] = [2]float64{x, y}
-				lm.Visible[k] = true
-			}
+		lm, err := r.landmarks(scheme, nPts)
+		if err != nil {
+			return Item{}, err
 		}
 		it.Landmarks = map[string]Landmarks{scheme: lm}
 	}
-	var box [4]float64
-	nb := 0
-	for k, c := range []string{"box_x0", "box_y0", "box_x1", "box_y1"} {
-		v, ok, err := num(c)
-		if err != nil {
-			return Item{}, err
-		}
-		if ok {
-			box[k] = v
-			nb++
-		}
+	box, ok, err := r.group("box_x0..box_y1", "box_x0", "box_y0", "box_x1", "box_y1")
+	if err != nil {
+		return Item{}, err
 	}
-	switch nb {
-	case 0:
-	case 4:
+	if ok {
 		it.Box = &Box{X0: box[0], Y0: box[1], X1: box[2], Y1: box[3]}
-	default:
-		return Item{}, fmt.Errorf("columns box_x0..box_y1: %d of 4 set, want all or none", nb)
 	}
-	var pose [3]float64
-	np := 0
-	for k, c := range []string{"yaw", "pitch", "roll"} {
-		v, ok, err := num(c)
-		if err != nil {
-			return Item{}, err
-		}
-		if ok {
-			pose[k] = v
-			np++
-		}
+	pose, ok, err := r.group("yaw, pitch, roll", "yaw", "pitch", "roll")
+	if err != nil {
+		return Item{}, err
 	}
-	switch np {
-	case 0:
-	case 3:
+	if ok {
 		it.Pose = &Pose{Yaw: pose[0], Pitch: pose[1], Roll: pose[2]}
-	default:
-		return Item{}, fmt.Errorf("columns yaw, pitch, roll: %d of 3 set, want all or none", np)
 	}
 	return it, nil
 }

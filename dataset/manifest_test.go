@@ -118,9 +118,14 @@ func TestOpenManifestCSV(t *testing.T) {
 	bad2[9] = ""
 	bad3 := append([]string(nil), row...)
 	bad3[3] = ""
+	bad4 := append([]string(nil), row...)
+	bad4[6] = ""
+	bad5 := append([]string(nil), row...)
+	bad5[5] = "x"
 	text := strings.Join([]string{
 		strings.Join(hdr, ","), strings.Join(row, ","), strings.Join(row2, ","),
 		strings.Join(bad, ","), strings.Join(bad2, ","), strings.Join(bad3, ","), "face0.png,1,2",
+		strings.Join(bad4, ","), strings.Join(bad5, ","),
 	}, "\n") + "\n"
 	p := writeTestFileIn(t, dir, "m.csv", []byte(text))
 	src, err := OpenManifest(p)
@@ -142,6 +147,8 @@ func TestOpenManifestCSV(t *testing.T) {
 		`:5: columns "x0", "y0": one is empty, want both or neither`,
 		`:6: columns yaw, pitch, roll: 2 of 3 set, want all or none`,
 		`:7: 3 fields, header has 50`,
+		`:8: columns box_x0..box_y1: 3 of 4 set, want all or none`,
+		`:9: column "box_y0": "x" is not a number`,
 	}
 	if len(src.Skipped) != len(want) {
 		t.Fatalf("skipped %v", src.Problems())

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/stn3d/stn3d/internal/atomicfile"
 )
 
 // FailureNME is the NME (percent) above which an image counts as a failure.
@@ -262,7 +264,7 @@ func (m Metrics) WriteJSON(path string) error {
 	if err != nil {
 		return fmt.Errorf("dataset: write metrics: %w", err)
 	}
-	if err := writeFileAtomic(path, append(data, '\n')); err != nil {
+	if err := atomicfile.WriteFile(path, append(data, '\n')); err != nil {
 		return fmt.Errorf("dataset: write metrics: %w", err)
 	}
 	return nil

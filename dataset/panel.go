@@ -7,9 +7,10 @@ import (
 	"image/color"
 	"image/draw"
 	"image/png"
+	"io"
 	"math"
-	"os"
-	"path/filepath"
+
+	"github.com/stn3d/stn3d/internal/atomicfile"
 )
 
 // Colours of Panel's landmark marks.
@@ -54,42 +55,64 @@ type PanelInput struct {
 // scaled (nearest neighbour) to the input's height: input with landmarks,
 // shape, texture, mask, masked output.
 func Panel(in PanelInput) (*image.RGBA, error) {
+	lo, hi, err := in.check()
+	if err != nil {
+		return nil, fmt.Errorf("dataset: panel: %w", err)
+	}
+	tiles, err := in.tiles(lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("dataset: panel: %w", err)
+	}
+	return composePanel(tiles, in.Captions), nil
+}
+
+// panelTile is one captioned tile of a panel.
+type panelTile struct {
+	img     *image.RGBA
+	caption string
+}
+
+// check validates in and returns the texture range (TexRange, [0, 1] if
+// zero).
+func (in PanelInput) check() (lo, hi float32, err error) {
 	if in.Image == nil {
-		return nil, errors.New("dataset: panel: no input image")
+		return 0, 0, errors.New("no input image")
 	}
 	ib := in.Image.Bounds()
-	h, w := ib.Dy(), ib.Dx()
-	if h == 0 || w == 0 {
-		return nil, fmt.Errorf("dataset: panel: input image is %dx%d", w, h)
+	if ib.Dy() == 0 || ib.Dx() == 0 {
+		return 0, 0, fmt.Errorf("input image is %dx%d", ib.Dx(), ib.Dy())
 	}
 	if in.TruthVisible != nil && len(in.TruthVisible) != len(in.Truth) {
-		return nil, fmt.Errorf("dataset: panel: %d visibility flags for %d true landmarks", len(in.TruthVisible), len(in.Truth))
+		return 0, 0, fmt.Errorf("%d visibility flags for %d true landmarks", len(in.TruthVisible), len(in.Truth))
 	}
 	n := in.Rows * in.Cols
 	if in.Texture != nil {
 		if in.Channels != 1 && in.Channels != 3 {
-			return nil, fmt.Errorf("dataset: panel: texture has %d channels, want 1 or 3", in.Channels)
+			return 0, 0, fmt.Errorf("texture has %d channels, want 1 or 3", in.Channels)
 		}
 		if in.Rows <= 0 || in.Cols <= 0 || len(in.Texture) != in.Channels*n {
-			return nil, fmt.Errorf("dataset: panel: texture has %d values, want %d x %d x %d", len(in.Texture), in.Channels, in.Rows, in.Cols)
+			return 0, 0, fmt.Errorf("texture has %d values, want %d x %d x %d", len(in.Texture), in.Channels, in.Rows, in.Cols)
 		}
 	}
 	if in.Mask != nil && (in.Rows <= 0 || in.Cols <= 0 || len(in.Mask) != n) {
-		return nil, fmt.Errorf("dataset: panel: mask has %d values, want %d x %d", len(in.Mask), in.Rows, in.Cols)
+		return 0, 0, fmt.Errorf("mask has %d values, want %d x %d", len(in.Mask), in.Rows, in.Cols)
 	}
-	lo, hi := in.TexRange[0], in.TexRange[1]
+	lo, hi = in.TexRange[0], in.TexRange[1]
 	if lo == 0 && hi == 0 {
 		hi = 1
 	}
 	if !(hi > lo) {
-		return nil, fmt.Errorf("dataset: panel: texture range [%v, %v] is empty", lo, hi)
+		return 0, 0, fmt.Errorf("texture range [%v, %v] is empty", lo, hi)
 	}
+	return lo, hi, nil
+}
 
-	type tile struct {
-		img     *image.RGBA
-		caption string
-	}
-	var tiles []tile
+// tiles draws the tiles of a checked in; texture values in [lo, hi] map to
+// [0, 255].
+func (in PanelInput) tiles(lo, hi float32) ([]panelTile, error) {
+	ib := in.Image.Bounds()
+	h, w := ib.Dy(), ib.Dx()
+	var tiles []panelTile
 
 	// Input with landmarks.
 	inp := image.NewRGBA(image.Rect(0, 0, w, h))
@@ -103,25 +126,27 @@ func Panel(in PanelInput) (*image.RGBA, error) {
 	for _, p := range in.Predicted {
 		DrawMark(inp, p[0], p[1], rad, green)
 	}
-	tiles = append(tiles, tile{inp, "input"})
+	tiles = append(tiles, panelTile{inp, "input"})
 
 	if in.Vertices != nil {
 		shp := image.NewRGBA(image.Rect(0, 0, w, h))
 		draw.Draw(shp, shp.Rect, image.NewUniform(color.RGBA{0, 0, 0, 255}), image.Point{}, draw.Src)
 		r, err := NewRenderer(w, h)
 		if err != nil {
-			return nil, fmt.Errorf("dataset: panel: %w", err)
+			return nil, err
 		}
 		sh := Shading{Light: [3]float64{0.3, 0.4, 1}, Ambient: 0.15, Diffuse: 0.85}
 		if err := r.Render(shp, in.Vertices, in.Triangles, nil, sh); err != nil {
-			return nil, fmt.Errorf("dataset: panel: shape: %w", err)
+			return nil, fmt.Errorf("shape: %w", err)
 		}
-		tiles = append(tiles, tile{shp, "shape"})
+		tiles = append(tiles, panelTile{shp, "shape"})
 	}
 
-	// Texture-space tiles at the input's height.
+	// Texture-space tiles at the input's height; val(k, c) is channel c of
+	// texel k, mapped from [lo, hi].
+	n := in.Rows * in.Cols
 	tw := max(1, int(math.Round(float64(in.Cols)*float64(h)/float64(max(in.Rows, 1)))))
-	texTile := func(val func(k, c int) float32, channels int) *image.RGBA {
+	texTile := func(val func(k, c int) float32, channels int, lo, hi float32) *image.RGBA {
 		t := image.NewRGBA(image.Rect(0, 0, tw, h))
 		for y := 0; y < h; y++ {
 			row := min(y*in.Rows/h, in.Rows-1)
@@ -140,27 +165,30 @@ func Panel(in PanelInput) (*image.RGBA, error) {
 	}
 	if in.Texture != nil {
 		tex := func(k, c int) float32 { return in.Texture[c*n+k] }
-		tiles = append(tiles, tile{texTile(tex, in.Channels), "texture"})
+		tiles = append(tiles, panelTile{texTile(tex, in.Channels, lo, hi), "texture"})
 	}
 	if in.Mask != nil {
-		lo0, hi0 := lo, hi
-		lo, hi = 0, 1
-		tiles = append(tiles, tile{texTile(func(k, _ int) float32 { return in.Mask[k] }, 1), "mask"})
-		lo, hi = lo0, hi0
+		tiles = append(tiles, panelTile{texTile(func(k, _ int) float32 { return in.Mask[k] }, 1, 0, 1), "mask"})
 		if in.Texture != nil {
 			out := func(k, c int) float32 { return lo + (in.Texture[c*n+k]-lo)*in.Mask[k] }
-			tiles = append(tiles, tile{texTile(out, in.Channels), "output"})
+			tiles = append(tiles, panelTile{texTile(out, in.Channels, lo, hi), "output"})
 		}
 	}
+	return tiles, nil
+}
 
+// composePanel lays tiles (all of one height) side by side on a dark
+// background, with captions above them if asked.
+func composePanel(tiles []panelTile, captions bool) *image.RGBA {
 	const gap = 4
 	top := 0
-	if in.Captions {
+	if captions {
 		top = 14
 	}
-	total := gap
+	total, h := gap, 0
 	for _, t := range tiles {
 		total += t.img.Rect.Dx() + gap
+		h = max(h, t.img.Rect.Dy())
 	}
 	out := image.NewRGBA(image.Rect(0, 0, total, top+h+2*gap))
 	draw.Draw(out, out.Rect, image.NewUniform(color.RGBA{24, 24, 24, 255}), image.Point{}, draw.Src)
@@ -168,7 +196,7 @@ func Panel(in PanelInput) (*image.RGBA, error) {
 	for _, t := range tiles {
 		r := t.img.Rect.Add(image.Pt(x, top+gap))
 		draw.Draw(out, r, t.img, image.Point{}, draw.Src)
-		if in.Captions {
+		if captions {
 			scale := 2
 			if TextWidth(t.caption, scale) > t.img.Rect.Dx() {
 				scale = 1
@@ -177,39 +205,15 @@ func Panel(in PanelInput) (*image.RGBA, error) {
 		}
 		x += t.img.Rect.Dx() + gap
 	}
-	return out, nil
+	return out
 }
 
-// WritePNG encodes img as PNG to path atomically: it writes a temporary file
-// in the same directory, syncs it and renames it over path, so readers never
-// see a partial file.
-func WritePNG(path string, img image.Image) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return fmt.Errorf("dataset: write png %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = png.Encode(f, img); err != nil {
-		return fmt.Errorf("dataset: write png %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("dataset: write png %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("dataset: write png %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("dataset: write png %s: %w", path, err)
+// WritePNG encodes img as PNG to path atomically (internal/atomicfile):
+// readers never see a partial file, and the file has mode 0644 subject to
+// the umask. Errors name path.
+func WritePNG(path string, img image.Image) error {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
+		return fmt.Errorf("dataset: png: %w", err)
 	}
 	return nil
 }

@@ -1,9 +1,11 @@
 package dataset
 
 import (
+	"errors"
 	"image"
 	"image/color"
 	"image/png"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -158,7 +160,7 @@ func TestWritePNGAtomic(t *testing.T) {
 		t.Errorf("directory holds %d entries after the write, want 1 (no temp files)", len(entries))
 	}
 	bad := filepath.Join(dir, "missing", "b.png")
-	if err := WritePNG(bad, img); err == nil || !strings.HasPrefix(err.Error(), "dataset: write png "+bad+": ") {
+	if err := WritePNG(bad, img); err == nil || !errors.Is(err, fs.ErrNotExist) || !strings.HasPrefix(err.Error(), "dataset: png: write "+bad+": ") {
 		t.Errorf("missing directory: %v", err)
 	}
 }

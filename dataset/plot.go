@@ -1,12 +1,14 @@
 package dataset
 
 import (
-	"bytes"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"strconv"
+
+	"github.com/stn3d/stn3d/internal/atomicfile"
 )
 
 // CEDCurve is one labelled cumulative error distribution.
@@ -105,17 +107,13 @@ func RenderCED(curves []CEDCurve, w, h int) (*image.RGBA, error) {
 }
 
 // WriteCEDPlot renders the curves (RenderCED) at w x h and writes a PNG to
-// path atomically.
+// path atomically (internal/atomicfile).
 func WriteCEDPlot(path string, curves []CEDCurve, w, h int) error {
 	img, err := RenderCED(curves, w, h)
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		return fmt.Errorf("dataset: CED plot %s: %w", path, err)
-	}
-	if err := writeFileAtomic(path, buf.Bytes()); err != nil {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
 		return fmt.Errorf("dataset: CED plot: %w", err)
 	}
 	return nil

@@ -52,7 +52,9 @@ func TestRenderCED(t *testing.T) {
 		t.Fatalf("reload: %v", err)
 	}
 	if os.Getenv("STN3D_KEEP_PLOT") != "" {
-		os.WriteFile(os.Getenv("STN3D_KEEP_PLOT"), mustRead(t, p), 0o644)
+		if err := os.WriteFile(os.Getenv("STN3D_KEEP_PLOT"), mustRead(t, p), 0o644); err != nil {
+			t.Error(err)
+		}
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/stn3d/stn3d/internal/atomicfile"
 )
 
 // ReadPTS reads a 300-W / iBUG .pts landmark file:
@@ -121,7 +123,7 @@ func FormatPTS(pts [][2]float64) []byte {
 
 // WritePTS writes 0-based points to path as a .pts file, atomically.
 func WritePTS(path string, pts [][2]float64) error {
-	if err := writeFileAtomic(path, FormatPTS(pts)); err != nil {
+	if err := atomicfile.WriteFile(path, FormatPTS(pts)); err != nil {
 		return fmt.Errorf("dataset: write pts: %w", err)
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/stn3d/stn3d/internal/atomicfile"
 )
 
 // Split file names written by WriteSplit into a run directory.
@@ -156,7 +158,8 @@ func SplitByNames(names, valNames []string) (train, val []int, err error) {
 }
 
 // WriteSplit records a split in dir as SplitTrainFile and SplitValFile, one
-// name per line (readable by ReadSplitFile), each written atomically.
+// name per line (readable by ReadSplitFile), each written atomically
+// (internal/atomicfile: mode 0644 subject to the umask).
 func WriteSplit(dir string, names []string, train, val []int) error {
 	for _, f := range []struct {
 		file string
@@ -173,7 +176,7 @@ func WriteSplit(dir string, names []string, train, val []int) error {
 			b.WriteString(names[i])
 			b.WriteByte('\n')
 		}
-		if err := writeFileAtomic(filepath.Join(dir, f.file), b.Bytes()); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, f.file), b.Bytes()); err != nil {
 			return fmt.Errorf("dataset: write split: %w", err)
 		}
 	}
@@ -195,29 +198,4 @@ func (s Subset) Sample(i int) (Sample, error) {
 		return Sample{}, fmt.Errorf("dataset: subset sample %d out of range [0, %d)", i, len(s.Indices))
 	}
 	return s.Src.Sample(s.Indices[i])
-}
-
-// writeFileAtomic writes data to a temporary file in path's directory and
-// renames it over path, so readers never see a partial file.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	serr := f.Sync()
-	cerr := f.Close()
-	for _, e := range []error{werr, serr, cerr} {
-		if e != nil {
-			os.Remove(tmp)
-			return fmt.Errorf("writing %s: %w", path, e)
-		}
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
 }
