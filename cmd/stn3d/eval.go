@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/stn3d/stn3d/dataset"
 	"github.com/stn3d/stn3d/graph/run"
 )
 
@@ -47,7 +48,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 		}
 		name := "eval-" + *split
 		if *data != "" {
-			name = "eval-" + sanitizeName(*data)
+			name = "eval-" + dataset.SafeName(filepath.Base(*data))
 		}
 		dir = filepath.Join(base, name)
 	}
@@ -75,14 +76,4 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 	}
 	fmt.Fprintf(stdout, "written to %s\n", dir)
 	return nil
-}
-
-func sanitizeName(p string) string {
-	b := []byte(filepath.Base(p))
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			b[i] = '_'
-		}
-	}
-	return string(b)
 }

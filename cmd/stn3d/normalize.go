@@ -18,7 +18,7 @@ const normalizeUsage = `usage: stn3d normalize --checkpoint FILE|DIR --out DIR [
                        [--batch N] [--margin F] [--box x0,y0,x1,y1] INPUT...
 
 Applies a trained model to photographs (INPUT: image files, or folders walked
-for .jpg/.jpeg/.png/.ppm/.pgm) and writes per image STEM_texture.png,
+for .jpg/.jpeg/.png/.ppm/.pgm/.pnm) and writes per image STEM_texture.png,
 STEM_mask.png, STEM_panel.png, STEM.json (pose, shape weights, landmarks in
 original pixels), STEM.obj/.mtl and STEM.ply (the fitted mesh: x, y original
 pixels, z depth in the same pixels, larger = nearer), and with --fill

@@ -19,36 +19,11 @@ import (
 	"github.com/stn3d/stn3d/dataset"
 )
 
-// imageToCHW writes img (resized beforehand to S x S) as 3 x S x S float32
-// planes with values v/255 in dst.
-func imageToCHW(dst []float32, img image.Image, size int) error {
-	b := img.Bounds()
-	if b.Dx() != size || b.Dy() != size {
-		return fmt.Errorf("image is %dx%d, want %dx%d", b.Dx(), b.Dy(), size, size)
-	}
-	plane := size * size
-	if rgba, ok := img.(*image.RGBA); ok {
-		for y := 0; y < size; y++ {
-			row := rgba.Pix[y*rgba.Stride:]
-			for x := 0; x < size; x++ {
-				i := y*size + x
-				dst[i] = float32(row[4*x]) / 255
-				dst[plane+i] = float32(row[4*x+1]) / 255
-				dst[2*plane+i] = float32(row[4*x+2]) / 255
-			}
-		}
-		return nil
-	}
-	for y := 0; y < size; y++ {
-		for x := 0; x < size; x++ {
-			r, g, bb, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
-			i := y*size + x
-			dst[i] = float32(r>>8) / 255
-			dst[plane+i] = float32(g>>8) / 255
-			dst[2*plane+i] = float32(bb>>8) / 255
-		}
-	}
-	return nil
+// toInput writes a sample's image (already at the network's input size) as
+// the network's 3 x S x S input planes, exactly as the training batches
+// are made (dataset.ImageToCHW, values v/255).
+func toInput(dst []float32, img image.Image, size int) error {
+	return dataset.ImageToCHW(dst, img, size, size, [3]float32{})
 }
 
 // evalItem is one evaluated image kept for panels.
@@ -87,7 +62,7 @@ func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, 
 			if err != nil {
 				return nil, nil, fmt.Errorf("evaluate: %w", err)
 			}
-			if err := imageToCHW(buf[j*per:(j+1)*per], s.Image, m.InputSize); err != nil {
+			if err := toInput(buf[j*per:(j+1)*per], s.Image, m.InputSize); err != nil {
 				return nil, nil, fmt.Errorf("evaluate %s: %w", s.Name, err)
 			}
 			samples[j] = s
@@ -277,22 +252,12 @@ func writeEvaluation(dir string, met *dataset.Metrics, items []evalItem, gm *bfm
 		if err != nil {
 			return err
 		}
-		name := fmt.Sprintf("panel-%02d-%s.png", i, sanitize(it.sample.Name))
+		name := fmt.Sprintf("panel-%02d-%s.png", i, dataset.FileStem(it.sample.Name))
 		if err := dataset.WritePNG(filepath.Join(dir, name), p); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func sanitize(s string) string {
-	s = filepath.Base(s)
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
-			return r
-		}
-		return '_'
-	}, strings.TrimSuffix(s, filepath.Ext(s)))
 }
 
 // panelFor draws a Figure-6 panel for one evaluated image.

@@ -33,7 +33,7 @@ func TestFitBatchOneMatchesBatchTwo(t *testing.T) {
 		t.Fatal(err)
 	}
 	img := make([]float32, 3*112*112)
-	if err := imageToCHW(img, s.Image, 112); err != nil {
+	if err := toInput(img, s.Image, 112); err != nil {
 		t.Fatal(err)
 	}
 	var fits [2]graph.Fit

@@ -47,8 +47,8 @@ type NormalizeOptions struct {
 	Config string
 	// Out is the output directory (created if missing).
 	Out string
-	// Inputs are image files or folders, walked recursively for .jpg,
-	// .jpeg, .png, .ppm and .pgm files (any case).
+	// Inputs are image files or folders, walked recursively for image
+	// files (dataset.IsImageFile).
 	Inputs []string
 	// Fill also writes the mirror-filled texture and its confidence map
 	// (see FillFromMirror).
@@ -158,12 +158,10 @@ type NormalizeLandmarks struct {
 	Vertex  []int         `json:"vertex"`
 }
 
-// imageExtensions are the inputs Normalize takes from folders.
-var imageExtensions = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".ppm": true, ".pgm": true}
-
 // CollectImages expands inputs (files or folders) into image files: a file
 // is taken as it is (whatever its extension), a folder is walked
-// recursively for .jpg, .jpeg, .png, .ppm and .pgm files (any case) in
+// recursively for image files (dataset.IsImageFile: .jpg, .jpeg, .png,
+// .ppm, .pgm, .pnm in any case) in
 // lexical order. Missing inputs and unreadable folders are returned as
 // failures, never stopping the others.
 func CollectImages(inputs []string) ([]string, []NormalizeFailure) {
@@ -188,7 +186,7 @@ func CollectImages(inputs []string) ([]string, []NormalizeFailure) {
 				}
 				return nil
 			}
-			if !d.IsDir() && imageExtensions[strings.ToLower(filepath.Ext(p))] {
+			if !d.IsDir() && dataset.IsImageFile(p) {
 				found = append(found, p)
 			}
 			return nil
@@ -197,7 +195,7 @@ func CollectImages(inputs []string) ([]string, []NormalizeFailure) {
 			bad = append(bad, NormalizeFailure{Input: in, Err: fmt.Errorf("reading folder: %w", err)})
 		}
 		if len(found) == 0 && err == nil {
-			bad = append(bad, NormalizeFailure{Input: in, Err: errors.New("folder holds no .jpg, .jpeg, .png, .ppm or .pgm image")})
+			bad = append(bad, NormalizeFailure{Input: in, Err: errors.New("folder holds no image (" + strings.Join(dataset.ImageExtensions(), ", ") + ")")})
 		}
 		sort.Strings(found)
 		files = append(files, found...)
@@ -212,7 +210,7 @@ func outputStems(files []string) []string {
 	used := map[string]bool{}
 	out := make([]string, len(files))
 	for i, f := range files {
-		base := sanitize(f)
+		base := dataset.FileStem(f)
 		if base == "" {
 			base = "image"
 		}
@@ -346,7 +344,7 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (_ *NormalizeResult, e
 			if items[j].err != nil {
 				continue
 			}
-			if err := imageToCHW(buf[len(ok)*per:(len(ok)+1)*per], items[j].crop.Image, model.InputSize); err != nil {
+			if err := toInput(buf[len(ok)*per:(len(ok)+1)*per], items[j].crop.Image, model.InputSize); err != nil {
 				items[j].err = fmt.Errorf("%s: %w", items[j].input, err)
 				continue
 			}

@@ -325,7 +325,7 @@ func fitCrop(t *testing.T, dir string, cfg Config, gm *bfm.GridModel, img image.
 		t.Fatal(err)
 	}
 	buf := make([]float32, 3*m.InputSize*m.InputSize)
-	if err := imageToCHW(buf, img, m.InputSize); err != nil {
+	if err := toInput(buf, img, m.InputSize); err != nil {
 		t.Fatal(err)
 	}
 	fits, err := m.Fit(buf)
