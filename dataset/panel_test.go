@@ -173,7 +173,7 @@ func TestWritePNGAtomic(t *testing.T) {
 func TestPanelDefaultModel(t *testing.T) {
 	m, err := bfm.Default()
 	if err != nil {
-		t.Skipf("bfm.Default() not available: %v", err)
+		t.Fatalf("bfm.Default(): %v", err)
 	}
 	const rows, cols = 97, 81
 	if m.NumVertices() != rows*cols {

@@ -15,7 +15,7 @@ import (
 func benchmarkSynthetic(b *testing.B, size, workers int) {
 	m, err := bfm.Default()
 	if err != nil {
-		b.Skipf("bfm.Default() not available: %v", err)
+		b.Fatalf("bfm.Default(): %v", err)
 	}
 	cfg := DefaultSyntheticConfig()
 	cfg.Size, cfg.Count = size, 1<<20
@@ -61,7 +61,7 @@ func BenchmarkSynthetic224W2(b *testing.B) { benchmarkSynthetic(b, 224, 2) }
 func BenchmarkBatcherSynthetic224(b *testing.B) {
 	m, err := bfm.Default()
 	if err != nil {
-		b.Skipf("bfm.Default() not available: %v", err)
+		b.Fatalf("bfm.Default(): %v", err)
 	}
 	cfg := DefaultSyntheticConfig()
 	cfg.Size, cfg.Count = 224, 1<<20

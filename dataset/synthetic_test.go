@@ -358,13 +358,13 @@ func TestSyntheticErrors(t *testing.T) {
 	}
 }
 
-// TestSyntheticDefaultModel renders with bfm.Default() when it exists: a
+// TestSyntheticDefaultModel renders with bfm.Default(): a
 // frontal face shows every iBUG landmark, and at 70 degrees yaw the far-side
 // eye corner is hidden.
 func TestSyntheticDefaultModel(t *testing.T) {
 	m, err := bfm.Default()
 	if err != nil {
-		t.Skipf("bfm.Default() not available: %v", err)
+		t.Fatalf("bfm.Default(): %v", err)
 	}
 	cfg := DefaultSyntheticConfig()
 	cfg.Count = 8
