@@ -162,6 +162,7 @@ type Synthetic struct {
 
 type synthScratch struct {
 	r      *Renderer
+	err    error // from NewRenderer
 	shape  []float64
 	verts  [][3]float64
 	colour [][3]float64
@@ -210,9 +211,12 @@ func NewSynthetic(m *bfm.Model, cfg SyntheticConfig, split string) (*Synthetic, 
 	if m.Albedo == nil {
 		s.features = paintFeatures(m, s.meanWidth)
 	}
+	if _, err := NewRenderer(cfg.Size, cfg.Size); err != nil {
+		return nil, fmt.Errorf("dataset: synthetic: %w", err)
+	}
 	s.scratch.New = func() any {
-		r, _ := NewRenderer(cfg.Size, cfg.Size) // size validated above
-		return &synthScratch{r: r}
+		r, err := NewRenderer(cfg.Size, cfg.Size)
+		return &synthScratch{r: r, err: err}
 	}
 	return s, nil
 }
@@ -367,6 +371,9 @@ func (s *Synthetic) sampleWith(i int, alpha []float64, cam Camera, rng *rand.Ran
 	c := s.cfg
 	sc := s.scratch.Get().(*synthScratch)
 	defer s.scratch.Put(sc)
+	if sc.err != nil {
+		return Sample{}, fmt.Errorf("dataset: synthetic %s: %w", s.split, sc.err)
+	}
 
 	m := s.m
 	nv := m.NumVertices()

@@ -46,7 +46,10 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer, log 
 		"best_val_nme": res.BestNME, "seconds": res.Seconds, "images_per_s": res.ImagesPerSec}
 	log.Info("training done", "run", res.Out, "steps", res.Steps, "best_val_nme", res.BestNME,
 		"seconds", res.Seconds, "images_per_s", res.ImagesPerSec)
-	b, _ := json.Marshal(summary)
+	b, err := json.Marshal(summary)
+	if err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
 	if !*quiet {
 		fmt.Fprintf(stdout, "done: %s\nevaluate with: stn3d eval --config %s --checkpoint %s\n", b, filepath.Clean(*cfgPath), res.Out)
 	}

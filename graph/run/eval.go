@@ -154,8 +154,14 @@ func DataKindOf(path string) (string, error) {
 		return "", fmt.Errorf("data %s: %w", path, err)
 	}
 	if st.IsDir() {
-		if mats, _ := filepath.Glob(filepath.Join(path, "*.mat")); len(mats) > 0 {
-			return "aflw2000", nil
+		ents, err := os.ReadDir(path)
+		if err != nil {
+			return "", fmt.Errorf("data %s: %w", path, err)
+		}
+		for _, e := range ents {
+			if !e.IsDir() && strings.EqualFold(filepath.Ext(e.Name()), ".mat") {
+				return "aflw2000", nil
+			}
 		}
 		return "pts", nil
 	}

@@ -202,12 +202,12 @@ func (t *trainer) close() error {
 	if t.cancel != nil {
 		t.cancel()
 	}
-	if t.batcher != nil {
-		t.batcher.Close()
-	}
 	var err error
+	if t.batcher != nil {
+		err = t.batcher.Close()
+	}
 	if t.net != nil {
-		err = t.net.Close()
+		err = errors.Join(err, t.net.Close())
 	}
 	if t.metrics != nil {
 		err = errors.Join(err, t.metrics.Close())
@@ -396,7 +396,7 @@ type metricsLog struct {
 }
 
 func openMetricsLog(path string) (*metricsLog, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, atomicfile.Mode)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, atomicfile.Mode) // metrics log: append-only, Close checked
 	if err != nil {
 		return nil, fmt.Errorf("metrics log: %w", err)
 	}

@@ -107,10 +107,24 @@ func Run(n, costPerItem int, worker func(items iter.Seq[int]) error) error {
 
 // For calls fn(i) for every i in [0, n), items handed out as by Run.
 func For(n, costPerItem int, fn func(i int)) {
-	_ = Run(n, costPerItem, func(items iter.Seq[int]) error { // fn returns no error
-		for i := range items {
+	if n <= 0 {
+		return
+	}
+	workers := Workers(n, costPerItem)
+	var next atomic.Int64
+	work := func() {
+		for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
 			fn(i)
 		}
-		return nil
-	})
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work()
+		}()
+	}
+	work()
+	wg.Wait()
 }

@@ -114,7 +114,7 @@ func CheckGrad(t testing.TB, build BuildFunc, inputs []*tensor.Dense, opts ...Op
 		t.Fatalf("opstest.CheckGrad: Grad: %v", err)
 	}
 	m := gorgonia.NewTapeMachine(g)
-	defer m.Close()
+	defer closeVM(t, m)
 	if err := m.RunAll(); err != nil {
 		t.Fatalf("opstest.CheckGrad: run: %v", err)
 	}
@@ -139,7 +139,7 @@ func CheckGrad(t testing.TB, build BuildFunc, inputs []*tensor.Dense, opts ...Op
 		t.Fatalf("opstest.CheckGrad: cost (forward): %v", err)
 	}
 	fm := gorgonia.NewTapeMachine(fg)
-	defer fm.Close()
+	defer closeVM(t, fm)
 	eval := func() float64 {
 		fm.Reset()
 		if err := fm.RunAll(); err != nil {
@@ -255,4 +255,11 @@ func scalar(t testing.TB, v gorgonia.Value) float64 {
 	}
 	t.Fatalf("opstest.CheckGrad: cost value %T is not a float64 scalar", v)
 	return 0
+}
+
+// closeVM closes vm, failing the test on an error.
+func closeVM(t testing.TB, vm gorgonia.VM) {
+	if err := vm.Close(); err != nil {
+		t.Errorf("opstest: closing the machine: %v", err)
+	}
 }
