@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
+
+	"github.com/stn3d/stn3d/internal/workpool"
 )
 
 // FlattenOptions controls Flatten.
@@ -389,35 +390,42 @@ func flatReducedSystems(d *flatDisc, adj *flatAdj, uvB [][2]float64) *flatReduce
 	return s
 }
 
-// solve runs the two preconditioned CG solves concurrently (yu from 0, yv
-// from 0.5) and records their iterations and residuals in info; the errors
-// of both are joined, u's first.
+// solve runs the two preconditioned CG solves (yu from 0, yv from 0.5) on
+// the worker pool, concurrently where there are two CPUs, and records their
+// iterations and residuals in info; the errors of both are joined, u's
+// first. Each solve is deterministic, whichever goroutine runs it.
 func (s *flatReduced) solve(cg CGOptions, info *FlattenInfo) error {
 	s.yu = make([]float64, s.nu)
 	s.yv = make([]float64, s.nv)
 	for i := range s.yv {
 		s.yv[i] = 0.5
 	}
-	var wg sync.WaitGroup
-	var errU, errV error
-	solve := func(n int, t []Triplet, rhs, y []float64, it *int, res *float64, e *error) {
-		defer wg.Done()
-		if n == 0 {
-			return
-		}
-		a, err := NewCSR(n, t)
-		if err != nil {
-			*e = err
-			return
-		}
-		r, err := SolveCG(a, rhs, y, cg)
-		*it, *res, *e = r.Iterations, r.Residual, err
+	type system struct {
+		n      int
+		t      []Triplet
+		rhs, y []float64
+		it     *int
+		res    *float64
+		err    error
 	}
-	wg.Add(2)
-	go solve(s.nu, s.tu, s.rhsU, s.yu, &info.IterationsU, &info.ResidualU, &errU)
-	go solve(s.nv, s.tv, s.rhsV, s.yv, &info.IterationsV, &info.ResidualV, &errV)
-	wg.Wait()
-	return errors.Join(errU, errV)
+	sys := [2]system{
+		{s.nu, s.tu, s.rhsU, s.yu, &info.IterationsU, &info.ResidualU, nil},
+		{s.nv, s.tv, s.rhsV, s.yv, &info.IterationsV, &info.ResidualV, nil},
+	}
+	workpool.For(len(sys), workpool.Heavy, func(i int) {
+		q := &sys[i]
+		if q.n == 0 {
+			return
+		}
+		a, err := NewCSR(q.n, q.t)
+		if err != nil {
+			q.err = err
+			return
+		}
+		r, err := SolveCG(a, q.rhs, q.y, cg)
+		*q.it, *q.res, q.err = r.Iterations, r.Residual, err
+	})
+	return errors.Join(sys[0].err, sys[1].err)
 }
 
 // flatAssemble returns the UV of every model vertex: the boundary UVs on
