@@ -13,9 +13,11 @@ import "fmt"
 // square (u, v) in [0,1]^2: vertex k = row*DefaultCols + col has
 // UV (u, v) = (col/80, 1 - row/96), so u grows with x, v = 1 at the top of
 // the forehead and the UVs are the parameterisation itself. Column col and
-// 80-col are exact mirror images: position (-x, y, z) and (x, y, z). Each
-// grid square is split into two triangles along the diagonal that keeps the
-// triangulation mirror-symmetric; all wind counter-clockwise seen from +z.
+// 80-col are exact mirror images: position (-x, y, z) and (x, y, z). The
+// triangles are GridTriangles(DefaultRows, DefaultCols): with an odd number
+// of columns each grid square is split into two triangles, along a-e on the
+// left half and b-d on the right half, so that the triangle set is
+// mirror-symmetric; all wind counter-clockwise seen from +z.
 //
 // Units are mm, x right, y up, z towards the viewer, origin at the nose
 // tip (the vertex of largest z). The face is about 140 mm wide and 194 mm
@@ -86,7 +88,7 @@ func Default() (*Model, error) {
 		r, c := k/defaultCols, k%defaultCols
 		m.UV[k] = [2]float64{float64(c) / (defaultCols - 1), 1 - float64(r)/(defaultRows-1)}
 	}
-	m.Triangles = defaultTriangles()
+	m.Triangles = GridTriangles(defaultRows, defaultCols).Triangles
 	for _, dc := range defaultComponents() {
 		m.Basis = append(m.Basis, componentBasis(pts, dc))
 		m.Components = append(m.Components, Component{Name: dc.name, Kind: dc.kind})
@@ -98,26 +100,4 @@ func Default() (*Model, error) {
 	}
 	m.Landmarks = lm
 	return m, nil
-}
-
-// defaultTriangles splits each grid square (r, c) with corners a = (r, c),
-// b = (r, c+1), d = (r+1, c), e = (r+1, c+1) (row r above row r+1) into two
-// counter-clockwise triangles, along a-e on the left half and b-d on the
-// right half, so that the triangle set is mirror-symmetric.
-func defaultTriangles() [][3]int32 {
-	tris := make([][3]int32, 0, 2*(defaultRows-1)*(defaultCols-1))
-	half := (defaultCols - 1) / 2
-	for r := 0; r < defaultRows-1; r++ {
-		for c := 0; c < defaultCols-1; c++ {
-			a := int32(r*defaultCols + c)
-			b, d := a+1, a+defaultCols
-			e := d + 1
-			if c < half {
-				tris = append(tris, [3]int32{a, d, e}, [3]int32{a, e, b})
-			} else {
-				tris = append(tris, [3]int32{a, d, b}, [3]int32{b, d, e})
-			}
-		}
-	}
-	return tris
 }

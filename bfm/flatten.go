@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
+
+	"github.com/stn3d/stn3d/internal/workpool"
 )
 
 // FlattenOptions controls Flatten.
@@ -107,45 +108,110 @@ func FlattenDetailed(m *Model, opt FlattenOptions) ([][2]float64, FlattenInfo, e
 		return flatModelUV(m)
 	}
 	info.Method = "tutte-cotangent-symmetric"
-	minW := opt.MinWeight
-	if minW == 0 {
-		minW = 1e-3
-	}
-	if !(minW > 0 && minW < 1) {
-		return nil, info, fmt.Errorf("bfm: flatten %q: MinWeight %v, want in (0, 1)", m.Name, opt.MinWeight)
+	minW, tol, err := flatResolveOptions(m, opt)
+	if err != nil {
+		return nil, info, err
 	}
 	info.MinWeight = minW
-	tol := opt.Tol
-	if tol == 0 {
-		tol = 1e-11
-	}
 	pairs, err := MirrorPairs(m)
 	if err != nil {
 		return nil, info, fmt.Errorf("bfm: flatten %q: %w", m.Name, err)
 	}
 	info.Pairs = pairs
 	info.Asymmetry, _ = Asymmetry(m, pairs)
-	nv := m.NumVertices()
 
-	// Boundary loops from directed edges that have no opposite.
-	loops, err := flatBoundaryLoops(m)
+	d, err := flatMakeDisc(m, pairs, &info)
 	if err != nil {
 		return nil, info, err
 	}
+	adj, err := flatCotanWeights(d.pos, d.tris, minW, &info)
+	if err != nil {
+		return nil, info, fmt.Errorf("bfm: flatten %q: %w", m.Name, err)
+	}
+	ol := d.loops[d.outer]
+	info.BoundaryVertices = len(ol)
+	uvB, err := flatBoundaryUV(d.pos, ol, d.ext, d.side)
+	if err != nil {
+		return nil, info, fmt.Errorf("bfm: flatten %q: %w", m.Name, err)
+	}
+	sys := flatReducedSystems(d, adj, uvB)
+	info.UnknownsU, info.UnknownsV = sys.nu, sys.nv
+	if err := sys.solve(CGOptions{Tol: tol, Precond: opt.Precond}, &info); err != nil {
+		return nil, info, fmt.Errorf("bfm: flatten %q: %w", m.Name, err)
+	}
+	uv := flatAssemble(d, sys, uvB)
+	info.Orientation, info.Flipped = flatCountFlipped(uv, m.Triangles)
+	return uv, info, nil
+}
+
+// flatResolveOptions returns the cotangent weight floor (relative to the
+// mean positive weight, default 1e-3, must be in (0, 1)) and the CG
+// relative residual (default 1e-11) that opt asks for.
+func flatResolveOptions(m *Model, opt FlattenOptions) (minW, tol float64, err error) {
+	minW = opt.MinWeight
+	if minW == 0 {
+		minW = 1e-3
+	}
+	if !(minW > 0 && minW < 1) {
+		return 0, 0, fmt.Errorf("bfm: flatten %q: MinWeight %v, want in (0, 1)", m.Name, opt.MinWeight)
+	}
+	tol = opt.Tol
+	if tol == 0 {
+		tol = 1e-11
+	}
+	return minW, tol, nil
+}
+
+// flatDisc is the mesh of a model made a symmetric topological disc for
+// flattening: its inner boundary loops (holes) closed by fans around
+// virtual vertices, the mirror map extended to those vertices, and every
+// vertex assigned to a half.
+type flatDisc struct {
+	// nv is the model's vertex count; pos[nv:] are the virtual vertices.
+	nv int
+	// pos holds the mean-shape positions (model units), then one virtual
+	// vertex per closed hole at the centroid of the hole's loop.
+	pos [][3]float64
+	// tris are the model's triangles, then the hole fans.
+	tris [][3]int32
+	// loops are the model's boundary loops (mesh on the left of each
+	// half-edge); loops[outer] is the longest in 3D, the outer boundary.
+	loops [][]int32
+	outer int
+	// ext is the mirror map over pos: the model's mirror pairs, and for a
+	// virtual vertex the virtual vertex of the mirror loop.
+	ext []int
+	// side is +1 on the right half (x greater than the mirror's x, ties to
+	// the lower index), 0 on the mid-line (own mirror), -1 on the left half.
+	side []int8
+	// isB marks the vertices of the outer loop.
+	isB []bool
+}
+
+// flatMakeDisc finds the boundary loops of m, closes every loop but the
+// longest with a fan (info.HolesFilled), checks that the mirror map pairs
+// maps boundary loops onto boundary loops and the outer loop onto itself,
+// and splits the vertices into halves (info.MidlineVertices).
+func flatMakeDisc(m *Model, pairs []int, info *FlattenInfo) (*flatDisc, error) {
+	loops, err := flatBoundaryLoops(m)
+	if err != nil {
+		return nil, err
+	}
 	if len(loops) == 0 {
-		return nil, info, fmt.Errorf("bfm: flatten %q: the mesh has no boundary (closed surface), cannot map it to a square", m.Name)
+		return nil, fmt.Errorf("bfm: flatten %q: the mesh has no boundary (closed surface), cannot map it to a square", m.Name)
 	}
-	pos := make([][3]float64, nv, nv+len(loops))
-	for i := range pos {
-		pos[i] = [3]float64{m.Mean[3*i], m.Mean[3*i+1], m.Mean[3*i+2]}
+	nv := m.NumVertices()
+	d := &flatDisc{nv: nv, loops: loops, pos: make([][3]float64, nv, nv+len(loops))}
+	for i := range d.pos {
+		d.pos[i] = [3]float64{m.Mean[3*i], m.Mean[3*i+1], m.Mean[3*i+2]}
 	}
-	outer, best := 0, -1.0
+	best := -1.0
 	for li, l := range loops {
-		if s := flatLoopLength(pos, l); s > best {
-			outer, best = li, s
+		if s := flatLoopLength(d.pos, l); s > best {
+			d.outer, best = li, s
 		}
 	}
-	loopOf := make([]int32, nv)
+	loopOf := make([]int32, nv) // vertex -> its boundary loop, -1 inside
 	for i := range loopOf {
 		loopOf[i] = -1
 	}
@@ -154,196 +220,238 @@ func FlattenDetailed(m *Model, opt FlattenOptions) ([][2]float64, FlattenInfo, e
 			loopOf[v] = int32(li)
 		}
 	}
-	// Close the holes with fans around virtual vertices.
-	tris := append([][3]int32(nil), m.Triangles...)
-	ext := append([]int(nil), pairs...)
-	virt := make([]int, len(loops)) // loop -> virtual vertex, -1 for the outer one
-	for li, l := range loops {
+	virt := d.closeHoles(m.Triangles, info)
+	if err := d.mirrorLoops(m.Name, pairs, loopOf, virt); err != nil {
+		return nil, err
+	}
+	d.classifySides(info)
+	d.isB = make([]bool, len(d.pos))
+	for _, v := range loops[d.outer] {
+		d.isB[v] = true
+	}
+	return d, nil
+}
+
+// closeHoles appends to the disc, for every boundary loop but the outer
+// one, a virtual vertex at the loop's centroid and a fan of triangles
+// (b, a, centre) over its half-edges a->b (the mesh is on the left of a->b,
+// so the fan keeps the winding consistent). It returns, per loop, its
+// virtual vertex (-1 for the outer loop).
+func (d *flatDisc) closeHoles(tris [][3]int32, info *FlattenInfo) []int {
+	d.tris = append([][3]int32(nil), tris...)
+	virt := make([]int, len(d.loops))
+	for li, l := range d.loops {
 		virt[li] = -1
-		if li == outer {
+		if li == d.outer {
 			continue
 		}
 		var c [3]float64
 		for _, v := range l {
 			for k := range c {
-				c[k] += pos[v][k]
+				c[k] += d.pos[v][k]
 			}
 		}
 		for k := range c {
 			c[k] /= float64(len(l))
 		}
-		virt[li] = len(pos)
-		pos = append(pos, c)
+		virt[li] = len(d.pos)
+		d.pos = append(d.pos, c)
 		for k, a := range l {
 			b := l[(k+1)%len(l)]
-			// Boundary half-edge a->b has the mesh on its left: the fan
-			// triangle uses b->a so the winding stays consistent.
-			tris = append(tris, [3]int32{b, a, int32(virt[li])})
+			d.tris = append(d.tris, [3]int32{b, a, int32(virt[li])})
 		}
 		info.HolesFilled++
 	}
-	for li, l := range loops {
+	return virt
+}
+
+// mirrorLoops checks that pairs maps every boundary loop onto one boundary
+// loop and the outer loop onto itself (a symmetric topology), and sets
+// d.ext: pairs, and the virtual vertex of the mirror loop for each virtual
+// vertex.
+func (d *flatDisc) mirrorLoops(name string, pairs []int, loopOf []int32, virt []int) error {
+	for li, l := range d.loops {
 		lj := loopOf[pairs[l[0]]]
 		if lj < 0 {
-			return nil, info, fmt.Errorf("bfm: flatten %q: boundary vertex %d mirrors to interior vertex %d (topology not symmetric)", m.Name, l[0], pairs[l[0]])
+			return fmt.Errorf("bfm: flatten %q: boundary vertex %d mirrors to interior vertex %d (topology not symmetric)", name, l[0], pairs[l[0]])
 		}
 		for _, v := range l {
 			if loopOf[pairs[v]] != lj {
-				return nil, info, fmt.Errorf("bfm: flatten %q: boundary vertex %d mirrors to %d, which is not on the mirror boundary loop (topology not symmetric)", m.Name, v, pairs[v])
+				return fmt.Errorf("bfm: flatten %q: boundary vertex %d mirrors to %d, which is not on the mirror boundary loop (topology not symmetric)", name, v, pairs[v])
 			}
 		}
-		if (li == outer) != (int(lj) == outer) {
-			return nil, info, fmt.Errorf("bfm: flatten %q: the outer boundary loop does not mirror onto itself", m.Name)
-		}
-		if li != outer {
-			ext = append(ext, 0) // placeholder, set below in loop order
+		if (li == d.outer) != (int(lj) == d.outer) {
+			return fmt.Errorf("bfm: flatten %q: the outer boundary loop does not mirror onto itself", name)
 		}
 	}
-	for li, l := range loops {
-		if li != outer {
-			ext[virt[li]] = virt[loopOf[pairs[l[0]]]]
+	d.ext = make([]int, len(d.pos))
+	copy(d.ext, pairs)
+	for li, l := range d.loops {
+		if li != d.outer {
+			d.ext[virt[li]] = virt[loopOf[pairs[l[0]]]]
 		}
 	}
-	ne := len(pos)
-	side := make([]int8, ne)
-	for i := 0; i < ne; i++ {
-		j := ext[i]
+	return nil
+}
+
+// classifySides sets d.side from d.ext and the x coordinates and counts the
+// model's mid-line vertices in info.MidlineVertices.
+func (d *flatDisc) classifySides(info *FlattenInfo) {
+	d.side = make([]int8, len(d.pos))
+	for i := range d.side {
+		j := d.ext[i]
 		switch {
 		case j == i:
-			side[i] = 0
-			if i < nv {
+			d.side[i] = 0
+			if i < d.nv {
 				info.MidlineVertices++
 			}
-		case pos[i][0] > pos[j][0] || (pos[i][0] == pos[j][0] && i < j):
-			side[i] = 1
+		case d.pos[i][0] > d.pos[j][0] || (d.pos[i][0] == d.pos[j][0] && i < j):
+			d.side[i] = 1
 		default:
-			side[i] = -1
+			d.side[i] = -1
 		}
 	}
+}
 
-	adj, err := flatCotanWeights(pos, tris, minW, &info)
-	if err != nil {
-		return nil, info, fmt.Errorf("bfm: flatten %q: %w", m.Name, err)
-	}
+// flatReduced holds the two reduced linear systems of the symmetric
+// embedding (FlattenDetailed): (Q^T L_II Q) y_u = -Q^T L_IB (u_B - 1/2) over
+// the nu interior right-half vertices (x > 0) and (P^T L_II P) y_v =
+// -P^T L_IB v_B over the nv interior right-half and mid-line vertices, as
+// triplets, with their solutions.
+type flatReduced struct {
+	// idxU and idxV map a disc vertex to its unknown, -1 where it has none.
+	idxU, idxV []int32
+	nu, nv     int
+	tu, tv     []Triplet
+	rhsU, rhsV []float64
+	// yu = u - 1/2 and yv = v after solve (yv starts at 0.5).
+	yu, yv []float64
+}
 
-	// Outer boundary onto the unit square.
-	ol := loops[outer]
-	info.BoundaryVertices = len(ol)
-	isB := make([]bool, ne)
-	for _, v := range ol {
-		isB[v] = true
-	}
-	uvB, err := flatBoundaryUV(pos, ol, ext, side)
-	if err != nil {
-		return nil, info, fmt.Errorf("bfm: flatten %q: %w", m.Name, err)
-	}
-
-	// Reduced unknowns: interior vertices with x >= 0 (v) and x > 0 (u).
-	idxU := make([]int32, ne)
-	idxV := make([]int32, ne)
-	nu, nvv := 0, 0
+// flatReducedSystems assembles the reduced systems from the weighted
+// adjacency adj and the boundary UVs uvB: row i of L is
+// d_i x_i - sum_j w_ij x_j with d_i = sum_j w_ij, a left-half vertex's row
+// is folded onto its mirror's unknown (with the sign change of Q for u),
+// and boundary neighbours move to the right-hand side.
+func flatReducedSystems(d *flatDisc, adj *flatAdj, uvB [][2]float64) *flatReduced {
+	ne := len(d.pos)
+	s := &flatReduced{idxU: make([]int32, ne), idxV: make([]int32, ne)}
 	for i := 0; i < ne; i++ {
-		idxU[i], idxV[i] = -1, -1
-		if isB[i] || side[i] < 0 {
+		s.idxU[i], s.idxV[i] = -1, -1
+		if d.isB[i] || d.side[i] < 0 {
 			continue
 		}
-		idxV[i] = int32(nvv)
-		nvv++
-		if side[i] > 0 {
-			idxU[i] = int32(nu)
-			nu++
+		s.idxV[i] = int32(s.nv)
+		s.nv++
+		if d.side[i] > 0 {
+			s.idxU[i] = int32(s.nu)
+			s.nu++
 		}
 	}
-	rep := func(i int) int {
-		if side[i] < 0 {
-			return ext[i]
+	rep := func(i int) int { // the right-half or mid-line representative
+		if d.side[i] < 0 {
+			return d.ext[i]
 		}
 		return i
 	}
-	var tu, tv []Triplet
-	rhsU := make([]float64, nu)
-	rhsV := make([]float64, nvv)
+	s.rhsU = make([]float64, s.nu)
+	s.rhsV = make([]float64, s.nv)
 	for i := 0; i < ne; i++ {
-		if isB[i] {
+		if d.isB[i] {
 			continue
 		}
 		ri := rep(i)
-		rv := idxV[ri]
-		ci := float64(side[i])
-		ru := idxU[ri]
-		d := 0.0
+		rv := s.idxV[ri]
+		ci := float64(d.side[i])
+		ru := s.idxU[ri]
+		diag := 0.0
 		for p := adj.ptr[i]; p < adj.ptr[i+1]; p++ {
 			j, w := int(adj.nbr[p]), adj.w[p]
-			d += w
-			if isB[j] {
-				rhsV[rv] += w * uvB[j][1]
+			diag += w
+			if d.isB[j] {
+				s.rhsV[rv] += w * uvB[j][1]
 				if ci != 0 {
-					rhsU[ru] += ci * w * (uvB[j][0] - 0.5)
+					s.rhsU[ru] += ci * w * (uvB[j][0] - 0.5)
 				}
 				continue
 			}
 			rj := rep(j)
-			tv = append(tv, Triplet{rv, idxV[rj], -w})
-			if ci != 0 && side[j] != 0 {
-				tu = append(tu, Triplet{ru, idxU[rj], -ci * float64(side[j]) * w})
+			s.tv = append(s.tv, Triplet{rv, s.idxV[rj], -w})
+			if ci != 0 && d.side[j] != 0 {
+				s.tu = append(s.tu, Triplet{ru, s.idxU[rj], -ci * float64(d.side[j]) * w})
 			}
 		}
-		tv = append(tv, Triplet{rv, rv, d})
+		s.tv = append(s.tv, Triplet{rv, rv, diag})
 		if ci != 0 {
-			tu = append(tu, Triplet{ru, ru, d})
+			s.tu = append(s.tu, Triplet{ru, ru, diag})
 		}
 	}
-	info.UnknownsU, info.UnknownsV = nu, nvv
-	yu := make([]float64, nu)
-	yv := make([]float64, nvv)
-	for i := range yv {
-		yv[i] = 0.5
-	}
-	cg := CGOptions{Tol: tol, Precond: opt.Precond}
-	var wg sync.WaitGroup
-	var errU, errV error
-	solve := func(n int, t []Triplet, rhs, y []float64, it *int, res *float64, e *error) {
-		defer wg.Done()
-		if n == 0 {
-			return
-		}
-		a, err := NewCSR(n, t)
-		if err != nil {
-			*e = err
-			return
-		}
-		r, err := SolveCG(a, rhs, y, cg)
-		*it, *res, *e = r.Iterations, r.Residual, err
-	}
-	wg.Add(2)
-	go solve(nu, tu, rhsU, yu, &info.IterationsU, &info.ResidualU, &errU)
-	go solve(nvv, tv, rhsV, yv, &info.IterationsV, &info.ResidualV, &errV)
-	wg.Wait()
-	if err := errors.Join(errU, errV); err != nil {
-		return nil, info, fmt.Errorf("bfm: flatten %q: %w", m.Name, err)
-	}
+	return s
+}
 
-	uv := make([][2]float64, nv)
-	for i := 0; i < nv; i++ {
+// solve runs the two preconditioned CG solves (yu from 0, yv from 0.5) on
+// the worker pool, concurrently where there are two CPUs, and records their
+// iterations and residuals in info; the errors of both are joined, u's
+// first. Each solve is deterministic, whichever goroutine runs it.
+func (s *flatReduced) solve(cg CGOptions, info *FlattenInfo) error {
+	s.yu = make([]float64, s.nu)
+	s.yv = make([]float64, s.nv)
+	for i := range s.yv {
+		s.yv[i] = 0.5
+	}
+	type system struct {
+		n      int
+		t      []Triplet
+		rhs, y []float64
+		it     *int
+		res    *float64
+		err    error
+	}
+	sys := [2]system{
+		{s.nu, s.tu, s.rhsU, s.yu, &info.IterationsU, &info.ResidualU, nil},
+		{s.nv, s.tv, s.rhsV, s.yv, &info.IterationsV, &info.ResidualV, nil},
+	}
+	workpool.For(len(sys), workpool.Heavy, func(i int) {
+		q := &sys[i]
+		if q.n == 0 {
+			return
+		}
+		a, err := NewCSR(q.n, q.t)
+		if err != nil {
+			q.err = err
+			return
+		}
+		r, err := SolveCG(a, q.rhs, q.y, cg)
+		*q.it, *q.res, q.err = r.Iterations, r.Residual, err
+	})
+	return errors.Join(sys[0].err, sys[1].err)
+}
+
+// flatAssemble returns the UV of every model vertex: the boundary UVs on
+// the outer loop, (0.5, v) on the mid-line, (0.5 + y_u, y_v) on the right
+// half, and on the left half the reflection (1-u, v) of the mirror's UV.
+func flatAssemble(d *flatDisc, s *flatReduced, uvB [][2]float64) [][2]float64 {
+	uv := make([][2]float64, d.nv)
+	for i := 0; i < d.nv; i++ {
 		switch {
-		case side[i] < 0:
+		case d.side[i] < 0:
 			continue
-		case isB[i]:
+		case d.isB[i]:
 			uv[i] = uvB[i]
-		case side[i] == 0:
-			uv[i] = [2]float64{0.5, yv[idxV[i]]}
+		case d.side[i] == 0:
+			uv[i] = [2]float64{0.5, s.yv[s.idxV[i]]}
 		default:
-			uv[i] = [2]float64{0.5 + yu[idxU[i]], yv[idxV[i]]}
+			uv[i] = [2]float64{0.5 + s.yu[s.idxU[i]], s.yv[s.idxV[i]]}
 		}
 	}
-	for i := 0; i < nv; i++ {
-		if side[i] < 0 {
-			p := uv[pairs[i]]
+	for i := 0; i < d.nv; i++ {
+		if d.side[i] < 0 {
+			p := uv[d.ext[i]]
 			uv[i] = [2]float64{1 - p[0], p[1]}
 		}
 	}
-	info.Orientation, info.Flipped = flatCountFlipped(uv, m.Triangles)
-	return uv, info, nil
+	return uv
 }
 
 func flatModelUV(m *Model) ([][2]float64, FlattenInfo, error) {

@@ -10,7 +10,8 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
+
+	"github.com/stn3d/stn3d/internal/atomicfile"
 )
 
 // Grid file format (version 1), all integers little-endian:
@@ -66,11 +67,12 @@ func (h *gridHeader) payloadSize() int64 {
 }
 
 // SaveGrid writes g to path in the grid file format (see the comment at the
-// top of gridfile.go), atomically: a temporary file in the same directory is
-// written, synced and renamed over path. It rejects inconsistent sizes and
-// values that are not finite float32 numbers.
+// top of gridfile.go), atomically (internal/atomicfile: a temporary file in
+// the same directory is written, synced and renamed over path). It rejects a
+// grid that fails GridModel.Validate (inconsistent sizes, values that are
+// not finite float32 numbers).
 func SaveGrid(path string, g *GridModel) error {
-	if err := gridCheck(g); err != nil {
+	if err := g.Validate(); err != nil {
 		return fmt.Errorf("bfm: save grid %s: %w", path, err)
 	}
 	h := gridHeader{
@@ -86,7 +88,7 @@ func SaveGrid(path string, g *GridModel) error {
 	if len(hj) > gridMaxHeader {
 		return fmt.Errorf("bfm: save grid %s: header JSON is %d bytes, limit %d", path, len(hj), gridMaxHeader)
 	}
-	return gridWriteAtomic(path, func(w io.Writer) error {
+	err = atomicfile.Write(path, func(w io.Writer) error {
 		sum := sha256.New()
 		bw := bufio.NewWriterSize(io.MultiWriter(w, sum), 1<<16)
 		var pre [16]byte
@@ -133,72 +135,18 @@ func SaveGrid(path string, g *GridModel) error {
 		_, err := w.Write(sum.Sum(nil))
 		return err
 	})
-}
-
-// gridCheck validates the sizes and values of g before saving.
-func gridCheck(g *GridModel) error {
-	if g == nil {
-		return fmt.Errorf("nil grid")
-	}
-	if g.Rows < 1 || g.Cols < 1 || g.Rows > maxGridSide || g.Cols > maxGridSide {
-		return fmt.Errorf("size %d x %d, want rows and cols in [1, %d]", g.Rows, g.Cols, maxGridSide)
-	}
-	n := g.N()
-	if len(g.Basis) > gridMaxComponents {
-		return fmt.Errorf("%d components, limit %d", len(g.Basis), gridMaxComponents)
-	}
-	finite := func(name string, v []float64) error {
-		if len(v) != 3*n {
-			return fmt.Errorf("%s has %d values, want %d", name, len(v), 3*n)
-		}
-		for i, x := range v {
-			if !(math.Abs(x) <= math.MaxFloat32) {
-				return fmt.Errorf("%s[%d] = %v, want a finite float32", name, i, x)
-			}
-		}
-		return nil
-	}
-	if err := finite("mean", g.Mean); err != nil {
-		return err
-	}
-	for d, b := range g.Basis {
-		if err := finite(fmt.Sprintf("basis %d", d), b); err != nil {
-			return err
-		}
-	}
-	if len(g.Components) != 0 && len(g.Components) != len(g.Basis) {
-		return fmt.Errorf("%d components described for %d basis vectors", len(g.Components), len(g.Basis))
-	}
-	if len(g.Albedo) != 0 {
-		if len(g.Albedo) != n {
-			return fmt.Errorf("albedo has %d colours, want %d", len(g.Albedo), n)
-		}
-		for k, c := range g.Albedo {
-			for _, x := range c {
-				if !(math.Abs(x) <= math.MaxFloat32) {
-					return fmt.Errorf("albedo[%d] = %v, want finite float32 values", k, c)
-				}
-			}
-		}
-	}
-	if g.Valid != nil && len(g.Valid) != n {
-		return fmt.Errorf("valid mask has %d entries, want %d", len(g.Valid), n)
-	}
-	for s, idx := range g.Landmarks {
-		for l, k := range idx {
-			if k < -1 || k >= n {
-				return fmt.Errorf("landmark %s[%d] = %d, want -1 or a grid vertex in [0, %d)", s, l, k, n)
-			}
-		}
+	if err != nil {
+		return fmt.Errorf("bfm: save grid: %w", err)
 	}
 	return nil
 }
 
 // LoadGrid reads a grid file written by SaveGrid. A wrong magic or version,
 // a header that does not parse or is inconsistent, a file size other than
-// the header implies (truncation), or a SHA-256 mismatch (corruption) is
-// reported as a *FormatError naming the file and the failed check (Field
-// "magic", "version", "header", "size" or "sha256").
+// the header implies (truncation), a SHA-256 mismatch (corruption), or a
+// loaded grid that fails GridModel.Validate is reported as a *FormatError
+// naming the file and the failed check (Field "magic", "version", "header",
+// "size", "sha256", "valid" or "payload").
 func LoadGrid(path string) (*GridModel, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -285,13 +233,16 @@ func LoadGrid(path string) (*GridModel, error) {
 			}
 		}
 	}
+	if err := g.Validate(); err != nil { // values SaveGrid would not write (NaN, infinity)
+		return nil, formatErr(path, -1, "payload", "a grid model that SaveGrid accepts", "%v", err)
+	}
 	return g, nil
 }
 
 // gridHeaderCheck validates header values before any allocation.
 func gridHeaderCheck(h *gridHeader) error {
-	if h.Rows < 1 || h.Cols < 1 || h.Rows > maxGridSide || h.Cols > maxGridSide {
-		return fmt.Errorf("size %d x %d, want rows and cols in [1, %d]", h.Rows, h.Cols, maxGridSide)
+	if h.Rows < minGridSide || h.Cols < minGridSide || h.Rows > maxGridSide || h.Cols > maxGridSide {
+		return fmt.Errorf("size %d x %d, want rows and cols in [%d, %d]", h.Rows, h.Cols, minGridSide, maxGridSide)
 	}
 	if h.NumComponents < 0 || h.NumComponents > gridMaxComponents {
 		return fmt.Errorf("num_components %d, want in [0, %d]", h.NumComponents, gridMaxComponents)
@@ -306,40 +257,6 @@ func gridHeaderCheck(h *gridHeader) error {
 				return fmt.Errorf("landmark %s[%d] = %d, want -1 or a grid vertex in [0, %d)", s, l, k, n)
 			}
 		}
-	}
-	return nil
-}
-
-// gridWriteAtomic writes a file through write into a temporary file in the
-// directory of path, syncs it and renames it over path; on any failure the
-// temporary file is removed and path is left untouched.
-func gridWriteAtomic(path string, write func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("bfm: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("bfm: write %s: chmod: %w", path, err)
-	}
-	if err = write(f); err != nil {
-		return fmt.Errorf("bfm: write %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("bfm: write %s: sync: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("bfm: write %s: close: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("bfm: write %s: rename: %w", path, err)
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package bfm
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"math"
 	"os"
@@ -147,12 +149,12 @@ func TestSaveGridRejects(t *testing.T) {
 	dir := t.TempDir()
 	g := gridFixture(t)
 	g.Mean[7] = math.NaN()
-	if err := SaveGrid(filepath.Join(dir, "a"), g); err == nil || !strings.Contains(err.Error(), "mean[7] = NaN") {
+	if err := SaveGrid(filepath.Join(dir, "a"), g); err == nil || !strings.Contains(err.Error(), "grid model: Mean[7]: NaN, want a finite float32 value") {
 		t.Errorf("NaN mean: err = %v", err)
 	}
 	g = gridFixture(t)
 	g.Basis[1] = g.Basis[1][:9]
-	if err := SaveGrid(filepath.Join(dir, "b"), g); err == nil || !strings.Contains(err.Error(), "basis 1 has 9 values") {
+	if err := SaveGrid(filepath.Join(dir, "b"), g); err == nil || !strings.Contains(err.Error(), "grid model: Basis[1]: 9 values, want 3*Rows*Cols") {
 		t.Errorf("short basis: err = %v", err)
 	}
 	g = gridFixture(t)
@@ -202,4 +204,29 @@ func TestGridFileGolden(t *testing.T) {
 	}
 	near("mean", h.Mean, g.Mean)
 	near("basis 1", h.Basis[1], g.Basis[1])
+}
+
+// A file whose checksum is right but whose values SaveGrid would never
+// write (a NaN mean) is a *FormatError with Field "payload".
+func TestLoadGridRejectsNaNPayload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nan.stn3dgrid")
+	if err := SaveGrid(path, gridFixture(t)); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := 16 + int(binary.LittleEndian.Uint32(data[12:])) + 4*5 // mean[5]
+	binary.LittleEndian.PutUint32(data[off:], math.Float32bits(float32(math.NaN())))
+	sum := sha256.Sum256(data[:len(data)-sha256.Size])
+	copy(data[len(data)-sha256.Size:], sum[:])
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadGrid(path)
+	var fe *FormatError
+	if !errors.As(err, &fe) || fe.Field != "payload" || !strings.Contains(err.Error(), "Mean[5]: NaN") {
+		t.Fatalf("error %v, want a payload FormatError naming Mean[5]", err)
+	}
 }

@@ -130,11 +130,31 @@ func loadEOS(path string, head []byte, size int64) (*Model, error) {
 			if err != nil {
 				return nil, err
 			}
-			// A mapping for another resolution does not fit: leave it out.
-			_ = SetIBUGLandmarks(m, mapping, mp)
+			// The SFM ships one ibug_to_sfm.txt for its resolutions, and
+			// its indices need not exist in every one (its header: points
+			// above vertex 845 are not defined in all resolutions). A
+			// model whose vertices it does not fit loads without iBUG
+			// landmarks, as Load documents: a decision taken here, not an
+			// error dropped. A mapping that fits must be stored.
+			if ibugMappingFits(mapping, m.NumVertices()) {
+				if err := SetIBUGLandmarks(m, mapping, mp); err != nil {
+					return nil, fmt.Errorf("bfm: loading model: %w", err)
+				}
+			}
 		}
 	}
 	return m, nil
+}
+
+// ibugMappingFits reports whether every index of a mapping read by
+// ReadIBUGMapping (-1 for an undefined point) is below nv.
+func ibugMappingFits(mapping []int, nv int) bool {
+	for _, v := range mapping {
+		if v >= nv {
+			return false
+		}
+	}
+	return true
 }
 
 // loadH5 reads a BFM 2017 HDF5 model with ReadBFM2017's defaults.

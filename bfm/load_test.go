@@ -3,6 +3,7 @@ package bfm
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -166,5 +167,37 @@ func TestLoadDefault(t *testing.T) {
 	}
 	if werr == nil && (got.NumVertices() != want.NumVertices() || got.NumComponents() != want.NumComponents()) {
 		t.Errorf("Load(\"default\"): V %d D %d, Default(): V %d D %d", got.NumVertices(), got.NumComponents(), want.NumVertices(), want.NumComponents())
+	}
+}
+
+// An ibug_to_sfm.txt beside an eos model is stored when its indices fit the
+// model and left out (the model still loads) when they do not.
+func TestLoadEOSIBUGMappingBeside(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("testdata", "eos_v4.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		vertex int // of iBUG point 31; the model has fewer than 100 vertices
+		want   bool
+	}{{"fits", 2, true}, {"too large", 100000, false}} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "model.bin")
+		mapping := fmt.Sprintf("[landmark_mappings]\n9 = 1\n31 = %d\n", tc.vertex)
+		if err := os.WriteFile(path, src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "ibug_to_sfm.txt"), []byte(mapping), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := Load(path)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		lm, ok := m.Landmarks[SchemeIBUG68]
+		if ok != tc.want || (ok && (lm[30] != tc.vertex || lm[8] != 1 || lm[0] != -1)) {
+			t.Fatalf("%s: ibug68 = %v (set %v), want set %v", tc.name, lm, ok, tc.want)
+		}
 	}
 }

@@ -15,7 +15,9 @@
 //   - UVs: u in [0,1] grows with model x, v in [0,1] with v = 1 at the top of
 //     the face (the reference's BFM_UV.mat convention). Readers convert.
 //   - Grid vertex k = row*Cols + col, row 0 = top of the face (v = 1), the
-//     mirror of col is Cols-1-col.
+//     mirror of col is Cols-1-col. GridTriangles is the one, mirror-symmetric
+//     triangulation of a grid (the backface mask's, the default model's and
+//     the exported meshes').
 package bfm
 
 // ComponentKind says whether a basis vector models identity or expression.

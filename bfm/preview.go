@@ -7,6 +7,8 @@ import (
 	"image/png"
 	"io"
 	"math"
+
+	"github.com/stn3d/stn3d/internal/atomicfile"
 )
 
 // maxPreviewSize bounds the side of a UV preview in pixels.
@@ -97,8 +99,8 @@ func previewLine(img *image.NRGBA, x0, y0, x1, y1 int, c color.NRGBA) {
 // (round((c - min) / (max - min) * 255), 128 for a constant channel).
 // Invalid texels are black. The file is written atomically.
 func WriteGeometryImagePNG(path string, g *GridModel) error {
-	if g == nil || g.Rows < 1 || g.Cols < 1 || len(g.Mean) != 3*g.N() || (g.Valid != nil && len(g.Valid) != g.N()) {
-		return fmt.Errorf("bfm: geometry image %s: grid sizes are inconsistent", path)
+	if err := g.Validate(); err != nil {
+		return fmt.Errorf("bfm: geometry image %s: %w", path, err)
 	}
 	lo := [3]float64{math.Inf(1), math.Inf(1), math.Inf(1)}
 	hi := [3]float64{math.Inf(-1), math.Inf(-1), math.Inf(-1)}
@@ -107,10 +109,7 @@ func WriteGeometryImagePNG(path string, g *GridModel) error {
 			continue
 		}
 		for j := 0; j < 3; j++ {
-			x := g.Mean[3*k+j]
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return fmt.Errorf("bfm: geometry image %s: mean[%d] = %v, want finite", path, 3*k+j, x)
-			}
+			x := g.Mean[3*k+j] // finite: Validate
 			lo[j], hi[j] = min(lo[j], x), max(hi[j], x)
 		}
 	}
@@ -136,7 +135,8 @@ func WriteGeometryImagePNG(path string, g *GridModel) error {
 }
 
 func previewWritePNG(path string, img image.Image) error {
-	return gridWriteAtomic(path, func(w io.Writer) error {
-		return png.Encode(w, img)
-	})
+	if err := atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
+		return fmt.Errorf("bfm: preview: %w", err)
+	}
+	return nil
 }

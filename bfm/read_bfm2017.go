@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/stn3d/stn3d/bfm/hdf5"
+	"github.com/stn3d/stn3d/internal/workpool"
 )
 
 // BFM2017Option changes what ReadBFM2017 keeps.
@@ -295,27 +294,19 @@ func appendBFM2017Basis(m *Model, p *bfm2017Part, path, part, nameFmt string, ki
 		basis[d] = make([]float64, rows)
 	}
 	// Transpose in tiles of rows so that the strided reads stay in cache;
-	// the columns are split between goroutines.
+	// the columns are split into contiguous ranges across the worker pool.
 	const tile = 64
-	workers := max(1, min(runtime.GOMAXPROCS(0), k))
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		lo, hi := w*k/workers, (w+1)*k/workers
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i0 := 0; i0 < rows; i0 += tile {
-				i1 := min(i0+tile, rows)
-				for d := lo; d < hi; d++ {
-					col, sc := basis[d], scales[d]
-					for i := i0; i < i1; i++ {
-						col[i] = float64(p.basis[i*p.k+d]) * sc
-					}
+	workpool.Chunks(k, rows, func(lo, hi int) {
+		for i0 := 0; i0 < rows; i0 += tile {
+			i1 := min(i0+tile, rows)
+			for d := lo; d < hi; d++ {
+				col, sc := basis[d], scales[d]
+				for i := i0; i < i1; i++ {
+					col[i] = float64(p.basis[i*p.k+d]) * sc
 				}
 			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 	for d := range basis {
 		m.Basis = append(m.Basis, basis[d])
 		m.Components = append(m.Components, Component{Name: fmt.Sprintf(nameFmt, d+1), Kind: kind})

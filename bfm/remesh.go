@@ -3,9 +3,9 @@ package bfm
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"strconv"
-	"sync"
+
+	"github.com/stn3d/stn3d/internal/workpool"
 )
 
 // GridOptions controls BuildGrid.
@@ -97,18 +97,11 @@ func BuildGrid(m *Model, opt GridOptions) (*GridModel, error) {
 		g.Basis[d] = make([]float64, 3*n)
 		fields = append(fields, [2][]float64{b, g.Basis[d]})
 	}
-	var wg sync.WaitGroup
-	workers := min(runtime.GOMAXPROCS(0), len(fields))
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for f := w; f < len(fields); f += workers {
-				gridInterp3(fields[f][0], fields[f][1], m.Triangles, loc, valid, fill)
-			}
-		}(w)
-	}
-	wg.Wait()
+	// Each field costs about 9 operations per grid vertex (3 coordinates x
+	// 3 barycentric terms).
+	workpool.For(len(fields), 9*n, func(f int) {
+		gridInterp3(fields[f][0], fields[f][1], m.Triangles, loc, valid, fill)
+	})
 	if len(m.Albedo) > 0 {
 		src := make([]float64, 3*nv)
 		for i, c := range m.Albedo {

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
-	"sync"
+
+	"github.com/stn3d/stn3d/internal/workpool"
 )
 
 // CSR is a square sparse matrix in compressed sparse row form: the entries
@@ -114,29 +114,19 @@ func (a *CSR) Diagonal() []float64 {
 // than the product.
 const csrParallelNNZ = 1 << 17
 
-// MulVec computes dst = A x. It splits rows across GOMAXPROCS goroutines
-// when the matrix has more than 2^17 entries. It panics if the lengths do
-// not match A (a programming error, as in gonum).
+// MulVec computes dst = A x. It splits the rows into contiguous ranges
+// across the worker pool when the matrix has at least 2^17 entries (each
+// row's sum is the same either way). It panics if the lengths do not match
+// A (a programming error, as in gonum).
 func (a *CSR) MulVec(dst, x []float64) {
 	if len(dst) != a.N || len(x) != a.N {
 		panic("bfm: CSR.MulVec length mismatch")
 	}
-	workers := runtime.GOMAXPROCS(0)
-	if a.NNZ() < csrParallelNNZ || workers < 2 {
+	if a.NNZ() < csrParallelNNZ {
 		a.mulRows(dst, x, 0, a.N)
 		return
 	}
-	var wg sync.WaitGroup
-	chunk := (a.N + workers - 1) / workers
-	for lo := 0; lo < a.N; lo += chunk {
-		hi := min(lo+chunk, a.N)
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			a.mulRows(dst, x, lo, hi)
-		}(lo, hi)
-	}
-	wg.Wait()
+	workpool.Chunks(a.N, workpool.Heavy, func(lo, hi int) { a.mulRows(dst, x, lo, hi) })
 }
 
 func (a *CSR) mulRows(dst, x []float64, lo, hi int) {

@@ -5,23 +5,39 @@ import (
 	"hash"
 
 	"github.com/chewxy/hm"
+	"github.com/stn3d/stn3d/bfm"
+	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
 // BackfaceMask is the self-occlusion mask of Bas et al. 2017, Sec. 3.2:
 // x (B,3,N) are the rotated 3D vertices (model coordinates: x right, y up,
-// +z towards the viewer, orthographic camera) of a rows x cols geometry
-// image (N = rows*cols, vertex k = row*cols + col, row 0 = top of the face,
-// col growing with x). The result (B,N) is 1 where the vertex normal has a
-// positive z component (faces the viewer) and 0 otherwise.
+// +z towards the viewer, orthographic camera; any length unit) of a
+// rows x cols geometry image (N = rows*cols, vertex k = row*cols + col,
+// row 0 = top of the face, col growing with x). The result (B,N) is 1 where
+// the vertex normal has a positive z component (faces the viewer) and 0
+// otherwise.
 //
-// The grid is triangulated per quad a=(r,c), b=(r,c+1), d=(r+1,c),
-// e=(r+1,c+1) into (a,d,b) and (b,d,e), wound so that a frontal surface
-// (row 0 at the top, y up) has normal (d-a)x(b-a) = +z. The vertex normal is
-// the sum of the (area-weighted, unnormalised) normals of its up to six
-// adjacent triangles; only its z component is needed, which depends on x, y
-// alone. The mask is a constant for differentiation: DiffWRT is {false}.
+// The grid is triangulated by bfm.GridTriangles(rows, cols), the
+// triangulation the meshes of stn3d share: it is mirror-symmetric about the
+// vertical mid-line, so the mask of a mirrored pose (every vertex k's
+// (x, y, z) moved to mirror(k) as (-x, y, z)) is the mirrored mask, up to
+// rounding where a normal's z is within rounding of 0. Quad (r, c) with
+// corners a=(r,c), b=(r,c+1), d=(r+1,c), e=(r+1,c+1) is cut as
+// bfm.GridQuadSplit(cols, c) says: along a-e on the left half, along b-d on
+// the right half, and, in the middle quad column of an even-width grid,
+// into a fan of four triangles around the centre m = (a+b+d+e)/4 (m is a
+// vertex of the triangulation but not of the output). Every triangle
+// (i,j,k) winds counter-clockwise on a frontal surface, so its normal
+// (p_j-p_i)x(p_k-p_i) points to +z there; its z component is the doubled
+// signed area (x_j-x_i)(y_k-y_i) - (y_j-y_i)(x_k-x_i) of the triangle's
+// projection, which depends on x and y alone. The vertex normal is the sum
+// of the (area-weighted, unnormalised) normals of the triangles that use
+// the vertex. Sums are taken in float64 with each product rounded (no
+// fused multiply-add), in the order of the CUDA kernel
+// (kernels/backface.cu), so both take the same decisions. The mask is a
+// constant for differentiation: DiffWRT is {false}.
 func BackfaceMask(x *gorgonia.Node, rows, cols int) (*gorgonia.Node, error) {
 	const name = "ops.BackfaceMask"
 	ax := arg{"x", x}
@@ -45,9 +61,12 @@ func BackfaceMask(x *gorgonia.Node, rows, cols int) (*gorgonia.Node, error) {
 	return n, nil
 }
 
-// quadNZ returns the z components of the normals of the two triangles of
-// the quad with top-left vertex (r, c).
-func quadNZ[T float](px, py []T, cols, r, c int) (t1, t2 float64) {
+// quadCornerNZ returns, for the corners a, b, d, e (bfm.CornerA..CornerE)
+// of the quad with top-left vertex (r, c), the sum of the z components of
+// the normals of the quad's triangles (split s = bfm.GridQuadSplit(cols, c),
+// triangles s.Triangles()) that use the corner, added in triangle order.
+// TestBackfaceMatchesTriangulation checks it against bfm.GridTriangles.
+func quadCornerNZ[T float](px, py []T, cols, r, c int, s bfm.QuadSplit) (nz [4]float64) {
 	a := r*cols + c
 	b, d := a+1, a+cols
 	e := d + 1
@@ -55,43 +74,62 @@ func quadNZ[T float](px, py []T, cols, r, c int) (t1, t2 float64) {
 	xb, yb := float64(px[b]), float64(py[b])
 	xd, yd := float64(px[d]), float64(py[d])
 	xe, ye := float64(px[e]), float64(py[e])
-	t1 = (xd-xa)*(yb-ya) - (yd-ya)*(xb-xa)
-	t2 = (xd-xb)*(ye-yb) - (yd-yb)*(xe-xb)
-	return t1, t2
+	switch s {
+	case bfm.SplitAE: // (a,d,e), (a,e,b)
+		t1, t2 := area2(xa, ya, xd, yd, xe, ye), area2(xa, ya, xe, ye, xb, yb)
+		return [4]float64{t1 + t2, t2, t1, t1 + t2}
+	case bfm.SplitBD: // (a,d,b), (b,d,e)
+		t1, t2 := area2(xa, ya, xd, yd, xb, yb), area2(xb, yb, xd, yd, xe, ye)
+		return [4]float64{t1, t1 + t2, t1 + t2, t2}
+	}
+	// bfm.SplitFan: (m,a,d), (m,d,e), (m,e,b), (m,b,a), m the corners' mean.
+	xm, ym := (xa+xb+xd+xe)/4, (ya+yb+yd+ye)/4
+	f1, f2 := area2(xm, ym, xa, ya, xd, yd), area2(xm, ym, xd, yd, xe, ye)
+	f3, f4 := area2(xm, ym, xe, ye, xb, yb), area2(xm, ym, xb, yb, xa, ya)
+	return [4]float64{f1 + f4, f3 + f4, f1 + f2, f2 + f3}
+}
+
+// area2 returns the z component (x_j-x_i)(y_k-y_i) - (y_j-y_i)(x_k-x_i) of
+// the normal (p_j-p_i)x(p_k-p_i) of triangle (i, j, k): its doubled signed
+// area seen from +z. float64(...) rounds each product, so that no compiler
+// fuses the difference into a multiply-add (the CUDA kernels are built with
+// -fmad=false).
+func area2(xi, yi, xj, yj, xk, yk float64) float64 {
+	return float64((xj-xi)*(yk-yi)) - float64((yj-yi)*(xk-xi))
 }
 
 func backfaceKernel[T float](out, x []T, b, rows, cols int) {
 	n := rows * cols
-	parallelFor(b*rows, 30*cols, func(lo, hi int) {
+	workpool.Chunks(b*rows, 60*cols, func(lo, hi int) {
 		for u := lo; u < hi; u++ {
 			bi, r := u/rows, u%rows
 			px := x[bi*3*n : bi*3*n+n]
 			py := x[bi*3*n+n : bi*3*n+2*n]
 			o := out[bi*n+r*cols : bi*n+(r+1)*cols]
 			// Sliding window over the quads above (row r-1) and below (row
-			// r) of the vertex: quad c-1 is carried over from the last step.
-			// Triangle 1 of quad (r-1, c-1) does not touch the vertex.
-			var up2, dn1, dn2 float64 // quads (r-1, c-1) and (r, c-1)
+			// r) of the vertex: quads (r-1, c-1) and (r, c-1) are carried
+			// over from the last step; quads outside the grid contribute 0.
+			var upPrev, dnPrev [4]float64
 			for c := range o {
-				var cu1, cu2, cd1, cd2 float64 // quads (r-1, c) and (r, c)
+				var up, dn [4]float64 // quads (r-1, c) and (r, c)
 				if c < cols-1 {
+					s := bfm.GridQuadSplit(cols, c)
 					if r > 0 {
-						cu1, cu2 = quadNZ(px, py, cols, r-1, c)
+						up = quadCornerNZ(px, py, cols, r-1, c, s)
 					}
 					if r < rows-1 {
-						cd1, cd2 = quadNZ(px, py, cols, r, c)
+						dn = quadCornerNZ(px, py, cols, r, c, s)
 					}
 				}
 				// Vertex (r, c) is e of quad (r-1,c-1), d of quad (r-1,c),
-				// b of quad (r,c-1) and a of quad (r,c); the quads outside
-				// the grid contribute 0.
-				nz := up2 + cu1 + cu2 + dn1 + dn2 + cd1
+				// b of quad (r,c-1) and a of quad (r,c).
+				nz := upPrev[bfm.CornerE] + up[bfm.CornerD] + dnPrev[bfm.CornerB] + dn[bfm.CornerA]
 				if nz > 0 {
 					o[c] = 1
 				} else {
 					o[c] = 0
 				}
-				up2, dn1, dn2 = cu2, cd1, cd2
+				upPrev, dnPrev = up, dn
 			}
 		}
 	})

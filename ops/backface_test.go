@@ -1,10 +1,12 @@
 package ops
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
 
+	"github.com/stn3d/stn3d/bfm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -179,56 +181,209 @@ func TestBackfaceErrors(t *testing.T) {
 	}
 }
 
-// On an irregular random surface the mask equals a brute-force reference:
-// list every triangle (a,d,b), (b,d,e) of every quad, take full 3D cross
-// products, sum them per vertex and test z > 0.
-func TestBackfaceMatchesBruteForce(t *testing.T) {
-	const b, rows, cols = 2, 7, 9
+// backfaceReference computes the mask of planar points p (3, rows*cols)
+// directly from bfm.GridTriangles: the centre vertices at the mean of their
+// corners, the full 3D cross product (p_j-p_i)x(p_k-p_i) of every triangle
+// (i,j,k) added to each of its vertices, visible where the sum's z > 0.
+func backfaceReference(p []float64, rows, cols int) []float64 {
 	n := rows * cols
-	x := randDense(17, -1, 1, b, 3, n)
-	xv := x.Data().([]float64)
-	build := func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
-		return BackfaceMask(in[0], rows, cols)
+	tri := bfm.GridTriangles(rows, cols)
+	pts := make([][3]float64, n)
+	for k := range pts {
+		pts[k] = [3]float64{p[k], p[n+k], p[2*n+k]}
 	}
-	got, _ := forward(t, build, x)
-	var want []float64
-	for bi := 0; bi < b; bi++ {
-		p := func(k int) [3]float64 {
-			return [3]float64{xv[bi*3*n+k], xv[bi*3*n+n+k], xv[bi*3*n+2*n+k]}
-		}
-		normals := make([][3]float64, n)
-		add := func(i, j, k int) { // normal (pj - pi) x (pk - pi) added to i, j, k
-			a, bb, c := p(i), p(j), p(k)
-			u := [3]float64{bb[0] - a[0], bb[1] - a[1], bb[2] - a[2]}
-			v := [3]float64{c[0] - a[0], c[1] - a[1], c[2] - a[2]}
-			cr := [3]float64{u[1]*v[2] - u[2]*v[1], u[2]*v[0] - u[0]*v[2], u[0]*v[1] - u[1]*v[0]}
-			for _, q := range []int{i, j, k} {
-				for m := range cr {
-					normals[q][m] += cr[m]
-				}
-			}
-		}
-		for r := 0; r < rows-1; r++ {
-			for c := 0; c < cols-1; c++ {
-				a := r*cols + c
-				add(a, a+cols, a+1)        // (a, d, b)
-				add(a+1, a+cols, a+cols+1) // (b, d, e)
-			}
-		}
-		for _, nv := range normals {
-			if nv[2] > 0 {
-				want = append(want, 1)
-			} else {
-				want = append(want, 0)
+	pts = tri.AppendCentres(pts)
+	normals := make([][3]float64, len(pts))
+	for _, t := range tri.Triangles {
+		a, b, c := pts[t[0]], pts[t[1]], pts[t[2]]
+		u := [3]float64{b[0] - a[0], b[1] - a[1], b[2] - a[2]}
+		v := [3]float64{c[0] - a[0], c[1] - a[1], c[2] - a[2]}
+		cr := [3]float64{u[1]*v[2] - u[2]*v[1], u[2]*v[0] - u[0]*v[2], u[0]*v[1] - u[1]*v[0]}
+		for _, q := range t {
+			for m := range cr {
+				normals[q][m] += cr[m]
 			}
 		}
 	}
-	var ones int
-	for _, v := range want {
-		ones += int(v)
+	want := make([]float64, n)
+	for k := range want {
+		if normals[k][2] > 0 {
+			want[k] = 1
+		}
 	}
-	if ones < len(want)/5 || ones > 4*len(want)/5 {
-		t.Fatalf("test setup: %d of %d visible; want a mix", ones, len(want))
+	return want
+}
+
+// defaultFace returns the mean of the embedded default model re-meshed as a
+// rows x cols geometry image, in planar (3, N) layout (mm).
+func defaultFace(t *testing.T, rows, cols int) []float64 {
+	t.Helper()
+	m, err := bfm.Default()
+	if err != nil {
+		t.Fatal(err)
 	}
-	assertClose(t, "mask vs brute force", got, want, 0)
+	g, err := bfm.BuildGrid(m, bfm.GridOptions{Rows: rows, Cols: cols})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := g.N()
+	p := make([]float64, 3*n)
+	for k := 0; k < n; k++ {
+		p[k], p[n+k], p[2*n+k] = g.Mean[3*k], g.Mean[3*k+1], g.Mean[3*k+2]
+	}
+	return p
+}
+
+// rotXY rotates planar points by pitch about the model x axis, then by yaw
+// about the y axis.
+func rotXY(p []float64, pitch, yaw float64) []float64 {
+	n := len(p) / 3
+	q := make([]float64, len(p))
+	c, s := math.Cos(pitch), math.Sin(pitch)
+	for k := 0; k < n; k++ {
+		y, z := p[n+k], p[2*n+k]
+		q[k], q[n+k], q[2*n+k] = p[k], c*y-s*z, s*y+c*z
+	}
+	return rotY(q, yaw)
+}
+
+// mirrorPose returns the mirrored pose of planar points p on a rows x cols
+// grid: vertex mirror(k) = (row, cols-1-col) gets (-x, y, z) of vertex k.
+func mirrorPose(p []float64, rows, cols int) []float64 {
+	n := rows * cols
+	q := make([]float64, len(p))
+	for k := 0; k < n; k++ {
+		m := (k/cols)*cols + cols - 1 - k%cols
+		q[m], q[n+m], q[2*n+m] = -p[k], p[n+k], p[2*n+k]
+	}
+	return q
+}
+
+// backfaceCase is one input of the reference and mirror tests.
+type backfaceCase struct {
+	name       string
+	rows, cols int
+	p          []float64
+	mixed      bool // the mask must have both visible and hidden vertices
+}
+
+// backfaceCases are random surfaces, rotated noisy hemispheres and the
+// default face at several poses, on grids of odd and even widths (the
+// product's grids have 64 and 112 columns).
+func backfaceCases(t *testing.T) []backfaceCase {
+	var cs []backfaceCase
+	for i, sz := range [][2]int{{7, 9}, {7, 10}, {6, 64}, {5, 2}} {
+		p := randDense(uint64(17+i), -1, 1, 3, sz[0]*sz[1]).Data().([]float64)
+		cs = append(cs, backfaceCase{fmt.Sprintf("random %dx%d", sz[0], sz[1]), sz[0], sz[1], p, sz[0]*sz[1] > 20})
+	}
+	for i, sz := range [][2]int{{21, 25}, {20, 24}} {
+		h := hemisphere(sz[0], sz[1], 1.3, 1.5)
+		noise := randDense(uint64(40+i), -0.02, 0.02, len(h)).Data().([]float64)
+		for k := range h {
+			h[k] += noise[k]
+		}
+		for _, pose := range [][2]float64{{0, 0}, {0.3, 0.9}, {-0.2, -1.1}} {
+			cs = append(cs, backfaceCase{fmt.Sprintf("hemisphere %dx%d pitch %.1f yaw %.1f", sz[0], sz[1], pose[0], pose[1]),
+				sz[0], sz[1], rotXY(h, pose[0], pose[1]), pose[1] != 0})
+		}
+	}
+	for _, sz := range [][2]int{{64, 64}, {65, 65}, {40, 112}} {
+		f := defaultFace(t, sz[0], sz[1])
+		for _, pose := range [][2]float64{{0, 0}, {0.2, math.Pi / 3}, {-0.3, -0.7}, {0.1, 2.8}} {
+			cs = append(cs, backfaceCase{fmt.Sprintf("default face %dx%d pitch %.1f yaw %.1f", sz[0], sz[1], pose[0], pose[1]),
+				sz[0], sz[1], rotXY(f, pose[0], pose[1]), pose[1] != 0})
+		}
+	}
+	return cs
+}
+
+// The mask equals the reference computed from the bfm triangulation, on
+// random surfaces (every sign pattern of the triangle areas) and face-like
+// ones, odd and even widths, float64 and float32 (whose points are the
+// float32-rounded ones).
+func TestBackfaceMatchesTriangulation(t *testing.T) {
+	for _, c := range backfaceCases(t) {
+		got := backfaceOf(t, c.p, c.rows, c.cols)
+		want := backfaceReference(c.p, c.rows, c.cols)
+		assertClose(t, c.name, got, want, 0)
+		if ones := sum(want); c.mixed && (ones < float64(len(want))/10 || ones > 0.9*float64(len(want))) {
+			t.Fatalf("%s: test setup: %g of %d visible; want a mix", c.name, ones, len(want))
+		}
+		build := func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+			return BackfaceMask(in[0], c.rows, c.cols)
+		}
+		got32, _ := forward(t, build, to32(dense(c.p, 1, 3, c.rows*c.cols)))
+		p32 := to32(dense(c.p, 3, c.rows*c.cols)).Data().([]float32)
+		p64 := make([]float64, len(p32))
+		for i, v := range p32 {
+			p64[i] = float64(v)
+		}
+		assertClose(t, c.name+" float32", got32, backfaceReference(p64, c.rows, c.cols), 0)
+	}
+}
+
+// The mask of a mirrored pose is the mirror of the mask: if vertex
+// mirror(k) of X'_m is (-x, y, z) of vertex k of X', then
+// mask_m(mirror(k)) = mask(k). It holds because the triangulation is
+// mirror-symmetric; a triangulation with one diagonal direction fails it
+// on the random surfaces.
+func TestBackfaceMirrorPose(t *testing.T) {
+	for _, c := range backfaceCases(t) {
+		m := backfaceOf(t, c.p, c.rows, c.cols)
+		mm := backfaceOf(t, mirrorPose(c.p, c.rows, c.cols), c.rows, c.cols)
+		for k := range m {
+			r, col := k/c.cols, k%c.cols
+			if mk := r*c.cols + c.cols - 1 - col; mm[mk] != m[k] {
+				t.Fatalf("%s: vertex (%d,%d) mask %g, its mirror (%d,%d) in the mirrored pose %g", c.name, r, col, m[k], r, c.cols-1-col, mm[mk])
+			}
+		}
+	}
+}
+
+// The default face (the product's model) re-meshed at 64 x 64 and 65 x 65:
+// at yaw 0 the frontal face, every vertex of the middle 7/8 of the columns,
+// is visible, the nose tip included (the surface wraps back to 93 degrees
+// at the sides, so the outer columns may face away); at yaw +60 degrees (the face
+// turns its +x side away) the far cheek is hidden and the near one
+// visible, at -60 degrees the other way round.
+func TestBackfaceDefaultFace(t *testing.T) {
+	for _, sz := range [][2]int{{64, 64}, {65, 65}} {
+		rows, cols := sz[0], sz[1]
+		f := defaultFace(t, rows, cols)
+		n := rows * cols
+		m := backfaceOf(t, f, rows, cols)
+		tip := 0
+		for k := 0; k < n; k++ {
+			if f[2*n+k] > f[2*n+tip] {
+				tip = k
+			}
+			if c := k % cols; c >= cols/16 && c < cols-cols/16 && m[k] != 1 {
+				t.Fatalf("%dx%d frontal: vertex (%d,%d) hidden", rows, cols, k/cols, c)
+			}
+		}
+		if m[tip] != 1 {
+			t.Fatalf("%dx%d frontal: nose tip hidden", rows, cols)
+		}
+		// Cheeks: mid-height, a sixth of the width in from each side.
+		r := rows / 2
+		left, right := r*cols+cols/6, r*cols+cols-1-cols/6
+		for _, yaw := range []float64{math.Pi / 3, -math.Pi / 3} {
+			m := backfaceOf(t, rotY(f, yaw), rows, cols)
+			far, near := right, left
+			if yaw < 0 {
+				far, near = left, right
+			}
+			if m[far] != 0 || m[near] != 1 || m[tip] != 1 {
+				t.Fatalf("%dx%d yaw %.2f: far cheek %g, near cheek %g, nose tip %g; want 0, 1, 1", rows, cols, yaw, m[far], m[near], m[tip])
+			}
+		}
+	}
+}
+
+func sum(v []float64) float64 {
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return s
 }

@@ -7,6 +7,7 @@ import (
 	"runtime"
 
 	"github.com/chewxy/hm"
+	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -98,7 +99,7 @@ func (t *taps[T]) weights() [4]T {
 
 func bilinearForward[T float](out, img, pts []T, b, c, h, w, n int) {
 	plane := h * w
-	parallelFor(b*n, 8*c+16, func(lo, hi int) {
+	workpool.Chunks(b*n, 8*c+16, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			bi := i / n
 			ni := i - bi*n
@@ -129,7 +130,7 @@ func bilinearImgGrad[T float](out, pts, g []T, b, c, h, w, n int) {
 // bilinearImgGradItems parallelises bilinearImgGrad over batch items.
 func bilinearImgGradItems[T float](out, pts, g []T, b, c, h, w, n int) {
 	plane := h * w
-	parallelFor(b, (16+4*c)*n+c*plane, func(lo, hi int) {
+	workpool.Chunks(b, (16+4*c)*n+c*plane, func(lo, hi int) {
 		for bi := lo; bi < hi; bi++ {
 			o := out[bi*c*plane : (bi+1)*c*plane]
 			clear(o)
@@ -154,7 +155,7 @@ func bilinearImgGradItems[T float](out, pts, g []T, b, c, h, w, n int) {
 // bilinearImgGradPlanes parallelises bilinearImgGrad over (b, c) planes.
 func bilinearImgGradPlanes[T float](out, pts, g []T, b, c, h, w, n int) {
 	plane := h * w
-	parallelFor(b*c, 16*n+plane, func(lo, hi int) {
+	workpool.Chunks(b*c, 16*n+plane, func(lo, hi int) {
 		for j := lo; j < hi; j++ {
 			bi := j / c
 			o := out[j*plane : (j+1)*plane]
@@ -176,7 +177,7 @@ func bilinearImgGradPlanes[T float](out, pts, g []T, b, c, h, w, n int) {
 // bilinearPtsGrad computes dL/dpts (B,N,2) from img and g = dL/dout.
 func bilinearPtsGrad[T float](out, img, pts, g []T, b, c, h, w, n int) {
 	plane := h * w
-	parallelFor(b*n, 12*c+16, func(lo, hi int) {
+	workpool.Chunks(b*n, 12*c+16, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			bi := i / n
 			ni := i - bi*n

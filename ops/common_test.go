@@ -178,24 +178,6 @@ func TestBilinearImgGradLayouts(t *testing.T) {
 	assertClose(t, "items vs planes", a, d, 1e-15)
 }
 
-func TestParallelForCoversRange(t *testing.T) {
-	for _, n := range []int{0, 1, 2, 3, 7, 1000} {
-		for _, cost := range []int{1, minParallelWork} {
-			seen := make([]int, n)
-			parallelFor(n, cost, func(lo, hi int) {
-				for i := lo; i < hi; i++ {
-					seen[i]++
-				}
-			})
-			for i, s := range seen {
-				if s != 1 {
-					t.Fatalf("n=%d cost=%d: index %d visited %d times", n, cost, i, s)
-				}
-			}
-		}
-	}
-}
-
 // Non-contiguous views (as tensor slicing produces) are read element by
 // element, not through their backing array.
 func TestKernelsReadViews(t *testing.T) {

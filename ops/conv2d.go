@@ -5,11 +5,10 @@ import (
 	"hash"
 	"iter"
 	"math"
-	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"github.com/chewxy/hm"
+	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -274,55 +273,15 @@ func col2im[T float](dx, col []T, g convGeom, d convDims) {
 	}
 }
 
-// forBatch runs worker on up to GOMAXPROCS goroutines (inline when
-// n*costPerItem is too small to pay for them, see parallelFor). Each worker
-// ranges over items, which hands out the indices 0..n-1 one at a time from a
-// shared counter, so a worker that is descheduled on a busy machine does
-// not hold back a fixed share of the batch. Every index is yielded exactly
-// once across all workers; a worker may get none.
-func forBatch(n, costPerItem int, worker func(items iter.Seq[int])) {
-	if n <= 0 {
-		return
-	}
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 || n*costPerItem < minParallelWork {
-		worker(func(yield func(int) bool) {
-			for i := 0; i < n; i++ {
-				if !yield(i) {
-					return
-				}
-			}
-		})
-		return
-	}
-	var next atomic.Int64
-	items := func(yield func(int) bool) {
-		for {
-			i := int(next.Add(1) - 1)
-			if i >= n || !yield(i) {
-				return
-			}
-		}
-	}
-	var wg sync.WaitGroup
-	for w := 1; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			worker(items)
-		}()
-	}
-	worker(items)
-	wg.Wait()
-}
-
-// convWork is the number of multiply-adds of one batch item, the cost hint
-// for parallelFor.
+// work is the number of multiply-adds of one batch item, the cost hint for
+// the worker pool. Batch loops use workpool.Run: each worker takes its
+// scratch buffers once and ranges over the batch items it is handed, one
+// at a time from a shared counter; the workers return no error.
 func (d convDims) work() int { return d.cout * d.kk * d.n }
 
 func convForward[T float](s *scratch, g convGeom, d convDims, relu bool, out, x, w, bias []T) {
 	inSize, outSize := d.cin*g.h*g.w, d.cout*d.n
-	forBatch(d.b, d.work(), func(items iter.Seq[int]) {
+	_ = workpool.Run(d.b, d.work(), func(items iter.Seq[int]) error {
 		col := take[T](s, d.kk*d.n)
 		defer give(s, col)
 		for bi := range items {
@@ -343,6 +302,7 @@ func convForward[T float](s *scratch, g convGeom, d convDims, relu bool, out, x,
 				}
 			}
 		}
+		return nil
 	})
 }
 
@@ -379,7 +339,7 @@ func reluMask64(dst, g, y []float64) {
 
 func convGradX[T float](s *scratch, g convGeom, d convDims, dx, w, gy []T) {
 	inSize, outSize := d.cin*g.h*g.w, d.cout*d.n
-	forBatch(d.b, d.work(), func(items iter.Seq[int]) {
+	_ = workpool.Run(d.b, d.work(), func(items iter.Seq[int]) error {
 		dcol := take[T](s, d.kk*d.n)
 		defer give(s, dcol)
 		for bi := range items {
@@ -388,6 +348,7 @@ func convGradX[T float](s *scratch, g convGeom, d convDims, dx, w, gy []T) {
 			clear(dxb)
 			col2im(dxb, dcol, g, d)
 		}
+		return nil
 	})
 }
 
@@ -403,7 +364,7 @@ func convGradW[T float](s *scratch, g convGeom, d convDims, dw, x, gy []T) {
 	size := d.cout * d.kk
 	parts := take[T](s, chunks*size)
 	defer give(s, parts)
-	forBatch(chunks, d.work()*((d.b+chunks-1)/chunks), func(items iter.Seq[int]) {
+	_ = workpool.Run(chunks, d.work()*((d.b+chunks-1)/chunks), func(items iter.Seq[int]) error {
 		col := take[T](s, d.kk*d.n)
 		defer give(s, col)
 		for c := range items {
@@ -418,6 +379,7 @@ func convGradW[T float](s *scratch, g convGeom, d convDims, dw, x, gy []T) {
 				convGemm(s, false, true, d.cout, d.kk, d.n, 1, gb, d.n, col, d.n, beta, part, d.kk)
 			}
 		}
+		return nil
 	})
 	copy(dw, parts[:size])
 	for c := 1; c < chunks; c++ {
@@ -428,7 +390,7 @@ func convGradW[T float](s *scratch, g convGeom, d convDims, dw, x, gy []T) {
 }
 
 func convGradB[T float](d convDims, db, gy []T) {
-	parallelFor(d.cout, d.b*d.n, func(lo, hi int) {
+	workpool.Chunks(d.cout, d.b*d.n, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			var sum T
 			for bi := 0; bi < d.b; bi++ {
@@ -556,7 +518,7 @@ func (op reluGradOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	const chunk = 1 << 14
 	n := in[0].Shape().TotalSize()
 	masked := func(dst, g, y any) {
-		parallelFor((n+chunk-1)/chunk, chunk, func(lo, hi int) {
+		workpool.Chunks((n+chunk-1)/chunk, chunk, func(lo, hi int) {
 			a, b := lo*chunk, min(hi*chunk, n)
 			switch d := dst.(type) {
 			case []float32:

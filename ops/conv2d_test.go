@@ -2,13 +2,13 @@ package ops
 
 import (
 	"fmt"
-	"iter"
 	"math"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
@@ -381,7 +381,7 @@ func TestConv2DWorkspaceReuse(t *testing.T) {
 	op.ws.mu.Unlock()
 	const workers = 4
 	runtime.GOMAXPROCS(workers)
-	if c.b*op.geom.dims(c.b, c.cin, c.cout).work() < minParallelWork {
+	if c.b*op.geom.dims(c.b, c.cin, c.cout).work() < workpool.MinWork {
 		t.Fatal("case too small to run in parallel")
 	}
 	for rep := 0; rep < 10; rep++ {
@@ -492,7 +492,7 @@ func TestValidCols(t *testing.T) {
 func TestConv2DParallelMatchesBuiltin(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
 	c := convCase{b: 5, cin: 6, h: 14, w: 12, cout: 10, k: 3, pad: 1, stride: 1, relu: true, bias4: true}
-	if c.cout*c.cin*9*c.h*c.w < minParallelWork {
+	if c.cout*c.cin*9*c.h*c.w < workpool.MinWork {
 		t.Fatal("case too small to run in parallel")
 	}
 	names := []string{"output", "dL/dx", "dL/dw", "dL/db"}
@@ -535,38 +535,6 @@ func TestReluMaskBranchFree(t *testing.T) {
 		if dst[i] != w || float64(dst32[i]) != w32 {
 			t.Errorf("y=%g: float64 mask %g, want %g; y32=%g: float32 mask %g, want %g", ys[i], dst[i], w, ys32[i], dst32[i], w32)
 		}
-	}
-}
-
-// TestForBatchEachItemOnce checks that the shared counter hands every index
-// to exactly one worker, for batches smaller and larger than the worker
-// count, and that small work runs inline in index order.
-func TestForBatchEachItemOnce(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
-	for n := 1; n <= 19; n++ {
-		seen := make([]int32, n)
-		var mu sync.Mutex
-		forBatch(n, minParallelWork, func(items iter.Seq[int]) {
-			for i := range items {
-				mu.Lock()
-				seen[i]++
-				mu.Unlock()
-			}
-		})
-		for i, c := range seen {
-			if c != 1 {
-				t.Fatalf("n=%d: item %d taken %d times", n, i, c)
-			}
-		}
-	}
-	var order []int
-	forBatch(5, 1, func(items iter.Seq[int]) {
-		for i := range items {
-			order = append(order, i)
-		}
-	})
-	if fmt.Sprint(order) != "[0 1 2 3 4]" {
-		t.Fatalf("inline order %v", order)
 	}
 }
 

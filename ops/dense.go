@@ -6,6 +6,7 @@ import (
 	"runtime"
 
 	"github.com/chewxy/hm"
+	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -54,13 +55,13 @@ func Dense(x, w, b *gorgonia.Node, relu bool) (*gorgonia.Node, error) {
 // GOMAXPROCS workers; each block is one convGemm call.
 func parallelGemm[T float](s *scratch, tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	workers := runtime.GOMAXPROCS(0)
-	if workers <= 1 || m*n*k < 4*minParallelWork {
+	if workers <= 1 || m*n*k < 4*workpool.MinWork {
 		convGemm(s, tA, tB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	if n >= m {
 		chunk := roundUp((n+workers-1)/workers, sgemmNR)
-		parallelFor((n+chunk-1)/chunk, m*chunk*k, func(lo, hi int) {
+		workpool.Chunks((n+chunk-1)/chunk, m*chunk*k, func(lo, hi int) {
 			for q := lo; q < hi; q++ {
 				j0 := q * chunk
 				nb := min(chunk, n-j0)
@@ -74,7 +75,7 @@ func parallelGemm[T float](s *scratch, tA, tB bool, m, n, k int, a []T, lda int,
 		return
 	}
 	chunk := roundUp((m+workers-1)/workers, sgemmMR)
-	parallelFor((m+chunk-1)/chunk, chunk*n*k, func(lo, hi int) {
+	workpool.Chunks((m+chunk-1)/chunk, chunk*n*k, func(lo, hi int) {
 		for q := lo; q < hi; q++ {
 			i0 := q * chunk
 			mb := min(chunk, m-i0)

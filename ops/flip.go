@@ -5,6 +5,7 @@ import (
 	"hash"
 
 	"github.com/chewxy/hm"
+	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -31,7 +32,7 @@ func FlipCols(x *gorgonia.Node, cols int) (*gorgonia.Node, error) {
 
 func flipKernel[T float](out, x []T, cols int) {
 	rows := len(x) / cols
-	parallelFor(rows, cols, func(lo, hi int) {
+	workpool.Chunks(rows, cols, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			src, dst := x[r*cols:(r+1)*cols], out[r*cols:(r+1)*cols]
 			for c, v := range src {

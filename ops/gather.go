@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/chewxy/hm"
+	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -43,7 +44,7 @@ func Gather(x *gorgonia.Node, idx []int) (*gorgonia.Node, error) {
 
 func gatherKernel[T float](out, x []T, idx []int, rows, n int) {
 	l := len(idx)
-	parallelFor(rows, l, func(lo, hi int) {
+	workpool.Chunks(rows, l, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			src, dst := x[r*n:(r+1)*n], out[r*l:(r+1)*l]
 			for j, i := range idx {
@@ -55,7 +56,7 @@ func gatherKernel[T float](out, x []T, idx []int, rows, n int) {
 
 func scatterKernel[T float](out, g []T, idx []int, rows, n int) {
 	l := len(idx)
-	parallelFor(rows, l+n, func(lo, hi int) {
+	workpool.Chunks(rows, l+n, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			src, dst := g[r*l:(r+1)*l], out[r*n:(r+1)*n]
 			clear(dst)

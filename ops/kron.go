@@ -5,6 +5,7 @@ import (
 	"hash"
 
 	"github.com/chewxy/hm"
+	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -37,7 +38,7 @@ func KronTranslate(y, t *gorgonia.Node) (*gorgonia.Node, error) {
 }
 
 func kronForward[T float](out, y, t []T, rows, n int) {
-	parallelFor(rows, n, func(lo, hi int) {
+	workpool.Chunks(rows, n, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			tv := t[r]
 			src, dst := y[r*n:(r+1)*n], out[r*n:(r+1)*n]
@@ -50,7 +51,7 @@ func kronForward[T float](out, y, t []T, rows, n int) {
 
 // rowSums writes out[r] = sum_i g[r*n+i].
 func rowSums[T float](out, g []T, rows, n int) {
-	parallelFor(rows, n, func(lo, hi int) {
+	workpool.Chunks(rows, n, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			var s T
 			for _, v := range g[r*n : (r+1)*n] {

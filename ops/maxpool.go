@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/chewxy/hm"
+	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -42,7 +43,7 @@ func MaxPool2x2(x *gorgonia.Node) (*gorgonia.Node, error) {
 
 func maxPoolKernel[T float](out, x []T, planes, h, w int) {
 	ho, wo := h/2, w/2
-	parallelFor(planes, h*w, func(lo, hi int) {
+	workpool.Chunks(planes, h*w, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			src := x[p*h*w : (p+1)*h*w]
 			dst := out[p*ho*wo : (p+1)*ho*wo]
@@ -65,7 +66,7 @@ func maxPoolKernel[T float](out, x []T, planes, h, w int) {
 // unsigned integer type of T's size (uint32 for float32, uint64 for float64).
 func maxPoolGradKernel[T float, U uint32 | uint64](dx, x, gy []T, planes, h, w int) {
 	ho, wo := h/2, w/2
-	parallelFor(planes, h*w, func(lo, hi int) {
+	workpool.Chunks(planes, h*w, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			src := x[p*h*w : (p+1)*h*w]
 			dst := dx[p*h*w : (p+1)*h*w]

@@ -9,6 +9,7 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 
 	"github.com/chewxy/hm"
+	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -225,7 +226,7 @@ func (op morphGradMeanOp) outShape(in []tensor.Shape) (tensor.Shape, error) {
 }
 
 func columnSums[T float](out, g []T, b, m int) {
-	parallelFor(m, b, func(lo, hi int) {
+	workpool.Chunks(m, b, func(lo, hi int) {
 		o := out[lo:hi]
 		copy(o, g[lo:hi])
 		for bi := 1; bi < b; bi++ {

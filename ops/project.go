@@ -5,6 +5,7 @@ import (
 	"hash"
 
 	"github.com/chewxy/hm"
+	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -39,7 +40,7 @@ func OrthoProject(x, s *gorgonia.Node) (*gorgonia.Node, error) {
 }
 
 func projectKernel[T float](out, x, s []T, b, n int) {
-	parallelFor(b, 2*n, func(lo, hi int) {
+	workpool.Chunks(b, 2*n, func(lo, hi int) {
 		for bi := lo; bi < hi; bi++ {
 			sv := s[bi]
 			xb := x[bi*3*n : (bi+1)*3*n]
@@ -56,7 +57,7 @@ func projectKernel[T float](out, x, s []T, b, n int) {
 }
 
 func projectGradXKernel[T float](out, s, g []T, b, n int) {
-	parallelFor(b, 3*n, func(lo, hi int) {
+	workpool.Chunks(b, 3*n, func(lo, hi int) {
 		for bi := lo; bi < hi; bi++ {
 			sv := s[bi]
 			gb := g[bi*2*n : (bi+1)*2*n]
@@ -74,7 +75,7 @@ func projectGradXKernel[T float](out, s, g []T, b, n int) {
 }
 
 func projectGradSKernel[T float](out, x, g []T, b, n int) {
-	parallelFor(b, 2*n, func(lo, hi int) {
+	workpool.Chunks(b, 2*n, func(lo, hi int) {
 		for bi := lo; bi < hi; bi++ {
 			xb := x[bi*3*n : (bi+1)*3*n]
 			gb := g[bi*2*n : (bi+1)*2*n]

@@ -5,6 +5,7 @@ import (
 	"hash"
 
 	"github.com/chewxy/hm"
+	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -39,7 +40,7 @@ func RotatePoints(r, x *gorgonia.Node) (*gorgonia.Node, error) {
 // mat3Apply writes out[b] = M X[b] for every item, with M = R[b] when
 // transpose is false and R[b]^T otherwise. Work is split over B*N points.
 func mat3Apply[T float](out, r, x []T, b, n int, transpose bool) {
-	parallelFor(b*n, 24, func(lo, hi int) {
+	workpool.Chunks(b*n, 24, func(lo, hi int) {
 		for lo < hi {
 			bi := lo / n
 			n0 := lo - bi*n
@@ -68,7 +69,7 @@ func mat3Apply[T float](out, r, x []T, b, n int, transpose bool) {
 
 // rotateGradRKernel writes out[b] = G[b] X[b]^T (3x3, row-major).
 func rotateGradRKernel[T float](out, x, g []T, b, n int) {
-	parallelFor(b, 18*n, func(lo, hi int) {
+	workpool.Chunks(b, 18*n, func(lo, hi int) {
 		for bi := lo; bi < hi; bi++ {
 			xb := x[bi*3*n : (bi+1)*3*n]
 			gb := g[bi*3*n : (bi+1)*3*n]

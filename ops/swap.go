@@ -5,6 +5,7 @@ import (
 	"hash"
 
 	"github.com/chewxy/hm"
+	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -34,7 +35,7 @@ func SwapPairs(x *gorgonia.Node) (*gorgonia.Node, error) {
 
 func swapKernel[T float](out, x []T, b int) {
 	item := len(x) / b
-	parallelFor(b, item, func(lo, hi int) {
+	workpool.Chunks(b, item, func(lo, hi int) {
 		for bi := lo; bi < hi; bi++ {
 			src := bi ^ 1
 			copy(out[bi*item:(bi+1)*item], x[src*item:(src+1)*item])

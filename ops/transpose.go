@@ -5,6 +5,7 @@ import (
 	"hash"
 
 	"github.com/chewxy/hm"
+	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -29,7 +30,7 @@ func TransposePoints(x *gorgonia.Node) (*gorgonia.Node, error) {
 }
 
 func transposeKernel[T float](out, x []T, b, k, n int) {
-	parallelFor(b, k*n, func(lo, hi int) {
+	workpool.Chunks(b, k*n, func(lo, hi int) {
 		for bi := lo; bi < hi; bi++ {
 			src, dst := x[bi*k*n:(bi+1)*k*n], out[bi*k*n:(bi+1)*k*n]
 			for ki := 0; ki < k; ki++ {

@@ -5,10 +5,10 @@ import (
 	"compress/zlib"
 	"errors"
 	"io"
+	"iter"
 	"math/bits"
-	"runtime"
-	"sync"
-	"sync/atomic"
+
+	"github.com/stn3d/stn3d/internal/workpool"
 )
 
 // chunkRef locates one stored chunk.
@@ -157,34 +157,22 @@ func (ds *Dataset) readChunks(buf []byte) error {
 			return err
 		}
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(refs))
+	// Chunks are decoded in parallel (each worker with its own scratch,
+	// chunks handed out one at a time) once the dataset reaches 1 MiB;
+	// smaller ones inline. The first error stops the hand-out.
+	cost := workpool.Heavy
 	if len(buf) < 1<<20 {
-		workers = min(workers, 1)
+		cost = 0
 	}
-	var next atomic.Int64
-	var stop atomic.Bool
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			s := chunkScratch{origin: make([]int, rank), idx: make([]int, rank)}
-			for !stop.Load() {
-				i := int(next.Add(1) - 1)
-				if i >= len(refs) {
-					return
-				}
-				if err := ds.decodeChunk(buf, refs[i], chunkBytes, grid, &s); err != nil {
-					errs[w] = err
-					stop.Store(true)
-					return
-				}
+	return workpool.Run(len(refs), cost, func(items iter.Seq[int]) error {
+		s := chunkScratch{origin: make([]int, rank), idx: make([]int, rank)}
+		for i := range items {
+			if err := ds.decodeChunk(buf, refs[i], chunkBytes, grid, &s); err != nil {
+				return err
 			}
-		}(w)
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+		}
+		return nil
+	})
 }
 
 // chunkScratch holds one worker's reusable buffers.

@@ -3,30 +3,24 @@ package hdf5
 import (
 	"encoding/binary"
 	"math"
-	"runtime"
-	"sync"
+
+	"github.com/stn3d/stn3d/internal/workpool"
 )
 
-// convertParallel converts raw elements to float64, splitting large runs
-// across GOMAXPROCS goroutines.
+// convertMinRun is the number of elements below which convertParallel
+// converts inline.
+const convertMinRun = 1 << 19
+
+// convertParallel converts raw elements to T, splitting runs of at least
+// convertMinRun elements into contiguous parts across the worker pool.
 func convertParallel[T float32 | float64](dst []T, raw []byte, dt datatype) {
-	const minPart = 1 << 18
-	parts := min(runtime.GOMAXPROCS(0), len(dst)/minPart)
-	if parts <= 1 {
+	if len(dst) < convertMinRun {
 		convert(dst, raw, dt)
 		return
 	}
-	var wg sync.WaitGroup
-	step := (len(dst) + parts - 1) / parts
-	for lo := 0; lo < len(dst); lo += step {
-		hi := min(lo+step, len(dst))
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			convert(dst[lo:hi], raw[lo*dt.size:hi*dt.size], dt)
-		}(lo, hi)
-	}
-	wg.Wait()
+	workpool.Chunks(len(dst), workpool.Heavy, func(lo, hi int) {
+		convert(dst[lo:hi], raw[lo*dt.size:hi*dt.size], dt)
+	})
 }
 
 // convert decodes len(dst) elements of type dt from raw (rounding to

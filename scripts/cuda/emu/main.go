@@ -124,27 +124,37 @@ func cases() []opCase {
 		}
 		return 1.5 * rng.NormFloat64()
 	}
-	face := func(rng *rand.Rand, i int) float64 {
-		v := i % nv
-		k := (i / nv) % 3
-		flip := 1.0
-		if (i/(3*nv))%2 == 1 {
-			flip = -1
+	// face fills a noisy frontal (or, every other item, mirrored) grid of
+	// rows x cols vertices: the noise of 0.7 grid steps folds many
+	// triangles, so that the mask has both values and every term matters.
+	face := func(rows, cols int) fn {
+		nv := rows * cols
+		return func(rng *rand.Rand, i int) float64 {
+			v := i % nv
+			k := (i / nv) % 3
+			flip := 1.0
+			if (i/(3*nv))%2 == 1 {
+				flip = -1
+			}
+			switch k {
+			case 0:
+				return flip*float64(v%cols) + 0.7*rng.NormFloat64()
+			case 1:
+				return float64(v/cols) + 0.7*rng.NormFloat64()
+			}
+			return rng.NormFloat64()
 		}
-		switch k {
-		case 0:
-			return flip*float64(v%cols) + 0.3*rng.NormFloat64()
-		case 1:
-			return float64(v/cols) + 0.3*rng.NormFloat64()
-		}
-		return rng.NormFloat64()
 	}
+	// An even width has a middle quad column cut into a fan (bfm.GridQuadSplit).
+	const evenRows, evenCols = 30, 10
 	pos := func(rng *rand.Rand, _ int) float64 { return 0.5 + rng.Float64() }
 	return []opCase{
 		{"BilinearSample", []tensor.Shape{{b, c, h, w}, {b, n, 2}}, f(normal, pix),
 			func(in gorgonia.Nodes) (*gorgonia.Node, error) { return ops.BilinearSample(in[0], in[1]) }},
-		{"BackfaceMask", []tensor.Shape{{b, 3, nv}}, f(face),
+		{"BackfaceMask", []tensor.Shape{{b, 3, nv}}, f(face(rows, cols)),
 			func(in gorgonia.Nodes) (*gorgonia.Node, error) { return ops.BackfaceMask(in[0], rows, cols) }},
+		{"BackfaceMask", []tensor.Shape{{b, 3, evenRows * evenCols}}, f(face(evenRows, evenCols)),
+			func(in gorgonia.Nodes) (*gorgonia.Node, error) { return ops.BackfaceMask(in[0], evenRows, evenCols) }},
 		{"KronTranslate", []tensor.Shape{{b, 2, nv}, {b, 2}}, f(normal, normal),
 			func(in gorgonia.Nodes) (*gorgonia.Node, error) { return ops.KronTranslate(in[0], in[1]) }},
 		{"AxisAngleToRotation", []tensor.Shape{{b, 3}}, f(angles),
