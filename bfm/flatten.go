@@ -118,7 +118,9 @@ func FlattenDetailed(m *Model, opt FlattenOptions) ([][2]float64, FlattenInfo, e
 		return nil, info, fmt.Errorf("bfm: flatten %q: %w", m.Name, err)
 	}
 	info.Pairs = pairs
-	info.Asymmetry, _ = Asymmetry(m, pairs)
+	if info.Asymmetry, err = Asymmetry(m, pairs); err != nil {
+		return nil, info, err
+	}
 
 	d, err := flatMakeDisc(m, pairs, &info)
 	if err != nil {
@@ -466,7 +468,9 @@ func flatModelUV(m *Model) ([][2]float64, FlattenInfo, error) {
 	}
 	if pairs, err := MirrorPairs(m); err == nil {
 		info.Pairs = pairs
-		info.Asymmetry, _ = Asymmetry(m, pairs)
+		if info.Asymmetry, err = Asymmetry(m, pairs); err != nil {
+			return nil, info, err
+		}
 		for i, j := range pairs {
 			if i == j {
 				info.MidlineVertices++

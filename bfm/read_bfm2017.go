@@ -2,6 +2,7 @@ package bfm
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -106,7 +107,7 @@ type bfm2017Part struct {
 // "right.eye.corner_outer" is the image-left outer eye corner (AFLW
 // LeftEyeLeftCorner, iBUG 37). Other ids stay available through
 // BFM2017Landmarks; a file without any of these ids gets no Landmarks.
-func ReadBFM2017(path string, opts ...BFM2017Option) (*Model, error) {
+func ReadBFM2017(path string, opts ...BFM2017Option) (_ *Model, err error) {
 	cfg := bfm2017Config{identity: -1, expression: -1}
 	for _, o := range opts {
 		o(&cfg)
@@ -115,7 +116,7 @@ func ReadBFM2017(path string, opts ...BFM2017Option) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bfm: reading BFM 2017 model: %w", err)
 	}
-	defer f.Close()
+	defer func() { err = errors.Join(err, f.Close()) }()
 	root, err := f.List("/")
 	if err != nil {
 		return nil, fmt.Errorf("bfm: reading BFM 2017 model: %w", err)
@@ -376,12 +377,12 @@ func orientTriangles(mean []float64, tris [][3]int32) {
 // BFM2017Landmarks returns the named landmarks of a BFM 2017 file
 // (metadata/landmarks/json): id -> x, y, z in mm on the reference mesh.
 // A file without the metadata group gives an empty map.
-func BFM2017Landmarks(path string) (map[string][3]float64, error) {
+func BFM2017Landmarks(path string) (_ map[string][3]float64, err error) {
 	f, err := hdf5.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("bfm: reading BFM 2017 landmarks: %w", err)
 	}
-	defer f.Close()
+	defer func() { err = errors.Join(err, f.Close()) }()
 	return bfm2017LandmarksFrom(f, path)
 }
 

@@ -55,21 +55,3 @@ func (m *Network) Fit(images []float32) ([]Fit, error) {
 	})
 	return out, err
 }
-
-// GridTriangles returns the triangles of a rows x cols grid mesh (two per
-// quad), wound counter-clockwise seen from +z with row 0 at the top.
-func GridTriangles(rows, cols int) [][3]int32 {
-	tris := make([][3]int32, 0, 2*(rows-1)*(cols-1))
-	for r := 0; r+1 < rows; r++ {
-		for c := 0; c+1 < cols; c++ {
-			a := int32(r*cols + c)
-			b := a + 1
-			d := int32((r+1)*cols + c)
-			e := d + 1
-			// Row r is above row r+1 (y up), col grows with x: a (top-left),
-			// d (bottom-left), e (bottom-right) is counter-clockwise.
-			tris = append(tris, [3]int32{a, d, e}, [3]int32{a, e, b})
-		}
-	}
-	return tris
-}

@@ -116,27 +116,13 @@ func denseOf(dt tensor.Dtype, vals []float64, shape ...int) tensor.Tensor {
 // through them end to end (gradients reach theta and img; the mask is
 // constant).
 func BuildSTN(g *gorgonia.ExprGraph, img, theta *gorgonia.Node, gm *bfm.GridModel, opt STNOptions) (*STN, error) {
-	if gm == nil {
-		return nil, fmt.Errorf("graph: stn: nil grid model")
+	if err := gm.Validate(); err != nil {
+		return nil, fmt.Errorf("graph: stn: %w", err)
 	}
 	rows, cols, d := gm.Rows, gm.Cols, gm.NumComponents()
 	n := rows * cols
-	if rows < 2 || cols < 2 {
-		return nil, fmt.Errorf("graph: stn: grid %d x %d: want at least 2 x 2", rows, cols)
-	}
-	if len(gm.Mean) != 3*n {
-		return nil, fmt.Errorf("graph: stn: grid mean has %d values, want 3*%d*%d = %d", len(gm.Mean), rows, cols, 3*n)
-	}
 	if d < 1 {
 		return nil, fmt.Errorf("graph: stn: grid model has no shape components; want D >= 1")
-	}
-	for k, b := range gm.Basis {
-		if len(b) != 3*n {
-			return nil, fmt.Errorf("graph: stn: basis vector %d has %d values, want %d", k, len(b), 3*n)
-		}
-	}
-	if gm.Valid != nil && len(gm.Valid) != n {
-		return nil, fmt.Errorf("graph: stn: Valid has %d entries, want %d", len(gm.Valid), n)
 	}
 	is, ts := img.Shape(), theta.Shape()
 	if len(is) != 4 {
@@ -266,11 +252,8 @@ func BuildSTN(g *gorgonia.ExprGraph, img, theta *gorgonia.Node, gm *bfm.GridMode
 	for _, scheme := range schemes {
 		var idx, verts []int
 		for i, v := range gm.Landmarks[scheme] {
-			if v == -1 {
+			if v == -1 { // range checked by Validate
 				continue
-			}
-			if v < 0 || v >= n {
-				return nil, fmt.Errorf("graph: stn: landmark %d of scheme %q is vertex %d, want -1 or [0, %d)", i, scheme, v, n)
 			}
 			idx = append(idx, i)
 			verts = append(verts, v)

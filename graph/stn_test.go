@@ -173,7 +173,7 @@ func TestSTNErrors(t *testing.T) {
 	}
 	gm.Landmarks["aflw21"][3] = 99
 	theta7 := gorgonia.NewMatrix(g, tensor.Float64, gorgonia.WithShape(2, 7), gorgonia.WithName("theta7"))
-	if _, err := BuildSTN(g, img, theta7, gm, STNOptions{}); err == nil || !strings.Contains(err.Error(), `landmark 3 of scheme "aflw21" is vertex 99`) {
+	if _, err := BuildSTN(g, img, theta7, gm, STNOptions{}); err == nil || !strings.Contains(err.Error(), "Landmarks[aflw21][3]: 99, want -1 or a grid vertex in [0, 16)") {
 		t.Errorf("bad landmark: %v", err)
 	}
 }

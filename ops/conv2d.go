@@ -274,14 +274,14 @@ func col2im[T float](dx, col []T, g convGeom, d convDims) {
 }
 
 // work is the number of multiply-adds of one batch item, the cost hint for
-// the worker pool. Batch loops use workpool.Run: each worker takes its
+// the worker pool. Batch loops use workpool.Each: each worker takes its
 // scratch buffers once and ranges over the batch items it is handed, one
-// at a time from a shared counter; the workers return no error.
+// at a time from a shared counter.
 func (d convDims) work() int { return d.cout * d.kk * d.n }
 
 func convForward[T float](s *scratch, g convGeom, d convDims, relu bool, out, x, w, bias []T) {
 	inSize, outSize := d.cin*g.h*g.w, d.cout*d.n
-	_ = workpool.Run(d.b, d.work(), func(items iter.Seq[int]) error {
+	workpool.Each(d.b, d.work(), func(items iter.Seq[int]) {
 		col := take[T](s, d.kk*d.n)
 		defer give(s, col)
 		for bi := range items {
@@ -302,7 +302,6 @@ func convForward[T float](s *scratch, g convGeom, d convDims, relu bool, out, x,
 				}
 			}
 		}
-		return nil
 	})
 }
 
@@ -339,7 +338,7 @@ func reluMask64(dst, g, y []float64) {
 
 func convGradX[T float](s *scratch, g convGeom, d convDims, dx, w, gy []T) {
 	inSize, outSize := d.cin*g.h*g.w, d.cout*d.n
-	_ = workpool.Run(d.b, d.work(), func(items iter.Seq[int]) error {
+	workpool.Each(d.b, d.work(), func(items iter.Seq[int]) {
 		dcol := take[T](s, d.kk*d.n)
 		defer give(s, dcol)
 		for bi := range items {
@@ -348,7 +347,6 @@ func convGradX[T float](s *scratch, g convGeom, d convDims, dx, w, gy []T) {
 			clear(dxb)
 			col2im(dxb, dcol, g, d)
 		}
-		return nil
 	})
 }
 
@@ -364,7 +362,7 @@ func convGradW[T float](s *scratch, g convGeom, d convDims, dw, x, gy []T) {
 	size := d.cout * d.kk
 	parts := take[T](s, chunks*size)
 	defer give(s, parts)
-	_ = workpool.Run(chunks, d.work()*((d.b+chunks-1)/chunks), func(items iter.Seq[int]) error {
+	workpool.Each(chunks, d.work()*((d.b+chunks-1)/chunks), func(items iter.Seq[int]) {
 		col := take[T](s, d.kk*d.n)
 		defer give(s, col)
 		for c := range items {
@@ -379,7 +377,6 @@ func convGradW[T float](s *scratch, g convGeom, d convDims, dw, x, gy []T) {
 				convGemm(s, false, true, d.cout, d.kk, d.n, 1, gb, d.n, col, d.n, beta, part, d.kk)
 			}
 		}
-		return nil
 	})
 	copy(dw, parts[:size])
 	for c := 1; c < chunks; c++ {

@@ -2,6 +2,7 @@ package hdf5
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -95,8 +96,10 @@ func (f *File) Dataset(path string) (*Dataset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dataset %q: %w", full, err)
 	}
-	if _, isGroup, _ := f.groupLinks(o); isGroup {
-		return nil, fmt.Errorf("hdf5: %s: %q is a group, not a dataset", f.name, full)
+	if _, isGroup, err := f.groupLinks(o); isGroup {
+		return nil, errors.Join(fmt.Errorf("hdf5: %s: %q is a group, not a dataset", f.name, full), err)
+	} else if err != nil {
+		return nil, fmt.Errorf("dataset %q: %w", full, err)
 	}
 	ds := &Dataset{f: f, path: full, addr: addr}
 	if err := ds.parse(o); err != nil {

@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -362,8 +363,8 @@ func (d *decoder) peekName(p []byte, typ uint32) string {
 			return ""
 		}
 		head := make([]byte, 512)
-		n, _ := io.ReadFull(zr, head)
-		if n < 8 {
+		n, err := io.ReadFull(zr, head)
+		if n < 8 || (err != nil && !errors.Is(err, io.ErrUnexpectedEOF)) {
 			return ""
 		}
 		p = head[8:n]

@@ -252,9 +252,9 @@ func writeEvaluation(dir string, met *dataset.Metrics, items []evalItem, gm *bfm
 	if err := dataset.WriteCEDPlot(filepath.Join(dir, "ced.png"), []dataset.CEDCurve{{Label: "stn3d", Points: met.CED}}, 640, 480); err != nil {
 		return err
 	}
-	tris := graph.GridTriangles(gm.Rows, gm.Cols)
+	tri := bfm.GridTriangles(gm.Rows, gm.Cols)
 	for i, it := range items {
-		p, err := panelFor(it, gm, tris)
+		p, err := panelFor(it, gm, tri)
 		if err != nil {
 			return err
 		}
@@ -266,14 +266,15 @@ func writeEvaluation(dir string, met *dataset.Metrics, items []evalItem, gm *bfm
 	return nil
 }
 
-// panelFor draws a Figure-6 panel for one evaluated image.
-func panelFor(it evalItem, gm *bfm.GridModel, tris [][3]int32) (*image.RGBA, error) {
+// panelFor draws a Figure-6 panel for one evaluated image; the fitted
+// shape is the grid mesh of tri (the mask's triangulation).
+func panelFor(it evalItem, gm *bfm.GridModel, tri *bfm.GridTriangulation) (*image.RGBA, error) {
 	f := it.fit
 	verts := make([][3]float64, len(f.Points2D))
 	for i, p := range f.Points2D {
 		verts[i] = [3]float64{p[0], p[1], f.Depth[i]}
 	}
-	in := dataset.PanelInput{Image: it.sample.Image, Predicted: f.Landmarks, Vertices: verts, Triangles: tris,
+	in := dataset.PanelInput{Image: it.sample.Image, Predicted: f.Landmarks, Vertices: tri.AppendCentres(verts), Triangles: tri.Triangles,
 		Texture: f.Texture, Channels: len(f.Texture) / gm.N(), Rows: gm.Rows, Cols: gm.Cols, Mask: f.Mask, Captions: true}
 	for sc, l := range it.sample.Landmarks {
 		if sc == "aflw21" || in.Truth == nil {

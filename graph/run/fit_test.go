@@ -67,24 +67,3 @@ func TestFitBatchOneMatchesBatchTwo(t *testing.T) {
 		t.Errorf("texture %d / %d values, mask %d, want mask %d", len(fits[0].Texture), len(fits[1].Texture), len(fits[0].Mask), env.Grid.N())
 	}
 }
-
-func TestGridTrianglesFaceViewer(t *testing.T) {
-	// On a flat grid with row 0 at the top (largest y) and col growing with
-	// x, every triangle must wind counter-clockwise seen from +z.
-	rows, cols := 3, 4
-	pos := func(k int32) (float64, float64) {
-		return float64(int(k) % cols), -float64(int(k) / cols)
-	}
-	tris := graph.GridTriangles(rows, cols)
-	if len(tris) != 2*(rows-1)*(cols-1) {
-		t.Fatalf("%d triangles, want %d", len(tris), 2*(rows-1)*(cols-1))
-	}
-	for _, tr := range tris {
-		ax, ay := pos(tr[0])
-		bx, by := pos(tr[1])
-		cx, cy := pos(tr[2])
-		if area := (bx-ax)*(cy-ay) - (cx-ax)*(by-ay); area <= 0 {
-			t.Errorf("triangle %v has signed area %v, want > 0", tr, area)
-		}
-	}
-}

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/stn3d/stn3d/graph"
 	"github.com/stn3d/stn3d/internal/atomicfile"
 
 	"github.com/stn3d/stn3d/bfm"
@@ -26,75 +25,75 @@ type ExportMesh struct {
 	Colors    [][3]uint8
 	Triangles [][3]int32
 	// GridVertex maps each exported vertex back to its grid vertex
-	// (row*Cols + col).
+	// (row*Cols + col), or for a centre vertex of the triangulation to
+	// N + its index in bfm.GridTriangulation.Centres.
 	GridVertex []int
 }
 
 // GridMesh builds the exported mesh of a fitted geometry image: verts holds
 // one position per grid vertex (N = Rows*Cols, in whatever frame the caller
 // chose), tex the C x N texture (channel-major, values in [0, 1], C = 3 or
-// 1) that colours the vertices. Grid vertices that are not valid
-// (GridModel.Valid false) are omitted together with every triangle of
-// GridTriangles that uses one; the remaining vertices are renumbered in grid
-// order. Texel (row, col) gets the texture coordinate
-// (u, v) = (col/(Cols-1), 1 - row/(Rows-1)), so that the texture PNG (row 0
-// at the top) maps onto the mesh with OBJ's v-up convention.
+// 1) that colours the vertices. The triangles are the geometry image's one
+// triangulation (bfm.GridTriangles), the one the visibility mask uses, so
+// the exported surface is the one whose normals decided the mask; with an
+// even number of columns its middle quad column is a fan around a centre
+// vertex, exported after the grid vertices at the mean position, texture
+// coordinate and colour of its four corners. Grid vertices that are not
+// valid (GridModel.Valid false), and centres with an invalid corner, are
+// omitted together with every triangle that uses one; the remaining
+// vertices are renumbered in order. Texel (row, col) gets the texture
+// coordinate (u, v) = (col/(Cols-1), 1 - row/(Rows-1)), so that the texture
+// PNG (row 0 at the top) maps onto the mesh with OBJ's v-up convention.
 func GridMesh(gm *bfm.GridModel, verts [][3]float64, tex []float32) (*ExportMesh, error) {
-	if gm == nil {
-		return nil, fmt.Errorf("graph: grid mesh: nil grid model")
+	if err := gm.Validate(); err != nil {
+		return nil, fmt.Errorf("grid mesh: %w", err)
 	}
 	n := gm.N()
-	if gm.Rows < 2 || gm.Cols < 2 {
-		return nil, fmt.Errorf("graph: grid mesh: grid is %dx%d, want at least 2x2", gm.Rows, gm.Cols)
-	}
 	if len(verts) != n {
-		return nil, fmt.Errorf("graph: grid mesh: %d vertices, want %d = %d x %d", len(verts), n, gm.Rows, gm.Cols)
+		return nil, fmt.Errorf("grid mesh: %d vertices, want %d = %d x %d", len(verts), n, gm.Rows, gm.Cols)
 	}
-	if gm.Valid != nil && len(gm.Valid) != n {
-		return nil, fmt.Errorf("graph: grid mesh: %d validity flags, want %d", len(gm.Valid), n)
-	}
-	c := 0
-	if n > 0 {
-		c = len(tex) / n
-	}
+	c := len(tex) / n
 	if (c != 1 && c != 3) || len(tex) != c*n {
-		return nil, fmt.Errorf("graph: grid mesh: texture has %d values, want 1 or 3 x %d", len(tex), n)
+		return nil, fmt.Errorf("grid mesh: texture has %d values, want 1 or 3 x %d", len(tex), n)
 	}
+	tri := bfm.GridTriangles(gm.Rows, gm.Cols)
+	all := tri.AppendCentres(verts)
 	valid := func(k int) bool { return gm.Valid == nil || gm.Valid[k] }
-	index := make([]int32, n)
-	nv := n
-	if gm.Valid != nil {
-		nv = 0
-		for _, v := range gm.Valid {
-			if v {
-				nv++
+	m := &ExportMesh{Triangles: make([][3]int32, 0, len(tri.Triangles))}
+	index := make([]int32, len(all))
+	for v := range all {
+		src := tri.Sources(v)
+		var uv [2]float64
+		var rgb [3]float64
+		ok := true
+		for _, k := range src {
+			if !valid(int(k)) {
+				ok = false
+				break
+			}
+			r, col := int(k)/gm.Cols, int(k)%gm.Cols
+			uv[0] += float64(col) / float64(gm.Cols-1)
+			uv[1] += 1 - float64(r)/float64(gm.Rows-1)
+			for ch := range rgb {
+				rgb[ch] += float64(tex[min(ch, c-1)*n+int(k)])
 			}
 		}
-	}
-	m := &ExportMesh{Vertices: make([][3]float64, 0, nv), UV: make([][2]float64, 0, nv),
-		Colors: make([][3]uint8, 0, nv), GridVertex: make([]int, 0, nv),
-		Triangles: make([][3]int32, 0, 2*(gm.Rows-1)*(gm.Cols-1))}
-	for k := 0; k < n; k++ {
-		if !valid(k) {
-			index[k] = -1
+		if !ok {
+			index[v] = -1
 			continue
 		}
-		index[k] = int32(len(m.Vertices))
-		r, col := k/gm.Cols, k%gm.Cols
-		m.Vertices = append(m.Vertices, verts[k])
-		m.UV = append(m.UV, [2]float64{float64(col) / float64(gm.Cols-1), 1 - float64(r)/float64(gm.Rows-1)})
-		var rgb [3]uint8
-		for ch := 0; ch < 3; ch++ {
-			src := ch
-			if c == 1 {
-				src = 0
-			}
-			rgb[ch] = toByte(tex[src*n+k])
+		index[v] = int32(len(m.Vertices))
+		w := 1 / float64(len(src))
+		var col [3]uint8
+		for ch := range col {
+			col[ch] = toByte(float32(rgb[ch] * w))
 		}
-		m.Colors = append(m.Colors, rgb)
-		m.GridVertex = append(m.GridVertex, k)
+		m.Vertices = append(m.Vertices, all[v])
+		m.UV = append(m.UV, [2]float64{uv[0] * w, uv[1] * w})
+		m.Colors = append(m.Colors, col)
+		m.GridVertex = append(m.GridVertex, v)
 	}
-	for _, t := range graph.GridTriangles(gm.Rows, gm.Cols) {
+	for _, t := range tri.Triangles {
 		a, b, d := index[t[0]], index[t[1]], index[t[2]]
 		if a < 0 || b < 0 || d < 0 {
 			continue
@@ -105,7 +104,7 @@ func GridMesh(gm *bfm.GridModel, verts [][3]float64, tex []float32) (*ExportMesh
 }
 
 // FlipWinding reverses the order of every triangle's corners, turning
-// the right-hand-rule normals around. GridTriangles winds counter-clockwise
+// the right-hand-rule normals around. bfm.GridTriangles winds counter-clockwise
 // seen from +z in a y-up frame; in an image frame (y down) that becomes
 // clockwise, so a mesh exported in image pixels is flipped to keep its
 // normals pointing towards +z (the viewer).

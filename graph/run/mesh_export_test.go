@@ -2,22 +2,27 @@ package run
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 
 	"github.com/stn3d/stn3d/bfm"
+	"github.com/stn3d/stn3d/ops"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 )
 
-// tinyGrid3 is a 3x3 grid whose centre vertex (4) is invalid. Every quad
-// touches the centre, so of GridTriangles' 8 triangles only {1,5,2} (quad
-// (0,1)) and {3,6,7} (quad (1,0)) survive; after dropping vertex 4 they are
-// renumbered {1,4,2} and {3,5,6}.
+// tinyGrid3 is a 3x3 grid whose centre vertex (4) is invalid. Quad column
+// 0 is split along a-e, column 1 along b-d (bfm.GridQuadSplit), and every
+// quad touches the centre, so of the 8 triangles only {3,6,7} (quad (1,0))
+// and {5,7,8} (quad (1,1), its mirror image) survive; after dropping vertex
+// 4 they are renumbered {3,5,6} and {4,6,7}.
 func tinyGrid3() *bfm.GridModel {
 	valid := make([]bool, 9)
 	for i := range valid {
 		valid[i] = i != 4
 	}
-	return &bfm.GridModel{Rows: 3, Cols: 3, Valid: valid}
+	return &bfm.GridModel{Rows: 3, Cols: 3, Mean: make([]float64, 27), Valid: valid}
 }
 
 func TestGridMeshOmitsInvalid(t *testing.T) {
@@ -35,7 +40,7 @@ func TestGridMeshOmitsInvalid(t *testing.T) {
 	if len(m.Vertices) != 8 || len(m.UV) != 8 || len(m.Colors) != 8 {
 		t.Fatalf("got %d vertices %d uvs %d colours, want 8", len(m.Vertices), len(m.UV), len(m.Colors))
 	}
-	want := [][3]int32{{1, 4, 2}, {3, 5, 6}}
+	want := [][3]int32{{3, 5, 6}, {4, 6, 7}}
 	if len(m.Triangles) != 2 || m.Triangles[0] != want[0] || m.Triangles[1] != want[1] {
 		t.Fatalf("triangles %v, want %v", m.Triangles, want)
 	}
@@ -52,7 +57,7 @@ func TestGridMeshOmitsInvalid(t *testing.T) {
 	}
 
 	m.FlipWinding()
-	if m.Triangles[0] != [3]int32{1, 2, 4} || m.Triangles[1] != [3]int32{3, 6, 5} {
+	if m.Triangles[0] != [3]int32{3, 6, 5} || m.Triangles[1] != [3]int32{4, 7, 6} {
 		t.Fatalf("flipped triangles %v", m.Triangles)
 	}
 
@@ -150,4 +155,123 @@ func BenchmarkMeshExport64(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestGridMeshCentreVertex: a 2 x 4 grid has an even number of columns, so
+// its middle quad is a fan around a centre vertex, exported last at the
+// mean position, texture coordinate and colour of its corners 1, 2, 5, 6.
+func TestGridMeshCentreVertex(t *testing.T) {
+	gm := &bfm.GridModel{Rows: 2, Cols: 4, Mean: make([]float64, 24)}
+	verts := make([][3]float64, 8)
+	tex := make([]float32, 8)
+	for k := range verts {
+		verts[k] = [3]float64{float64(k % 4), -float64(k / 4), float64(k)}
+		tex[k] = float32(k) / 10
+	}
+	m, err := GridMesh(gm, verts, tex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Vertices) != 9 || len(m.Triangles) != 8 {
+		t.Fatalf("%d vertices, %d triangles; want 9 (8 + 1 centre) and 8 (2 + 4 fan + 2)", len(m.Vertices), len(m.Triangles))
+	}
+	if m.GridVertex[8] != 8 || m.Vertices[8] != [3]float64{1.5, -0.5, 3.5} {
+		t.Errorf("centre vertex: grid index %d at %v, want 8 at (1.5, -0.5, 3.5)", m.GridVertex[8], m.Vertices[8])
+	}
+	if m.UV[8] != [2]float64{0.5, 0.5} {
+		t.Errorf("centre uv %v, want (0.5, 0.5)", m.UV[8])
+	}
+	if want := toByte(0.35); m.Colors[8] != [3]uint8{want, want, want} {
+		t.Errorf("centre colour %v, want grey %d (mean of 0.1, 0.2, 0.5, 0.6)", m.Colors[8], want)
+	}
+	fan := 0
+	for _, tr := range m.Triangles {
+		if tr[0] == 8 || tr[1] == 8 || tr[2] == 8 {
+			fan++
+		}
+	}
+	if fan != 4 {
+		t.Errorf("%d triangles use the centre, want the 4 of the fan", fan)
+	}
+}
+
+// TestGridMeshAgreesWithMask: the exported mesh's triangles are the ones
+// whose normals decide the visibility mask. For a turned default face,
+// summing the z components of the exported triangles' normals (model frame,
+// y up, before FlipWinding) at each grid vertex gives exactly the mask of
+// ops.BackfaceMask.
+func TestGridMeshAgreesWithMask(t *testing.T) {
+	m, err := bfm.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gm, err := bfm.BuildGrid(m, bfm.GridOptions{Rows: 24, Cols: 24, UseModelUV: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gm.Valid = nil // every vertex exported, so mesh and mask cover the same set
+	n := gm.N()
+	for _, yaw := range []float64{0, 0.6, -1.1, 1.4} {
+		c, s := math.Cos(yaw), math.Sin(yaw)
+		verts := make([][3]float64, n)
+		planar := make([]float64, 3*n)
+		for k := 0; k < n; k++ {
+			x, y, z := gm.Mean[3*k], gm.Mean[3*k+1], gm.Mean[3*k+2]
+			verts[k] = [3]float64{c*x + s*z, y, -s*x + c*z}
+			planar[k], planar[n+k], planar[2*n+k] = verts[k][0], verts[k][1], verts[k][2]
+		}
+		mesh, err := GridMesh(gm, verts, make([]float32, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nz := make([]float64, len(mesh.Vertices))
+		for _, tr := range mesh.Triangles {
+			a, b, d := mesh.Vertices[tr[0]], mesh.Vertices[tr[1]], mesh.Vertices[tr[2]]
+			z := (b[0]-a[0])*(d[1]-a[1]) - (b[1]-a[1])*(d[0]-a[0])
+			for _, k := range tr {
+				nz[k] += z
+			}
+		}
+		mask := backfaceMask(t, planar, gm.Rows, gm.Cols)
+		hidden := 0
+		for k := 0; k < n; k++ {
+			want := 0.0
+			if nz[k] > 0 {
+				want = 1
+			}
+			if mask[k] != want {
+				t.Errorf("yaw %.1f: vertex %d: mask %v, exported triangles' normal z %v", yaw, k, mask[k], nz[k])
+			}
+			if want == 0 {
+				hidden++
+			}
+		}
+		if yaw > 1 || yaw < -1 {
+			if hidden == 0 {
+				t.Errorf("yaw %.1f: no vertex hidden, want the far side hidden", yaw)
+			}
+		}
+	}
+}
+
+// backfaceMask runs ops.BackfaceMask on one planar (3, N) point set.
+func backfaceMask(t *testing.T, planar []float64, rows, cols int) []float64 {
+	t.Helper()
+	g := gorgonia.NewGraph()
+	x := gorgonia.NewTensor(g, tensor.Float64, 3, gorgonia.WithShape(1, 3, rows*cols), gorgonia.WithName("x"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(1, 3, rows*cols), tensor.WithBacking(planar))))
+	mask, err := ops.BackfaceMask(x, rows, cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := gorgonia.NewTapeMachine(g)
+	defer func() {
+		if err := vm.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	return append([]float64(nil), mask.Value().Data().([]float64)...)
 }

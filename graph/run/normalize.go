@@ -325,7 +325,7 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (_ *NormalizeResult, e
 		log.Debug("skipped", "input", f.Input, "reason", f.Err)
 	}
 	stems := outputStems(files)
-	w := &normWriter{opt: opt, gm: grid, tris: graph.GridTriangles(grid.Rows, grid.Cols), ckPath: ckPath}
+	w := &normWriter{opt: opt, gm: grid, tri: bfm.GridTriangles(grid.Rows, grid.Cols), ckPath: ckPath}
 	per := 3 * model.InputSize * model.InputSize
 	buf := make([]float32, batch*per)
 	t0 := time.Now()
@@ -578,7 +578,7 @@ func grayImage(v []float32, rows, cols int) *image.Gray {
 type normWriter struct {
 	opt    NormalizeOptions
 	gm     *bfm.GridModel
-	tris   [][3]int32
+	tri    *bfm.GridTriangulation
 	ckPath string
 }
 
@@ -635,7 +635,7 @@ func (w *normWriter) write(it *normItem, f graph.Fit) error {
 		}
 		meshTex, meshTexFile = filled, rec.Files["texture_filled"]
 	}
-	panel, err := panelFor(evalItem{sample: it.crop, fit: f}, gm, w.tris)
+	panel, err := panelFor(evalItem{sample: it.crop, fit: f}, gm, w.tri)
 	if err != nil {
 		return fail(err)
 	}

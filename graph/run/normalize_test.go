@@ -289,18 +289,34 @@ func validCounts(gm *bfm.GridModel) (nv, nt int) {
 			if ok(r, c) {
 				nv++
 			}
-			if r+1 < gm.Rows && c+1 < gm.Cols {
-				a, b, d, e := ok(r, c), ok(r, c+1), ok(r+1, c), ok(r+1, c+1)
-				if a && d && e {
-					nt++
-				}
-				if a && e && b {
-					nt++
+			if r+1 == gm.Rows || c+1 == gm.Cols {
+				continue
+			}
+			a, b, d, e := ok(r, c), ok(r, c+1), ok(r+1, c), ok(r+1, c+1)
+			switch bfm.GridQuadSplit(gm.Cols, c) {
+			case bfm.SplitAE: // (a,d,e), (a,e,b)
+				nt += count(a && d && e, a && e && b)
+			case bfm.SplitBD: // (a,d,b), (b,d,e)
+				nt += count(a && d && b, b && d && e)
+			case bfm.SplitFan: // 4 triangles around a centre vertex
+				if a && b && d && e {
+					nv++
+					nt += 4
 				}
 			}
 		}
 	}
 	return nv, nt
+}
+
+func count(conds ...bool) int {
+	n := 0
+	for _, c := range conds {
+		if c {
+			n++
+		}
+	}
+	return n
 }
 
 // fitCrop runs a fresh model restored from the run's checkpoint on one
@@ -502,7 +518,8 @@ func TestNormalize(t *testing.T) {
 		t.Errorf("panel is %v", p.Bounds())
 	}
 
-	// OBJ and PLY: one vertex per valid texel, the valid triangles; OBJ
+	// OBJ and PLY: one vertex per valid texel (and per valid centre of the
+	// middle quad column's fans), the valid triangles; OBJ
 	// positions of landmark vertices equal the JSON landmarks.
 	nv, nt := validCounts(gm)
 	if nv == gm.N() {

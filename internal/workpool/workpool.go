@@ -105,16 +105,19 @@ func Run(n, costPerItem int, worker func(items iter.Seq[int]) error) error {
 	return errors.Join(errs...)
 }
 
-// For calls fn(i) for every i in [0, n), items handed out as by Run.
-func For(n, costPerItem int, fn func(i int)) {
+// Each is Run for workers that cannot fail.
+func Each(n, costPerItem int, worker func(items iter.Seq[int])) {
 	if n <= 0 {
 		return
 	}
 	workers := Workers(n, costPerItem)
 	var next atomic.Int64
-	work := func() {
-		for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-			fn(i)
+	items := func(yield func(int) bool) {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= n || !yield(i) {
+				return
+			}
 		}
 	}
 	var wg sync.WaitGroup
@@ -122,9 +125,18 @@ func For(n, costPerItem int, fn func(i int)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			work()
+			worker(items)
 		}()
 	}
-	work()
+	worker(items)
 	wg.Wait()
+}
+
+// For calls fn(i) for every i in [0, n), items handed out as by Run.
+func For(n, costPerItem int, fn func(i int)) {
+	Each(n, costPerItem, func(items iter.Seq[int]) {
+		for i := range items {
+			fn(i)
+		}
+	})
 }
