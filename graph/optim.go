@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
-	"sync/atomic"
 
+	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -305,34 +303,6 @@ type spanResult struct {
 	val   float64
 }
 
-// forSpans calls fn(k) for every span index k, spread over GOMAXPROCS
-// goroutines that take spans in turn.
-func forSpans(n int, fn func(k int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		for k := 0; k < n; k++ {
-			fn(k)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	work := func() {
-		for k := int(next.Add(1) - 1); k < n; k = int(next.Add(1) - 1) {
-			fn(k)
-		}
-	}
-	for w := 1; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			work()
-		}()
-	}
-	work()
-	wg.Wait()
-}
-
 // sumSqFinite returns sum(g+lambda*w)^2 and the first non-finite index of
 // g (-1 if none) with its value.
 func sumSqFinite[T float32 | float64](g, w []T, lambda float64) (float64, int, float64) {
@@ -436,7 +406,7 @@ func (o *Optimizer) Step() error {
 
 	// Pass 1: finiteness and global norm (with decay folded in), summed in
 	// span order so the result does not depend on scheduling.
-	forSpans(len(o.spans), func(k int) {
+	workpool.For(len(o.spans), workpool.Heavy, func(k int) {
 		sp := o.spans[k]
 		lambda := o.cfg.WeightDecay * o.mults[sp.param].Decay
 		switch w := o.wd[sp.param].(type) {
@@ -471,7 +441,7 @@ func (o *Optimizer) Step() error {
 	c2 := 1 - math.Pow(o.cfg.Beta2, t)
 
 	// Pass 2: the update, which also zeroes each gradient chunk.
-	forSpans(len(o.spans), func(k int) {
+	workpool.For(len(o.spans), workpool.Heavy, func(k int) {
 		sp := o.spans[k]
 		i := sp.param
 		plr := lr * o.mults[i].LR

@@ -12,14 +12,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/stn3d/stn3d/graph"
 	"github.com/stn3d/stn3d/internal/atomicfile"
+	"github.com/stn3d/stn3d/internal/workpool"
 
 	"github.com/stn3d/stn3d/bfm"
 	"github.com/stn3d/stn3d/dataset"
@@ -334,7 +333,7 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (_ *NormalizeResult, e
 			return res, fmt.Errorf("normalize: interrupted after %d of %d images: %w", start, len(files), err)
 		}
 		items := make([]normItem, min(batch, len(files)-start))
-		parallel(len(items), func(j int) {
+		workpool.For(len(items), workpool.Heavy, func(j int) {
 			it := &items[j]
 			it.input, it.stem = files[start+j], stems[start+j]
 			it.err = prepareNormItem(it, opt, model.InputSize, margin, cfg.Data.LandmarkOffsetY)
@@ -355,7 +354,7 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (_ *NormalizeResult, e
 			if err != nil {
 				return res, fmt.Errorf("normalize: %w", err)
 			}
-			parallel(len(ok), func(i int) {
+			workpool.For(len(ok), workpool.Heavy, func(i int) {
 				it := &items[ok[i]]
 				it.err = w.write(it, fits[i])
 			})
@@ -390,33 +389,6 @@ func isFiniteBox(b dataset.Box) bool {
 		}
 	}
 	return true
-}
-
-// parallel runs f(0..n-1) on up to GOMAXPROCS goroutines.
-func parallel(n int, f func(i int)) {
-	workers := min(n, runtime.GOMAXPROCS(0))
-	if workers <= 1 {
-		for i := 0; i < n; i++ {
-			f(i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				f(i)
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 }
 
 // prepareNormItem checks the outputs are free, loads the image and its

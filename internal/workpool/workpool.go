@@ -134,6 +134,12 @@ func Each(n, costPerItem int, worker func(items iter.Seq[int])) {
 
 // For calls fn(i) for every i in [0, n), items handed out as by Run.
 func For(n, costPerItem int, fn func(i int)) {
+	if Workers(n, costPerItem) <= 1 { // inline, without allocating
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
 	Each(n, costPerItem, func(items iter.Seq[int]) {
 		for i := range items {
 			fn(i)
