@@ -48,10 +48,12 @@ type AFLWSource struct {
 //     is invisible ((0, 0), Visible false);
 //   - Box: the first facerect row, [x, x+w] x [y, y+h];
 //   - Pose: the first facepose row, converted to degrees (see
-//     AFLWOptions.PoseUnit). The angles are used with the signs AFLW
-//     stores; they have not been checked against Pose's sign conventions
-//     here (no AFLW data was available), so verify them on your copy before
-//     training a pose regressor (only |yaw| matters for the NME yaw bins).
+//     AFLWOptions.PoseUnit) and into Pose's convention (AFLW2000-3D's):
+//     AFLW's yaw and pitch keep their signs and its roll is negated, the
+//     mapping head-pose work that trains on both datasets uses (AFLW2000-3D
+//     re-annotates the first 2,000 AFLW faces). AFLW itself is not among
+//     the shared photographs, so unlike AFLW2000-3D's this mapping is not
+//     checked here on photographs; only |yaw| matters for the NME yaw bins.
 //
 // Faces whose image file is missing, or whose rows hold a bad feature_id or
 // a NULL / non-finite coordinate, go to Skipped with the table, face_id and
@@ -245,7 +247,7 @@ func (af *aflwFaces) source(sqlitePath, imageDir, unit string) *AFLWSource {
 			Box:       f.box,
 		}
 		if f.pose != nil {
-			it.Pose = &Pose{Roll: f.pose[0] * toDeg, Pitch: f.pose[1] * toDeg, Yaw: f.pose[2] * toDeg}
+			it.Pose = &Pose{Roll: -f.pose[0] * toDeg, Pitch: f.pose[1] * toDeg, Yaw: f.pose[2] * toDeg}
 		}
 		src.Items = append(src.Items, it)
 	}

@@ -24,16 +24,17 @@ type AFLW2000Options struct {
 // OpenAFLW2000 reads an AFLW2000-3D folder: imageNNNNN.jpg files each with
 // a MAT file of the same stem (read with bfm/mat5) holding
 //
-//   - pt2d, 2 x 21: the AFLW 21 points (aflw21 scheme), x in row 0, y in
-//     row 1; a point with a negative coordinate (-1) is invisible;
+//   - pt2d, 2 x 21 (a few files have 23 columns; the first 21 are used):
+//     the AFLW 21 points (aflw21 scheme), x in row 0, y in row 1; a point
+//     with a negative coordinate (x = -1, y = 452) is invisible;
 //   - pt3d_68, 3 x 68: the 68 iBUG points of the fitted model (ibug68
 //     scheme, all visible; the z row is ignored);
 //   - Pose_Para, 1 x 7: pitch, yaw, roll in radians, then tx, ty, tz,
-//     scale; the angles become Pose in degrees with the signs as stored.
-//     3DDFA's angle signs have not been checked against Pose's conventions
-//     here (no AFLW2000-3D data was available): |yaw|, which the NME yaw
-//     bins use, is unaffected; verify the signs before using them as
-//     training targets.
+//     scale; the angles become Pose in degrees, wrapped to (-180, 180].
+//     Pose's convention is 3DDFA's, so the angles keep their signs: the
+//     head rotation (Rz(roll) Ry(yaw) Rx(pitch))^T agrees with the rotation
+//     fitted to each photograph's pt3d_68 within 2 degrees (median) on the
+//     shared photographs (aflw2000_test.go).
 //
 // Images are the files IsImageFile accepts (AFLW2000-3D ships .jpg).
 // Samples are named by the image file name, in lexical order. Coordinates
@@ -88,13 +89,19 @@ func readAFLW2000Mat(path string, off float64) (Item, error) {
 		return Item{}, err
 	}
 	it := Item{Landmarks: map[string]Landmarks{}}
-	get := func(name string, rows, cols int) (*mat5.Var, error) {
+	// get returns variable name, rows x cols, or rows x at least cols when
+	// extra is set; nil if absent.
+	get := func(name string, rows, cols int, extra bool) (*mat5.Var, error) {
 		v, err := f.Get(name)
 		if err != nil {
 			return nil, nil // absent
 		}
-		if len(v.Dims) != 2 || v.Dims[0] != rows || v.Dims[1] != cols {
-			return nil, fmt.Errorf("variable %s has size %v, want [%d %d]", name, v.Dims, rows, cols)
+		if len(v.Dims) != 2 || v.Dims[0] != rows || v.Dims[1] < cols || (!extra && v.Dims[1] != cols) {
+			more := ""
+			if extra {
+				more = " or more columns"
+			}
+			return nil, fmt.Errorf("variable %s has size %v, want [%d %d]%s", name, v.Dims, rows, cols, more)
 		}
 		for i, x := range v.Data {
 			if !isFinite(x) {
@@ -103,7 +110,7 @@ func readAFLW2000Mat(path string, off float64) (Item, error) {
 		}
 		return v, nil
 	}
-	pt2d, err := get("pt2d", 2, 21)
+	pt2d, err := get("pt2d", 2, 21, true) // a few files hold 23 columns: the first 21 are AFLW's
 	if err != nil {
 		return Item{}, err
 	}
@@ -119,7 +126,7 @@ func readAFLW2000Mat(path string, off float64) (Item, error) {
 		}
 		it.Landmarks[bfm.SchemeAFLW21] = lm
 	}
-	pt3d, err := get("pt3d_68", 3, 68)
+	pt3d, err := get("pt3d_68", 3, 68, false)
 	if err != nil {
 		return Item{}, err
 	}
@@ -134,13 +141,13 @@ func readAFLW2000Mat(path string, off float64) (Item, error) {
 	if pt2d == nil && pt3d == nil {
 		return Item{}, fmt.Errorf("neither pt2d nor pt3d_68 present")
 	}
-	pose, err := get("Pose_Para", 1, 7)
+	pose, err := get("Pose_Para", 1, 7, false)
 	if err != nil {
 		return Item{}, err
 	}
 	if pose != nil {
 		const deg = 180 / math.Pi
-		it.Pose = &Pose{Pitch: pose.Data[0] * deg, Yaw: pose.Data[1] * deg, Roll: pose.Data[2] * deg}
+		it.Pose = &Pose{Pitch: wrapDeg(pose.Data[0] * deg), Yaw: wrapDeg(pose.Data[1] * deg), Roll: wrapDeg(pose.Data[2] * deg)}
 	}
 	return it, nil
 }

@@ -73,8 +73,8 @@ func TestOpenAFLW(t *testing.T) {
 	if *a.Box != (Box{X0: 5, Y0: 6, X1: 25, Y1: 28}) {
 		t.Errorf("box %+v (first facerect row)", *a.Box)
 	}
-	if a.Pose == nil || !near(a.Pose.Yaw, 45, 1e-12) || !near(a.Pose.Roll, 0.1*180/math.Pi, 1e-12) || !near(a.Pose.Pitch, -0.2*180/math.Pi, 1e-12) {
-		t.Errorf("pose %+v, want yaw 45 degrees", a.Pose)
+	if a.Pose == nil || !near(a.Pose.Yaw, 45, 1e-12) || !near(a.Pose.Roll, -0.1*180/math.Pi, 1e-12) || !near(a.Pose.Pitch, -0.2*180/math.Pi, 1e-12) {
+		t.Errorf("pose %+v, want yaw 45, pitch -11.46 and roll -5.73 degrees (stored roll 0.1 rad, negated)", a.Pose)
 	}
 	bl := b.Landmarks["aflw21"]
 	nVis := 0

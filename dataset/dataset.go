@@ -36,35 +36,47 @@ func (b Box) W() float64 { return b.X1 - b.X0 }
 // H returns the height of the box.
 func (b Box) H() float64 { return b.Y1 - b.Y0 }
 
-// Pose is a head pose in degrees; R = Rz(roll) * Ry(yaw) * Rx(pitch) in model
-// coordinates (x right, y up, z towards the viewer). Positive yaw turns the
-// nose (+z) towards +x, i.e. towards image-right; positive pitch turns it
-// towards -y (image-down); positive roll turns +x towards +y.
+// Pose is a head pose in degrees, in the convention of AFLW2000-3D's
+// Pose_Para and 3DDFA (so that stn3d's angles read like the ones users
+// compare against): in model coordinates (x right, y up, z towards the
+// viewer) the head's rotation is
+//
+//	R = (Rz(roll) Ry(yaw) Rx(pitch))^T = Rx(-pitch) Ry(-yaw) Rz(-roll)
+//
+// with Rx, Ry, Rz the right-handed rotations about the axes, applied to
+// column vectors (X' = R X). Positive yaw turns the face to its own right
+// (the nose towards image-left), positive pitch lifts the chin (the nose
+// towards image-up), positive roll turns the face clockwise in the image
+// (its image-right side goes down). Checked on the shared AFLW2000-3D
+// photographs (dataset/aflw2000_test.go).
 type Pose struct {
 	Yaw   float64 `json:"yaw"`
 	Pitch float64 `json:"pitch"`
 	Roll  float64 `json:"roll"`
 }
 
-// Rotation returns the row-major 3x3 matrix Rz(roll) Ry(yaw) Rx(pitch).
+// Rotation returns R (row-major) of the pose (see Pose).
 func (p Pose) Rotation() [9]float64 {
 	d := math.Pi / 180
 	cx, sx := math.Cos(p.Pitch*d), math.Sin(p.Pitch*d)
 	cy, sy := math.Cos(p.Yaw*d), math.Sin(p.Yaw*d)
 	cz, sz := math.Cos(p.Roll*d), math.Sin(p.Roll*d)
-	// Rz * Ry * Rx
-	return [9]float64{
+	// M = Rz * Ry * Rx; R = M^T.
+	m := [9]float64{
 		cz * cy, cz*sy*sx - sz*cx, cz*sy*cx + sz*sx,
 		sz * cy, sz*sy*sx + cz*cx, sz*sy*cx - cz*sx,
 		-sy, cy * sx, cy * cx,
 	}
+	return transpose3(m)
 }
 
-// PoseFromRotation inverts Rotation (row-major R). At gimbal lock
-// (|yaw| = 90 degrees) roll is set to zero.
+// PoseFromRotation inverts Rotation (row-major R): the angles of
+// M = R^T = Rz(roll) Ry(yaw) Rx(pitch), yaw in [-90, 90] degrees. At gimbal
+// lock (|yaw| = 90 degrees) roll is set to zero.
 func PoseFromRotation(r [9]float64) Pose {
 	const deg = 180 / math.Pi
-	sy := -r[6]
+	m := transpose3(r)
+	sy := -m[6]
 	if sy > 1 {
 		sy = 1
 	} else if sy < -1 {
@@ -73,12 +85,16 @@ func PoseFromRotation(r [9]float64) Pose {
 	yaw := math.Asin(sy)
 	var pitch, roll float64
 	if math.Abs(sy) < 1-1e-9 {
-		pitch = math.Atan2(r[7], r[8])
-		roll = math.Atan2(r[3], r[0])
+		pitch = math.Atan2(m[7], m[8])
+		roll = math.Atan2(m[3], m[0])
 	} else {
-		pitch = math.Atan2(-r[5], r[4])
+		pitch = math.Atan2(-m[5], m[4])
 	}
 	return Pose{Yaw: yaw * deg, Pitch: pitch * deg, Roll: roll * deg}
+}
+
+func transpose3(m [9]float64) [9]float64 {
+	return [9]float64{m[0], m[3], m[6], m[1], m[4], m[7], m[2], m[5], m[8]}
 }
 
 // Sample is one annotated face image.

@@ -178,6 +178,7 @@ func YawBin(yaw float64) int {
 }
 
 // wrapDeg maps an angle difference to [-180, 180].
+// wrapDeg wraps an angle in degrees to [-180, 180).
 func wrapDeg(d float64) float64 {
 	d = math.Mod(d+180, 360)
 	if d < 0 {

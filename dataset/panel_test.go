@@ -186,8 +186,8 @@ func TestPanelDefaultModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, _ := NewRenderer(cfg.Size, cfg.Size)
-	for _, yaw := range []float64{0, 60} {
-		smp := renderPose(t, s, Pose{Yaw: yaw, Pitch: 5})
+	for _, yaw := range []float64{0, -60} { // -60: turned to its own left, nose to image-right
+		smp := renderPose(t, s, Pose{Yaw: yaw, Pitch: -5})
 		cam := Camera{Pose: *smp.Pose}
 		// Recover the camera renderPose used: scale 0.6 and centred.
 		cam.S = 0.6 * float64(cfg.Size) / s.meanWidth
@@ -226,8 +226,8 @@ func TestPanelDefaultModel(t *testing.T) {
 		if yaw == 0 && (fl < 0.9 || fr < 0.9) {
 			t.Errorf("frontal: visible fractions %.2f (right half of the subject) and %.2f (left), want > 0.9", fl, fr)
 		}
-		if yaw == 60 && (fr > 0.6 || fl < 0.9) {
-			t.Errorf("yaw 60: visible fractions %.2f (near side) and %.2f (far side), want > 0.9 and < 0.6", fl, fr)
+		if yaw == -60 && (fr > 0.6 || fl < 0.9) {
+			t.Errorf("yaw -60: visible fractions %.2f (near side) and %.2f (far side), want > 0.9 and < 0.6", fl, fr)
 		}
 		var pred [][2]float64
 		for _, p := range smp.Landmarks[bfm.SchemeIBUG68].Points {

@@ -235,10 +235,10 @@ func TestSyntheticVisibilityByYaw(t *testing.T) {
 					// Within ~8 degrees of the silhouette at +-90 degrees:
 					// grazing, the pixel z-buffer cannot decide.
 					continue
-				case yaw > 0: // nose turned to image-right: the model's -x side faces the camera
-					want = x < 0
-				default:
+				case yaw > 0: // turned to its own right, nose to image-left: the model's +x side faces the camera
 					want = x > 0
+				default:
+					want = x < 0
 				}
 				if lm.Visible[j] != want {
 					t.Errorf("yaw %v %s landmark %d (model x %.0f): visible = %v, want %v", yaw, scheme, j, x, lm.Visible[j], want)
@@ -385,14 +385,14 @@ func TestSyntheticDefaultModel(t *testing.T) {
 			t.Errorf("frontal default face: ibug landmark %d (vertex %d) hidden", j+1, v)
 		}
 	}
-	// Yaw +70: nose to image-right, the subject's left eye (iBUG 46, the
-	// image-right outer corner) turns away.
-	side := renderPose(t, s, Pose{Yaw: 70})
+	// Yaw -70: turned to its own left, nose to image-right, the subject's
+	// left eye (iBUG 46, the image-right outer corner) turns away.
+	side := renderPose(t, s, Pose{Yaw: -70})
 	if side.Landmarks[bfm.SchemeIBUG68].Visible[45] {
-		t.Error("yaw 70: far outer eye corner (iBUG 46) reported visible")
+		t.Error("yaw -70: far outer eye corner (iBUG 46) reported visible")
 	}
 	if !side.Landmarks[bfm.SchemeIBUG68].Visible[36] {
-		t.Error("yaw 70: near outer eye corner (iBUG 37) reported hidden")
+		t.Error("yaw -70: near outer eye corner (iBUG 37) reported hidden")
 	}
 	writeSamplePNGs(t, s, "default")
 }
