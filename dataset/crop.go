@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/nfnt/resize"
+	"github.com/stn3d/stn3d/bfm"
 )
 
 // CropOptions configures CropSample.
@@ -63,9 +64,11 @@ func (lm Landmarks) mapPoints(f func([2]float64) [2]float64) Landmarks {
 	return out
 }
 
-// FaceBox returns the box CropSample centres on: the bounding box of all
-// visible landmarks of every scheme, or s.Box when opt.UseBox is set or no
-// landmark is visible. It fails if neither exists.
+// FaceBox returns the box CropSample centres on: the bounding box of the
+// visible iBUG-68 points when the sample has at least two (the
+// AFLW2000-3D protocol's box of the 68 points), else of all visible
+// landmarks of every scheme, or s.Box when useBox is set or no landmark is
+// visible. It fails if neither exists.
 func FaceBox(s Sample, useBox bool) (Box, error) {
 	b, _, err := faceBox(s, useBox)
 	return b, err
@@ -75,7 +78,13 @@ func FaceBox(s Sample, useBox bool) (Box, error) {
 func faceBox(s Sample, useBox bool) (Box, bool, error) {
 	b := Box{X0: math.Inf(1), Y0: math.Inf(1), X1: math.Inf(-1), Y1: math.Inf(-1)}
 	n := 0
-	for _, lm := range s.Landmarks {
+	schemes := s.Landmarks
+	if lm, ok := s.Landmarks[bfm.SchemeIBUG68]; ok && visibleCount(lm) >= 2 {
+		// The box of the 68 points, as the AFLW2000-3D protocol crops
+		// (AFLW's 21 points add the ears).
+		schemes = map[string]Landmarks{bfm.SchemeIBUG68: lm}
+	}
+	for _, lm := range schemes {
 		for i, p := range lm.Points {
 			if lm.Visible != nil && (i >= len(lm.Visible) || !lm.Visible[i]) {
 				continue
@@ -179,4 +188,19 @@ func CropSample(s Sample, opt CropOptions) (Sample, CropTransform, error) {
 		res.Box = &Box{X0: a[0], Y0: a[1], X1: b[0], Y1: b[1]}
 	}
 	return res, tr, nil
+}
+
+// visibleCount is the number of visible points of lm (all of them when
+// Visible is nil).
+func visibleCount(lm Landmarks) int {
+	if lm.Visible == nil {
+		return len(lm.Points)
+	}
+	n := 0
+	for i := range lm.Points {
+		if i < len(lm.Visible) && lm.Visible[i] {
+			n++
+		}
+	}
+	return n
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stn3d/stn3d/bfm"
 )
 
 func TestCropKnownAnswer(t *testing.T) {
@@ -215,5 +217,29 @@ func TestCropLandmarkOffsetY(t *testing.T) {
 	}
 	if _, _, err := CropSample(s, CropOptions{Size: 8, LandmarkOffsetY: 2}); err == nil || err.Error() != `dataset: crop "k": landmark offset 2, want -1..1` {
 		t.Errorf("offset 2: %v", err)
+	}
+}
+
+// TestFaceBoxPrefers68Points: with iBUG-68 points present the box is
+// theirs (the AFLW2000-3D protocol), not widened by AFLW's ears.
+func TestFaceBoxPrefers68Points(t *testing.T) {
+	pts68 := make([][2]float64, 68)
+	for i := range pts68 {
+		pts68[i] = [2]float64{100 + float64(i%10), 200 + float64(i/10)}
+	}
+	ears := Landmarks{Points: make([][2]float64, 21), Visible: make([]bool, 21)}
+	ears.Points[12], ears.Visible[12] = [2]float64{50, 203}, true
+	ears.Points[16], ears.Visible[16] = [2]float64{160, 203}, true
+	s := Sample{Name: "x", Landmarks: map[string]Landmarks{bfm.SchemeIBUG68: {Points: pts68}, bfm.SchemeAFLW21: ears}}
+	b, err := FaceBox(s, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b != (Box{X0: 100, Y0: 200, X1: 109, Y1: 206}) {
+		t.Errorf("box %+v, want the 68 points' (100, 200)-(109, 206)", b)
+	}
+	delete(s.Landmarks, bfm.SchemeIBUG68)
+	if b, _ := FaceBox(s, false); b != (Box{X0: 50, Y0: 203, X1: 160, Y1: 203}) {
+		t.Errorf("21 points only: box %+v, want the visible ears' span", b)
 	}
 }

@@ -88,6 +88,12 @@ type Metrics struct {
 	FailureRate float64 `json:"failure_rate"`
 	// Images is the number of images evaluated.
 	Images int `json:"images"`
+	// Scheme is the landmark scheme compared ("ibug68": all 68 points of
+	// AFLW2000-3D's protocol; "aflw21": AFLW's 21, or the points two
+	// different schemes share, see CommonLandmarks), Points the mean number
+	// of ground-truth points scored per image.
+	Scheme string  `json:"scheme"`
+	Points float64 `json:"points"`
 	// CED is the cumulative error distribution at NME = 0, 0.1, ..., 10.
 	CED []CEDPoint `json:"ced"`
 }
@@ -177,7 +183,6 @@ func YawBin(yaw float64) int {
 	return 2
 }
 
-// wrapDeg maps an angle difference to [-180, 180].
 // wrapDeg wraps an angle in degrees to [-180, 180).
 func wrapDeg(d float64) float64 {
 	d = math.Mod(d+180, 360)
@@ -203,9 +208,11 @@ func (e *Evaluator) Metrics() (Metrics, error) {
 	var binSum [3]float64
 	var binN [3]int
 	fail := 0
+	m.Scheme = e.scheme
 	for _, r := range e.results {
 		m.NMEAll += r.NME
 		m.MeanErrorPx += r.ErrorPx
+		m.Points += float64(r.Points)
 		if r.YawBin >= 0 {
 			binSum[r.YawBin] += r.NME
 			binN[r.YawBin]++
@@ -218,6 +225,7 @@ func (e *Evaluator) Metrics() (Metrics, error) {
 	m.Images = len(e.results)
 	m.NMEAll /= n
 	m.MeanErrorPx /= n
+	m.Points /= n
 	m.FailureRate = float64(fail) / n
 	m.NME = m.NMEAll
 	full := true

@@ -89,6 +89,9 @@ func TestMetricsKnownAnswer(t *testing.T) {
 	if r := e.Results(); len(r) != 4 || r[2].Points != 20 || r[3].YawBin != -1 || !near(r[0].Norm, 30, tol) {
 		t.Errorf("results %+v", r)
 	}
+	if m.Scheme != "aflw21" || !near(m.Points, (21+21+20+21)/4.0, tol) {
+		t.Errorf("scheme %q, points %g; want aflw21 and 20.75 per image", m.Scheme, m.Points)
+	}
 }
 
 func TestMetricsEmptyBinsAndJSON(t *testing.T) {
@@ -122,7 +125,7 @@ func TestMetricsEmptyBinsAndJSON(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	want := []string{"ced", "failure_rate", "images", "mean_error_px", "nme", "nme_all", "nme_bins", "per_landmark_px", "pose_mae_deg"}
+	want := []string{"ced", "failure_rate", "images", "mean_error_px", "nme", "nme_all", "nme_bins", "per_landmark_px", "points", "pose_mae_deg", "scheme"}
 	if !reflect.DeepEqual(keys, want) {
 		t.Errorf("keys %v, want %v", keys, want)
 	}

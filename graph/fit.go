@@ -22,10 +22,8 @@ type Fit struct {
 // forward-only machine created on first use.
 func (m *Network) Fit(images []float32) ([]Fit, error) {
 	if m.fitVM == nil {
-		roots := []*gorgonia.Node{m.Localiser.Theta, m.STN.Rotation, m.STN.Scale, m.STN.Points2D, m.STN.Points3D, m.STN.Texture, m.STN.Mask}
-		if m.predictLandmarks != nil {
-			roots = append(roots, m.predictLandmarks)
-		}
+		roots := append([]*gorgonia.Node{m.Localiser.Theta, m.STN.Rotation, m.STN.Scale, m.STN.Points2D, m.STN.Points3D, m.STN.Texture, m.STN.Mask},
+			m.landmarkNodes()...)
 		m.fitVM = gorgonia.NewTapeMachine(m.Graph.SubgraphRoots(roots...))
 	}
 	N := m.STN.Rows * m.STN.Cols

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 
 	"github.com/stn3d/stn3d/bfm"
 	"github.com/stn3d/stn3d/ops"
@@ -63,6 +64,9 @@ type Prediction struct {
 	// Landmarks has one (x, y) pixel position per landmark of the scheme;
 	// landmarks the grid model lacks are NaN.
 	Landmarks [][2]float64
+	// Schemes holds the same for every landmark scheme of the grid model
+	// (Landmarks is Schemes[the network's scheme]).
+	Schemes map[string][][2]float64
 }
 
 // Network bundles a graph: inputs, localiser, STN, losses, their gradients,
@@ -81,12 +85,11 @@ type Network struct {
 	Losses                 *Losses
 	Optimizer              *Optimizer
 
-	params           []*gorgonia.Node
-	lmIdx            []int
-	imgT, tgtT, wT   tensor.Tensor
-	train, predict   gorgonia.VM
-	predictLandmarks *gorgonia.Node
-	fitVM            gorgonia.VM
+	params         []*gorgonia.Node
+	lmIdx          []int
+	imgT, tgtT, wT tensor.Tensor
+	train, predict gorgonia.VM
+	fitVM          gorgonia.VM
 }
 
 // NewNetwork builds the whole training graph for batch size batch.
@@ -180,7 +183,6 @@ func NewNetwork(cfg NetworkConfig, gm *bfm.GridModel, batch int) (*Network, erro
 			return nil, fmt.Errorf("graph: network: %w", err)
 		}
 		in.Landmarks, in.Target, in.Weight = lm, tgt, w2
-		m.predictLandmarks = lm
 	}
 	if batch%2 != 0 {
 		if cfg.Loss.Weights.Siamese != 0 {
@@ -207,10 +209,7 @@ func NewNetwork(cfg NetworkConfig, gm *bfm.GridModel, batch int) (*Network, erro
 		return nil, err
 	}
 	m.train = gorgonia.NewTapeMachine(g, gorgonia.BindDualValues(m.params...))
-	roots := []*gorgonia.Node{m.Localiser.Theta, m.STN.Rotation, m.STN.Scale}
-	if m.predictLandmarks != nil {
-		roots = append(roots, m.predictLandmarks)
-	}
+	roots := append([]*gorgonia.Node{m.Localiser.Theta, m.STN.Rotation, m.STN.Scale}, m.landmarkNodes()...)
 	m.predict = gorgonia.NewTapeMachine(g.SubgraphRoots(roots...))
 	return m, nil
 }
@@ -351,29 +350,61 @@ func (m *Network) runChunks(vm gorgonia.VM, what string, images []float32, each 
 	return nil
 }
 
+// landmarkNodes lists the STN's landmark nodes, one per scheme of the grid
+// model, in scheme order.
+func (m *Network) landmarkNodes() []*gorgonia.Node {
+	var out []*gorgonia.Node
+	for _, sc := range sortedSchemes(m.STN.Landmarks) {
+		out = append(out, m.STN.Landmarks[sc])
+	}
+	return out
+}
+
+func sortedSchemes(lm map[string]*gorgonia.Node) []string {
+	out := make([]string, 0, len(lm))
+	for sc := range lm {
+		out = append(out, sc)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // predictions reads the first k predictions of the last run from the
 // theta, rotation, scale and landmark nodes.
 func (m *Network) predictions(k int) []Prediction {
 	th := toFloat64s(m.Localiser.Theta.Value().Data())
 	rot := toFloat64s(m.STN.Rotation.Value().Data())
 	sc := toFloat64s(m.STN.Scale.Value().Data())
-	var lm []float64
-	lp := len(m.lmIdx)
-	if m.predictLandmarks != nil {
-		lm = toFloat64s(m.predictLandmarks.Value().Data())
-	}
 	nt := len(th) / m.BatchSize
 	out := make([]Prediction, k)
 	for b := range out {
-		p := Prediction{Theta: th[b*nt : (b+1)*nt], Scale: sc[b], Landmarks: make([][2]float64, m.NumLandmarks)}
+		p := Prediction{Theta: th[b*nt : (b+1)*nt], Scale: sc[b], Schemes: map[string][][2]float64{}}
 		copy(p.Rotation[:], rot[9*b:9*b+9])
-		for i := range p.Landmarks {
-			p.Landmarks[i] = [2]float64{math.NaN(), math.NaN()}
-		}
-		for j, li := range m.lmIdx {
-			p.Landmarks[li] = [2]float64{lm[b*2*lp+j], lm[b*2*lp+lp+j]}
-		}
 		out[b] = p
+	}
+	for scheme, node := range m.STN.Landmarks {
+		lm := toFloat64s(node.Value().Data())
+		idx := m.STN.LandmarkIndex[scheme]
+		lp := len(idx)
+		for b := range out {
+			pts := make([][2]float64, bfm.SchemeSize(scheme))
+			for i := range pts {
+				pts[i] = [2]float64{math.NaN(), math.NaN()}
+			}
+			for j, li := range idx {
+				pts[li] = [2]float64{lm[b*2*lp+j], lm[b*2*lp+lp+j]}
+			}
+			out[b].Schemes[scheme] = pts
+		}
+	}
+	for b := range out {
+		out[b].Landmarks = out[b].Schemes[m.Config.Scheme]
+		if out[b].Landmarks == nil {
+			out[b].Landmarks = make([][2]float64, m.NumLandmarks)
+			for i := range out[b].Landmarks {
+				out[b].Landmarks[i] = [2]float64{math.NaN(), math.NaN()}
+			}
+		}
 	}
 	return out
 }

@@ -33,6 +33,36 @@ type evalItem struct {
 	res    dataset.ImageResult
 }
 
+// comparedSchemes picks the landmark schemes an evaluation compares: the
+// usual protocol's all 68 iBUG points when the ground truth has them and
+// the grid model maps every one (AFLW2000-3D), else the network's scheme
+// against the ground truth in that scheme, or in another one through the
+// points both share (dataset.CommonLandmarks).
+func comparedSchemes(s dataset.Sample, p graph.Prediction, scheme string) (pred, gt string, ok bool) {
+	if _, has := s.Landmarks[bfm.SchemeIBUG68]; has && complete(p.Schemes[bfm.SchemeIBUG68]) {
+		return bfm.SchemeIBUG68, bfm.SchemeIBUG68, true
+	}
+	if _, has := s.Landmarks[scheme]; has {
+		return scheme, scheme, true
+	}
+	for _, sc := range bfm.Schemes() {
+		if _, has := s.Landmarks[sc]; has {
+			return scheme, sc, true
+		}
+	}
+	return "", "", false
+}
+
+// complete reports whether every point is known (not NaN); false for none.
+func complete(pts [][2]float64) bool {
+	for _, p := range pts {
+		if math.IsNaN(p[0]) || math.IsNaN(p[1]) {
+			return false
+		}
+	}
+	return len(pts) > 0
+}
+
 // EvaluateSource predicts the first n samples of src (images already at the
 // localiser's input size) and scores them against their ground truth in
 // scheme, in input pixels (3DDFA protocol; see dataset.Metrics).
@@ -85,14 +115,7 @@ func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, 
 			}
 		}
 		for j, s := range samples {
-			gt, ok := s.Landmarks[scheme]
-			gtScheme := scheme
-			if !ok {
-				for sc, l := range s.Landmarks {
-					gt, gtScheme, ok = l, sc, true
-					break
-				}
-			}
+			predScheme, gtScheme, ok := comparedSchemes(s, fits[j].Prediction, scheme)
 			if !ok {
 				skipped++
 				if log != nil {
@@ -100,12 +123,13 @@ func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, 
 				}
 				continue
 			}
-			pred := dataset.Landmarks{Points: fits[j].Landmarks, Visible: make([]bool, len(fits[j].Landmarks))}
+			points := fits[j].Schemes[predScheme]
+			pred := dataset.Landmarks{Points: points, Visible: make([]bool, len(points))}
 			for i, p := range pred.Points {
 				pred.Visible[i] = !math.IsNaN(p[0]) && !math.IsNaN(p[1])
 			}
 			pp := dataset.PoseFromRotation(fits[j].Rotation)
-			res, err := ev.Add(dataset.EvalInput{Name: s.Name, Pred: pred, PredScheme: scheme, GT: gt, GTScheme: gtScheme,
+			res, err := ev.Add(dataset.EvalInput{Name: s.Name, Pred: pred, PredScheme: predScheme, GT: s.Landmarks[gtScheme], GTScheme: gtScheme,
 				PredPose: &pp, GTPose: s.Pose})
 			if err != nil {
 				skipped++
