@@ -44,7 +44,10 @@ type LossOptions struct {
 // Losses holds each term and the weighted total, all scalars.
 type Losses struct {
 	Landmark, Prior, Symmetry, Siamese *gorgonia.Node
-	Total                              *gorgonia.Node
+	// Identity is the identity loss of a recognition network (nil
+	// without; see RecognitionOptions).
+	Identity *gorgonia.Node
+	Total    *gorgonia.Node
 }
 
 func scalarNode(g *gorgonia.ExprGraph, dt tensor.Dtype, v float64) *gorgonia.Node {

@@ -28,6 +28,10 @@ type NetworkConfig struct {
 	Mults map[string]ParamMult
 	// Scheme is the landmark scheme of Batch.Landmarks ("aflw21", ...).
 	Scheme string
+	// Recognition, when set, adds an identity branch (a recogniser on the
+	// STN's texture or on the plain crop, with a softmax identity loss) to
+	// the network; see RecognitionOptions.
+	Recognition *RecognitionOptions
 	// ScaledBias sets Localiser.BiasScale to DefaultBiasScale (the t bias
 	// in units of S/2 pixels) when it is nil. run.NetworkConfigFrom enables it
 	// for Adam, whose per-element steps of ~lr would otherwise move the
@@ -44,11 +48,16 @@ type Batch struct {
 	Images    []float32
 	Landmarks []float32
 	Weights   []float32
+	// Identities are the identity labels of a recognition network (B
+	// values in [0, K), -1 = unlabelled); nil = all unlabelled.
+	Identities []int
 }
 
 // LossValues are the scalar values of one step.
 type LossValues struct {
 	Total, Landmark, Prior, Symmetry, Siamese float64
+	// Identity is the identity loss of a recognition network (0 without).
+	Identity float64
 	// GradNorm is the global gradient norm before clipping; LR the base
 	// learning rate used.
 	GradNorm, LR float64
@@ -84,12 +93,18 @@ type Network struct {
 	STN                    *STN
 	Losses                 *Losses
 	Optimizer              *Optimizer
+	// Recogniser and its Labels input (B,K one-hot) exist when
+	// Config.Recognition is set.
+	Recogniser *Recogniser
+	Labels     *gorgonia.Node
 
 	params         []*gorgonia.Node
 	lmIdx          []int
 	imgT, tgtT, wT tensor.Tensor
 	train, predict gorgonia.VM
 	fitVM          gorgonia.VM
+	embedVM        gorgonia.VM
+	labelT         tensor.Tensor
 }
 
 // NewNetwork builds the whole training graph for batch size batch.
@@ -192,6 +207,11 @@ func NewNetwork(cfg NetworkConfig, gm *bfm.GridModel, batch int) (*Network, erro
 	if m.Losses, err = BuildLosses(in, cfg.Loss); err != nil {
 		return nil, err
 	}
+	if cfg.Recognition != nil {
+		if err := m.addRecognition(*cfg.Recognition, lo.Seed); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := gorgonia.Grad(m.Losses.Total, m.params...); err != nil {
 		return nil, fmt.Errorf("graph: network: gradients: %w", err)
 	}
@@ -220,6 +240,9 @@ func (m *Network) Params() []*gorgonia.Node { return m.params }
 // Close releases both machines.
 func (m *Network) Close() error {
 	err := errors.Join(m.train.Close(), m.predict.Close())
+	if m.embedVM != nil {
+		err = errors.Join(err, m.embedVM.Close())
+	}
 	if m.fitVM != nil {
 		err = errors.Join(err, m.fitVM.Close())
 	}
@@ -289,6 +312,18 @@ func (m *Network) Step(b *Batch) (LossValues, error) {
 			return lv, fmt.Errorf("graph: step: %w", err)
 		}
 	}
+	if m.Labels != nil {
+		ids := b.Identities
+		if ids == nil {
+			ids = make([]int, m.BatchSize)
+			for i := range ids {
+				ids[i] = -1
+			}
+		}
+		if err := m.fillLabels(ids); err != nil {
+			return lv, fmt.Errorf("graph: step: %w", err)
+		}
+	}
 	defer m.train.Reset()
 	if err := m.train.RunAll(); err != nil {
 		return lv, fmt.Errorf("graph: step: forward/backward: %w", err)
@@ -298,6 +333,7 @@ func (m *Network) Step(b *Batch) (LossValues, error) {
 	lv.Prior = scalarOf(m.Losses.Prior)
 	lv.Symmetry = scalarOf(m.Losses.Symmetry)
 	lv.Siamese = scalarOf(m.Losses.Siamese)
+	lv.Identity = scalarOf(m.Losses.Identity)
 	err := m.Optimizer.Step()
 	lv.GradNorm, lv.LR = m.Optimizer.LastGradNorm, m.Optimizer.LastLR
 	if err != nil {
