@@ -113,6 +113,10 @@ type Sample struct {
 	Pose *Pose
 	// Shape is the ground-truth model weights, if known (synthetic data).
 	Shape []float64
+	// Identity labels the person for recognition: 1 + the person's
+	// number for synthetic identities (SyntheticConfig.Identities), 0 when
+	// unknown (every reader of real data).
+	Identity int
 }
 
 // Source is a random-access collection of samples.

@@ -72,6 +72,9 @@ type Batch struct {
 	HasPose []bool
 	// Index is the source index of each image (mirrors repeat it).
 	Index []int
+	// Identities are the identity class of each image, Sample.Identity - 1
+	// (a person's mirror image is the same person), -1 when unknown.
+	Identities []int
 	// Epoch and Step locate the batch: Step-th batch of epoch Epoch, both
 	// from 0.
 	Epoch, Step int
@@ -173,12 +176,13 @@ func NewBatcher(ctx context.Context, src Source, cfg BatchConfig) (*Batcher, err
 		s := &batchSlot{done: make(chan struct{}, 1)}
 		s.batch = Batch{
 			B: bs, C: 3, H: cfg.Height, W: cfg.Width, L: l,
-			Images:    make([]float32, bs*3*cfg.Height*cfg.Width),
-			Landmarks: make([]float32, bs*l*2),
-			Weights:   make([]float32, bs*l),
-			Poses:     make([]Pose, bs),
-			HasPose:   make([]bool, bs),
-			Index:     make([]int, bs),
+			Images:     make([]float32, bs*3*cfg.Height*cfg.Width),
+			Landmarks:  make([]float32, bs*l*2),
+			Weights:    make([]float32, bs*l),
+			Poses:      make([]Pose, bs),
+			HasPose:    make([]bool, bs),
+			Index:      make([]int, bs),
+			Identities: make([]int, bs),
 		}
 		b.free <- s
 	}
@@ -353,6 +357,7 @@ func (b *Batcher) fill(jb batchJob) error {
 		bt.Poses[a], bt.HasPose[a] = Pose{}, false
 		bt.Poses[m], bt.HasPose[m] = Pose{}, false
 	}
+	bt.Identities[a], bt.Identities[m] = smp.Identity-1, smp.Identity-1
 	return nil
 }
 

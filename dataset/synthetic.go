@@ -78,6 +78,18 @@ type SyntheticConfig struct {
 	GrazeDeg float64 `yaml:"graze_deg"`
 	// Photometric are the camera effects applied last (zero = none).
 	Photometric Photometric `yaml:"photometric"`
+
+	// Identities, when positive, draws every image from one of that many
+	// people: image i shows identity FirstIdentity + (i mod Identities),
+	// whose identity shape weights (the model's identity components) and
+	// appearance (skin tone, hair colour, a smooth per-person pattern of
+	// lighter and darker skin, freckles and moles) are a pure function of
+	// (Seed, identity) — the same in every split — while expression, pose,
+	// lighting, background, occluders and camera effects vary per image.
+	// 0 draws a new person for every image. Sample.Identity is 1 + the
+	// person's number (0 without identities).
+	Identities    int `yaml:"identities"`
+	FirstIdentity int `yaml:"first_identity"`
 }
 
 // DefaultSyntheticConfig is a 112 x 112 training distribution: yaw up to 80
@@ -121,6 +133,10 @@ func (c SyntheticConfig) Validate() error {
 		return bad("shape_std", c.ShapeStd, ">= 0")
 	case c.MaxComponents < 0:
 		return bad("max_components", c.MaxComponents, ">= 0")
+	case c.Identities < 0:
+		return bad("identities", c.Identities, ">= 0")
+	case c.FirstIdentity < 0:
+		return bad("first_identity", c.FirstIdentity, ">= 0")
 	case !finite(c.OccluderProb) || c.OccluderProb < 0 || c.OccluderProb > 1:
 		return bad("occluder_prob", c.OccluderProb, "in [0, 1]")
 	case !finite(c.LightJitter) || c.LightJitter < 0:
@@ -271,6 +287,60 @@ func (s *Synthetic) Config() SyntheticConfig { return s.cfg }
 // Split returns the split name.
 func (s *Synthetic) Split() string { return s.split }
 
+// identity returns the person shown by sample i, or -1 without identities.
+func (s *Synthetic) identity(i int) int {
+	if s.cfg.Identities <= 0 {
+		return -1
+	}
+	return s.cfg.FirstIdentity + i%s.cfg.Identities
+}
+
+// identityRNG returns stream k of person id's generator: a pure function
+// of (Seed, id, k), independent of the split.
+func (s *Synthetic) identityRNG(id int, k uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(mix64(s.cfg.Seed^0x1d3a7f), mix64(uint64(id)*8+k+0x5eed)))
+}
+
+// kind returns the component kind of basis vector d (identity when the
+// model does not say).
+func (s *Synthetic) kind(d int) bfm.ComponentKind {
+	if d < len(s.m.Components) && s.m.Components[d].Kind != "" {
+		return s.m.Components[d].Kind
+	}
+	return bfm.Identity
+}
+
+// identityPattern multiplies a person's albedo by a smooth pattern of
+// lighter and darker skin (a few broad Gaussian patches, +-25%) and adds
+// freckles and moles (small dark spots), placed on the mean shape's frontal
+// (x, y) so that they stay on the same skin whatever the pose and
+// expression. The pattern is not mirror-symmetric, as faces are not.
+func (s *Synthetic) identityPattern(rng *rand.Rand, col [][3]float64) {
+	m := s.m
+	w := s.meanWidth
+	type spot struct{ x, y, r, gain float64 }
+	var spots []spot
+	for n := 3 + rng.IntN(4); n > 0; n-- {
+		spots = append(spots, spot{(rng.Float64() - 0.5) * w, (rng.Float64() - 0.5) * 1.3 * w, (0.12 + 0.2*rng.Float64()) * w, 0.5 * (rng.Float64() - 0.5)})
+	}
+	for n := rng.IntN(12); n > 0; n-- {
+		spots = append(spots, spot{(rng.Float64() - 0.5) * w, (rng.Float64() - 0.5) * 1.3 * w, (0.008 + 0.02*rng.Float64()) * w, -0.45 - 0.4*rng.Float64()})
+	}
+	for v := range col {
+		x, y := m.Mean[3*v]-s.centre[0], m.Mean[3*v+1]-s.centre[1]
+		g := 1.0
+		for _, sp := range spots {
+			d2 := ((x-sp.x)*(x-sp.x) + (y-sp.y)*(y-sp.y)) / (sp.r * sp.r)
+			if d2 < 9 {
+				g *= 1 + sp.gain*math.Exp(-d2)
+			}
+		}
+		for k := range col[v] {
+			col[v][k] = min(max(col[v][k]*g, 0), 1)
+		}
+	}
+}
+
 // mix64 is the splitmix64 finaliser.
 func mix64(x uint64) uint64 {
 	x += 0x9e3779b97f4a7c15
@@ -308,15 +378,25 @@ func (s *Synthetic) SampleCamera(i int) ([]float64, Camera, error) {
 	if i < 0 || i >= s.cfg.Count {
 		return nil, Camera{}, fmt.Errorf("dataset: synthetic %s: index %d out of range [0, %d)", s.split, i, s.cfg.Count)
 	}
-	alpha, cam, _ := s.draw(s.rng(i))
+	alpha, cam, _ := s.draw(s.rng(i), s.identity(i))
 	return alpha, cam, nil
 }
 
-// draw makes the geometric draws of one sample, in a fixed order.
-func (s *Synthetic) draw(rng *rand.Rand) ([]float64, Camera, *rand.Rand) {
+// draw makes the geometric draws of one sample, in a fixed order. With
+// identities, the identity components come from the person's own
+// generator (identityRNG) and only the expression components from rng.
+func (s *Synthetic) draw(rng *rand.Rand, id int) ([]float64, Camera, *rand.Rand) {
 	c := s.cfg
 	alpha := make([]float64, s.d)
+	var idRNG *rand.Rand
+	if id >= 0 {
+		idRNG = s.identityRNG(id, 0)
+	}
 	for d := range alpha {
+		if idRNG != nil && s.kind(d) == bfm.Identity {
+			alpha[d] = idRNG.NormFloat64() * c.ShapeStd
+			continue
+		}
 		alpha[d] = rng.NormFloat64() * c.ShapeStd
 	}
 	u := func(a float64) float64 { return (2*rng.Float64() - 1) * a }
@@ -361,7 +441,7 @@ func (s *Synthetic) Sample(i int) (Sample, error) {
 	if i < 0 || i >= s.cfg.Count {
 		return Sample{}, fmt.Errorf("dataset: synthetic %s: index %d out of range [0, %d)", s.split, i, s.cfg.Count)
 	}
-	alpha, cam, rng := s.draw(s.rng(i))
+	alpha, cam, rng := s.draw(s.rng(i), s.identity(i))
 	return s.sampleWith(i, alpha, cam, rng)
 }
 
@@ -395,8 +475,15 @@ func (s *Synthetic) sampleWith(i int, alpha []float64, cam Camera, rng *rand.Ran
 		verts[v] = cam.Project(&r, [3]float64{shape[3*v], shape[3*v+1], shape[3*v+2]})
 	}
 
-	// Appearance: skin tone, features or model albedo, light.
-	s.colours(rng, col)
+	// Appearance: skin tone, features or model albedo (the person's own
+	// with identities), light.
+	id := s.identity(i)
+	if id >= 0 {
+		s.colours(s.identityRNG(id, 1), col)
+		s.identityPattern(s.identityRNG(id, 2), col)
+	} else {
+		s.colours(rng, col)
+	}
 	lx, ly := (2*rng.Float64()-1)*c.LightJitter, (2*rng.Float64()-1)*c.LightJitter
 	amb := 0.2 + 0.3*rng.Float64()
 	sh := Shading{Light: [3]float64{lx, ly, 1}, Ambient: amb, Diffuse: 1.05 - amb}
@@ -417,6 +504,7 @@ func (s *Synthetic) sampleWith(i int, alpha []float64, cam Camera, rng *rand.Ran
 		Landmarks: make(map[string]Landmarks, len(s.schemes)),
 		Pose:      &Pose{Yaw: cam.Pose.Yaw, Pitch: cam.Pose.Pitch, Roll: cam.Pose.Roll},
 		Shape:     alpha,
+		Identity:  id + 1,
 	}
 	tol := c.VisibilityTol * cam.S * s.meanWidth
 	box := Box{X0: math.Inf(1), Y0: math.Inf(1), X1: math.Inf(-1), Y1: math.Inf(-1)}
