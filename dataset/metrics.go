@@ -96,6 +96,9 @@ type Metrics struct {
 	Points float64 `json:"points"`
 	// CED is the cumulative error distribution at NME = 0, 0.1, ..., 10.
 	CED []CEDPoint `json:"ced"`
+	// Recognition holds the face verification scores of a recognition
+	// run (see Verify); absent otherwise.
+	Recognition *VerificationMetrics `json:"recognition,omitempty"`
 }
 
 // Evaluator accumulates per-image results; the zero value is ready to use.

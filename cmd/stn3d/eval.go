@@ -74,6 +74,25 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 	if met.PoseMAE != nil {
 		fmt.Fprintf(stdout, "pose MAE yaw %.2f  pitch %.2f  roll %.2f degrees\n", met.PoseMAE.Yaw, met.PoseMAE.Pitch, met.PoseMAE.Roll)
 	}
+	if r := met.Recognition; r != nil {
+		fmt.Fprintf(stdout, "verification: %d images of %d unseen people\n", r.Images, r.Identities)
+		for _, v := range []struct {
+			name string
+			set  dataset.VerificationSet
+		}{{"all pairs", r.All}, {fmt.Sprintf("yaw gap >= %g", r.MinYawGap), r.LargeYaw}} {
+			fmt.Fprintf(stdout, "  %-14s ROC AUC %.4f  TAR@FAR=1e-2 %s  TAR@FAR=1e-3 %s  (%d genuine, %d impostor pairs)\n",
+				v.name, v.set.AUC, fmtRate(v.set.TAR1e2), fmtRate(v.set.TAR1e3), v.set.Genuine, v.set.Impostor)
+		}
+		fmt.Fprintf(stdout, "  rank-1 identification %.4f (yaw gap >= %g: %s)\n", r.Rank1, r.MinYawGap, fmtRate(r.Rank1LargeYaw))
+	}
 	fmt.Fprintf(stdout, "written to %s\n", dir)
 	return nil
+}
+
+// fmtRate prints a rate or "-" when it is undefined.
+func fmtRate(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.4f", *v)
 }

@@ -29,6 +29,9 @@ type Config struct {
 	Optim     OptimSection     `yaml:"optim"`
 	Train     TrainSection     `yaml:"train"`
 	Eval      EvalSection      `yaml:"eval"`
+	// Recognition (off by default) adds face recognition: see
+	// RecognitionSection.
+	Recognition RecognitionSection `yaml:"recognition"`
 }
 
 // ModelSection chooses the morphable model and its geometry image.
@@ -208,7 +211,8 @@ func DefaultConfig() Config {
 		Train: TrainSection{Batch: 16, Steps: 2000, LogEvery: 20, ValEvery: 250,
 			CheckpointEvery: 250, KeepLast: 3, ValImages: 256, Out: "runs/default",
 			Float: "float32"},
-		Eval: EvalSection{Panels: 6, Batch: 16},
+		Eval:        EvalSection{Panels: 6, Batch: 16},
+		Recognition: recognitionDefaults(),
 	}
 }
 
@@ -548,6 +552,9 @@ func (c *Config) validate(file string, doc *yaml.Node) error {
 		}
 	} else if c.Data.Path == "" {
 		return bad("data.path", "data.kind %q needs data.path", c.Data.Kind)
+	}
+	if err := c.Recognition.validate(bad, c.Data.Kind); err != nil {
+		return err
 	}
 	if c.Optim.Schedule == "step" && c.Optim.StepEvery <= 0 {
 		return bad("optim.step_every", "the step schedule needs step_every > 0")

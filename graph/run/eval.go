@@ -251,6 +251,11 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (_ *dataset.Metr
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Recognition.enabled() {
+		if met.Recognition, err = EvaluateRecognition(ctx, net, cfg, env.Mesh); err != nil {
+			return nil, err
+		}
+	}
 	if opt.Out != "" {
 		if err := writeEvaluation(opt.Out, met, items, env.Grid); err != nil {
 			return nil, err

@@ -18,8 +18,9 @@ func NetworkConfigFrom(cfg Config) (graph.NetworkConfig, error) {
 		STN:          graph.STNOptions{TrainableBasis: cfg.STN.TrainableBasis},
 		Loss: graph.LossOptions{Weights: graph.LossWeights{Landmark: cfg.Loss.Landmark, Prior: cfg.Loss.Prior,
 			Symmetry: cfg.Loss.Symmetry, Siamese: cfg.Loss.Siamese}},
-		Scheme:     cfg.Model.Scheme,
-		ScaledBias: cfg.Optim.Solver == graph.SolverAdam,
+		Scheme:      cfg.Model.Scheme,
+		Recognition: recognitionOptions(cfg),
+		ScaledBias:  cfg.Optim.Solver == graph.SolverAdam,
 		Mults: map[string]graph.ParamMult{
 			graph.ThetaWeightName: {LR: cfg.Optim.HeadWeightLRMult, Decay: 1},
 			graph.ThetaBiasName:   {LR: cfg.Optim.HeadBiasLRMult, Decay: 0},

@@ -122,7 +122,11 @@ func Setup(cfg Config, log *slog.Logger) (*Env, error) {
 		if mesh == nil {
 			return nil, fmt.Errorf("data.kind synthetic needs a mesh model, but model.path %s is a saved grid", cfg.Model.Path)
 		}
-		tr, err := dataset.NewSynthetic(mesh, SyntheticConfigFrom(cfg, size, cfg.Data.TrainCount), "train")
+		tc := SyntheticConfigFrom(cfg, size, cfg.Data.TrainCount)
+		if cfg.Recognition.enabled() {
+			tc.Identities = cfg.Recognition.Identities // people 0..K-1: the identity classes
+		}
+		tr, err := dataset.NewSynthetic(mesh, tc, "train")
 		if err != nil {
 			return nil, err
 		}

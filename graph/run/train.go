@@ -265,7 +265,7 @@ func (t *trainer) step(step int) error {
 	if err != nil {
 		return fmt.Errorf("data at step %d: %w", step, err)
 	}
-	lv, err := t.net.Step(&graph.Batch{Images: b.Images, Landmarks: b.Landmarks, Weights: b.Weights})
+	lv, err := t.net.Step(&graph.Batch{Images: b.Images, Landmarks: b.Landmarks, Weights: b.Weights, Identities: b.Identities})
 	var nf *graph.NonFiniteError
 	if errors.As(err, &nf) {
 		stop := fmt.Errorf("step %d: %w; stopped, the last good checkpoint is %s", step+1, err, orNone(t.lastGood))
@@ -292,6 +292,9 @@ func (t *trainer) logProgress(done int, runStart time.Time) error {
 	rec := map[string]any{"step": done, "epoch": round3(epoch), "loss": avg.Total, "landmark": avg.Landmark,
 		"prior": avg.Prior, "symmetry": avg.Symmetry, "siamese": avg.Siamese, "grad_norm": avg.GradNorm,
 		"lr": t.res.Last.LR, "images_per_s": round3(ips), "elapsed_s": round3(time.Since(runStart).Seconds())}
+	if cfg.Recognition.enabled() {
+		rec["identity"] = avg.Identity
+	}
 	if err := t.metrics.Write(rec); err != nil {
 		return err
 	}
@@ -375,7 +378,7 @@ func (w *progressWindow) reset() { *w = progressWindow{start: time.Now()} }
 
 func (w *progressWindow) add(lv graph.LossValues, images int) {
 	w.sum = graph.LossValues{Total: w.sum.Total + lv.Total, Landmark: w.sum.Landmark + lv.Landmark,
-		Prior: w.sum.Prior + lv.Prior, Symmetry: w.sum.Symmetry + lv.Symmetry, Siamese: w.sum.Siamese + lv.Siamese,
+		Prior: w.sum.Prior + lv.Prior, Symmetry: w.sum.Symmetry + lv.Symmetry, Siamese: w.sum.Siamese + lv.Siamese, Identity: w.sum.Identity + lv.Identity,
 		GradNorm: w.sum.GradNorm + lv.GradNorm, LR: lv.LR}
 	w.steps++
 	w.images += images
@@ -386,7 +389,7 @@ func (w *progressWindow) mean() graph.LossValues {
 	s := 1 / float64(w.steps)
 	a := w.sum
 	return graph.LossValues{Total: a.Total * s, Landmark: a.Landmark * s, Prior: a.Prior * s, Symmetry: a.Symmetry * s,
-		Siamese: a.Siamese * s, GradNorm: a.GradNorm * s, LR: a.LR}
+		Siamese: a.Siamese * s, Identity: a.Identity * s, GradNorm: a.GradNorm * s, LR: a.LR}
 }
 
 // metricsLog appends one JSON object a line to metrics.jsonl.
