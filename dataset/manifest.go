@@ -164,6 +164,9 @@ func parseManifestJSONLine(s []byte, dir string) (Item, error) {
 	dec := json.NewDecoder(bytes.NewReader(s))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
+		if strings.HasPrefix(err.Error(), "json: ") {
+			return Item{}, err // encoding/json names itself already
+		}
 		return Item{}, fmt.Errorf("json: %w", err)
 	}
 	if dec.More() {

@@ -122,7 +122,7 @@ func TestMetricsEmptyBinsAndJSON(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	want := []string{"ced", "failure_rate", "images", "mean_error_px", "nme", "nme_all", "nme_bins", "per_landmark_px", "pose_mae_deg"}
+	want := []string{"ced", "failure_rate", "images", "mean_error_px", "nme", "nme_all", "nme_bins", "per_landmark_px", "pose_mae_deg", "skipped"}
 	if !reflect.DeepEqual(keys, want) {
 		t.Errorf("keys %v, want %v", keys, want)
 	}
