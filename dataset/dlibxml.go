@@ -63,8 +63,14 @@ func OpenDlibXML(path string) (*ItemSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dataset: open dlib xml: %w", err)
 	}
-	defer f.Close()
-	dec := xml.NewDecoder(bufio.NewReader(f))
+	defer f.Close() // read only
+	return parseDlibXML(f, path)
+}
+
+// parseDlibXML is OpenDlibXML on the XML read from r; path names the file
+// and its folder holds the images.
+func parseDlibXML(r io.Reader, path string) (*ItemSource, error) {
+	dec := xml.NewDecoder(bufio.NewReader(r))
 	dec.CharsetReader = xmlCharsetReader
 	var ds dlibDataset
 	if err := dec.Decode(&ds); err != nil {

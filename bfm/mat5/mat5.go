@@ -22,7 +22,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"unicode/utf16"
@@ -180,7 +179,7 @@ func ReadFile(path string) (*File, error) {
 		return nil, fmt.Errorf("mat5: %w", err)
 	}
 	defer fh.Close()
-	return Decode(fh, filepath.Base(path))
+	return Decode(fh, path)
 }
 
 // Decode decodes a MAT file from r; name is used in error messages.
