@@ -112,10 +112,9 @@ type trainer struct {
 	changes []ConfigChange
 }
 
-// newTrainer checks the run directory against opt.Resume and opt.Force,
-// removes what an interrupted run left half-written, and records the
-// resolved configuration in it. A directory holding anything of a run is
-// never overwritten without Resume or Force.
+// newTrainer checks the run directory against opt.Resume and opt.Force
+// and removes what an interrupted run left half-written. A directory
+// holding anything of a run is never overwritten without Resume or Force.
 func newTrainer(cfg Config, opt TrainOptions) (*trainer, error) {
 	t := &trainer{cfg: cfg, opt: opt, log: opt.Log, best: math.Inf(1), bad: map[int]bool{}}
 	if t.log == nil {
@@ -159,13 +158,6 @@ func newTrainer(cfg Config, opt TrainOptions) (*trainer, error) {
 		if err := t.checkResumeConfig(); err != nil {
 			return nil, err
 		}
-	}
-	cfgYAML, err := yaml.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	if err := atomicfile.WriteFile(t.dir.Config(), cfgYAML); err != nil {
-		return nil, err
 	}
 	t.res = TrainResult{Out: out, BestNME: t.best}
 	return t, nil
@@ -224,9 +216,6 @@ func (t *trainer) setup(ctx context.Context) error {
 	if t.env, err = setup(cfg, t.log, t.opt.MaxPixels); err != nil {
 		return err
 	}
-	if err := bfm.SaveGrid(t.dir.Grid(), t.env.Grid); err != nil {
-		return err
-	}
 	nc, err := NetworkConfigFrom(cfg)
 	if err != nil {
 		return err
@@ -256,6 +245,18 @@ func (t *trainer) setup(ctx context.Context) error {
 		Seed: cfg.Seed, Workers: cfg.Data.Workers, Prefetch: cfg.Data.Prefetch, Start: t.start,
 		HiddenWeight: float32(cfg.Loss.HiddenLandmark),
 	}); err != nil {
+		return err
+	}
+	// The run's files are written once everything is set up, so that a
+	// configuration that fails to set up leaves no run behind.
+	cfgYAML, err := yaml.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := atomicfile.WriteFile(t.dir.Config(), cfgYAML); err != nil {
+		return err
+	}
+	if err := bfm.SaveGrid(t.dir.Grid(), t.env.Grid); err != nil {
 		return err
 	}
 	if t.metrics, err = openMetricsLog(t.dir.Metrics()); err != nil {
