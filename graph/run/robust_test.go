@@ -170,11 +170,23 @@ func TestResumeRepairsAKilledRun(t *testing.T) {
 		t.Error("a refused resume rewrote config.yaml")
 	}
 	// Bookkeeping keys may change: logged and recorded. With Force,
-	// any key may, also recorded.
+	// any key may, also recorded. A resume at the last step prunes the
+	// checkpoints a kill left beyond train.keep_last.
+	extra, err := os.ReadFile(rd.Checkpoint(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rd.Checkpoint(2), extra, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	log, logs = logBuffer()
 	more := tinyConfig(t, append(slices.Clone(shortRun), "train.log_every=2", "data.workers=2")...)
-	if _, err := Train(ctx, more, TrainOptions{Out: killed, Resume: true, Log: log}); err != nil {
+	res, err = Train(ctx, more, TrainOptions{Out: killed, Resume: true, Log: log})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if all, _ := rd.Checkpoints(); len(all) != 2 || res.Steps != 6 {
+		t.Errorf("after a resume at the last step: checkpoints %v, steps %d", all, res.Steps)
 	}
 	if !strings.Contains(logs.String(), `msg="config changed on resume" key=data.workers old=1 new=2`) {
 		t.Errorf("log lacks the change of data.workers:\n%s", logs)

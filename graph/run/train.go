@@ -368,6 +368,7 @@ func (t *trainer) loop(ctx context.Context) (*TrainResult, error) {
 	res := &t.res
 	runStart := time.Now()
 	t.window.start = runStart
+	res.Steps = t.start
 	for step := t.start; step < cfg.Train.Steps; step++ {
 		if err := ctx.Err(); err != nil {
 			return res, t.stop(step, fmt.Errorf("interrupted at step %d: %w", step, err))
@@ -400,6 +401,9 @@ func (t *trainer) loop(ctx context.Context) (*TrainResult, error) {
 			}
 		}
 		res.Steps = done
+	}
+	if err := t.prune(); err != nil {
+		return res, err
 	}
 	res.Seconds = time.Since(runStart).Seconds()
 	if res.Seconds > 0 {
@@ -545,16 +549,26 @@ func (t *trainer) checkpoint(step int, isBest bool) error {
 		return err
 	}
 	ck.Step = step
-	p := t.dir.Checkpoint(step)
-	if err := graph.SaveCheckpoint(p, ck); err != nil {
-		return err
-	}
+	// best.ckpt first: a run killed between the two writes resumes from
+	// an earlier step checkpoint and writes both again, while the other
+	// order would leave a stale best.ckpt beside the step's checkpoint.
 	if isBest {
 		if err := graph.SaveCheckpoint(t.dir.Best(), ck); err != nil {
 			return err
 		}
 	}
+	p := t.dir.Checkpoint(step)
+	if err := graph.SaveCheckpoint(p, ck); err != nil {
+		return err
+	}
 	t.lastGood, t.lastStep = p, step
+	return t.prune()
+}
+
+// prune removes all but the newest train.keep_last step checkpoints. It
+// runs after every checkpoint and at the end of the run (a run killed
+// before pruning and resumed at its last step prunes there).
+func (t *trainer) prune() error {
 	all, err := t.dir.Checkpoints()
 	if err != nil {
 		return err
