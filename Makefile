@@ -36,7 +36,7 @@ train: build
 	./$(BIN) train --config configs/default.yaml --out runs/default
 
 eval: build
-	./$(BIN) eval --config configs/default.yaml --checkpoint runs/default --split val
+	./$(BIN) eval --config configs/default.yaml --checkpoint runs/default --split val --force
 
 test: lint
 	$(GO) test -count=1 -timeout 60m $(GOFLAGS_TAGS) $(PKGS)

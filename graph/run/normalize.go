@@ -176,9 +176,9 @@ func CollectImages(inputs []string) ([]string, []NormalizeFailure) {
 // Normalize's outputs (isNormalizeOutput), so that a second run does not
 // take the first one's outputs for photographs.
 func collectImages(inputs []string, out string) ([]string, []NormalizeFailure) {
-	var outInfo os.FileInfo
-	if out != "" {
-		outInfo, _ = os.Stat(out) // absent: nothing to leave out
+	var outInfo os.FileInfo // nil when out is absent: nothing to leave out
+	if st, err := os.Stat(out); out != "" && err == nil {
+		outInfo = st
 	}
 	isOut := func(p string) bool {
 		if outInfo == nil {

@@ -49,8 +49,8 @@ func isRunFile(base string) bool {
 	case RunConfigFile, RunGridFile, RunMetricsFile, RunBestFile:
 		return true
 	}
-	ok, _ := filepath.Match("ckpt-*.ckpt", base)
-	return ok
+	ok, err := filepath.Match("ckpt-*.ckpt", base)
+	return err == nil && ok
 }
 
 // baseNames returns the base names of paths, for messages.
