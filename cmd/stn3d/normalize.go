@@ -15,7 +15,7 @@ import (
 )
 
 const normalizeUsage = `usage: stn3d normalize --checkpoint FILE|DIR --out DIR [--config FILE] [--fill] [--force]
-                       [--batch N] [--margin F] [--box x0,y0,x1,y1] INPUT...
+                       [--batch N] [--margin F] [--box x0,y0,x1,y1] [--max-pixels N] INPUT...
 
 Applies a trained model to photographs (INPUT: image files, or folders walked
 for .jpg/.jpeg/.png/.ppm/.pgm/.pnm) and writes per image STEM_texture.png,
