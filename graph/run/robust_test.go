@@ -397,6 +397,16 @@ func TestTrainSkipsBadSamples(t *testing.T) {
 	if len(all) != 1 || res.Steps != 1 || all[0] != RunDir(out2).Checkpoint(1) || !strings.HasSuffix(err.Error(), "(resume from "+all[0]+")") {
 		t.Errorf("checkpoints %v after the stop at step %d: %v", all, res.Steps, err)
 	}
+	// Resumed with the first run's fraction, it ends as the first run did
+	// (the batch it stopped at is counted once).
+	if _, err := Train(ctx, cfg, TrainOptions{Out: out2, Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	got := metricsRecords(t, RunDir(out2).Metrics())
+	if len(got) != 4 || got[0]["config_changed"] == nil || !reflect.DeepEqual(got[1:], recs) {
+		t.Errorf("resumed run's metrics:\n%v\nuninterrupted:\n%v", got, recs)
+	}
+	sameParams(t, RunDir(out2).Checkpoint(8), RunDir(out).Checkpoint(8))
 }
 
 // evalManifest writes a manifest of 7 lines over normRun's model: two

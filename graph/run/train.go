@@ -450,17 +450,30 @@ func (t *trainer) step(step int) error {
 
 // noteSkipped logs and counts the samples the batcher replaced in the
 // batch of step, and fails once more than data.max_bad_fraction of the
-// training samples are bad.
+// training samples are bad. A failing batch is not counted: the run stops
+// before training on it, and a resume (with a higher fraction) meets it
+// again.
 func (t *trainer) noteSkipped(step int, skipped []dataset.SkippedSample) error {
+	if len(skipped) == 0 {
+		return nil
+	}
+	bad := len(t.bad)
+	seen := map[int]bool{}
 	for _, s := range skipped {
 		t.log.Warn("bad training sample skipped", "step", step+1, "index", s.Index, "error", s.Err)
-		t.window.Skipped++
+		if !t.bad[s.Index] && !seen[s.Index] {
+			seen[s.Index] = true
+			bad++
+		}
+	}
+	if n := t.env.Train.Len(); float64(bad) > t.cfg.Data.MaxBadFraction*float64(n) {
+		return fmt.Errorf("data at step %d: %d of the %d training samples are bad, more than data.max_bad_fraction = %v of them; the last: %w",
+			step, bad, n, t.cfg.Data.MaxBadFraction, skipped[len(skipped)-1].Err)
+	}
+	for _, s := range skipped {
 		t.bad[s.Index] = true
 	}
-	if n := t.env.Train.Len(); len(skipped) > 0 && float64(len(t.bad)) > t.cfg.Data.MaxBadFraction*float64(n) {
-		return fmt.Errorf("data at step %d: %d of the %d training samples are bad, more than data.max_bad_fraction = %v of them; the last: %w",
-			step, len(t.bad), n, t.cfg.Data.MaxBadFraction, skipped[len(skipped)-1].Err)
-	}
+	t.window.Skipped += len(skipped)
 	return nil
 }
 
