@@ -210,6 +210,48 @@ func TestResumeRepairsAKilledRun(t *testing.T) {
 	}
 }
 
+// cancelAt cancels a context when the progress lines reach a step.
+type cancelAt struct {
+	line   string
+	cancel context.CancelFunc
+}
+
+func (c cancelAt) Write(p []byte) (int, error) {
+	if strings.HasPrefix(string(p), c.line) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+// TestInterruptSavesAndResumes: an interrupted run (Ctrl-C) saves a
+// checkpoint of the steps done, and resumed from it ends as an
+// uninterrupted run does.
+func TestInterruptSavesAndResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains twice; skipped with -short")
+	}
+	cfg := tinyConfig(t, append(slices.Clone(shortRun), "train.checkpoint_every=100", "train.log_every=2")...)
+	dir := t.TempDir()
+	whole, cut := filepath.Join(dir, "whole"), filepath.Join(dir, "cut")
+	if _, err := Train(context.Background(), cfg, TrainOptions{Out: whole}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := Train(ctx, cfg, TrainOptions{Out: cut, Progress: cancelAt{"step 2/6", cancel}})
+	ck := RunDir(cut).Checkpoint(2)
+	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "interrupted at step 2: context canceled (resume from "+ck+")") {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	if _, err := Train(context.Background(), cfg, TrainOptions{Out: cut, Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	sameParams(t, RunDir(cut).Checkpoint(6), RunDir(whole).Checkpoint(6))
+	if got, want := metricsRecords(t, RunDir(cut).Metrics()), metricsRecords(t, RunDir(whole).Metrics()); len(want) != 4 || !reflect.DeepEqual(got, want) {
+		t.Errorf("metrics after the interrupt:\n%v\nuninterrupted:\n%v", got, want)
+	}
+}
+
 // TestRunFolderGuard: a folder holding any file of a run is refused
 // without Resume or Force (before anything is written), Force starts it
 // again, and Resume needs a run. Files are written 0644 minus the umask.

@@ -378,6 +378,9 @@ func (t *trainer) loop(ctx context.Context) (*TrainResult, error) {
 			if errors.As(err, &nf) {
 				return res, err
 			}
+			if cerr := ctx.Err(); cerr != nil { // the batcher saw it first
+				err = fmt.Errorf("interrupted at step %d: %w", step, cerr)
+			}
 			return res, t.stop(step, err)
 		}
 		done := step + 1
