@@ -15,7 +15,7 @@ GOFLAGS_TAGS := $(if $(TAGS),-tags $(TAGS),)
 # heap from overshooting on 24 GiB machines.
 export GOMEMLIMIT ?= 8GiB
 
-.PHONY: all build test test-short bench lint fmt vet train eval cuda clean help
+.PHONY: all build test test-short bench lint fmt vet train eval cuda clean help fuzz killtest
 
 all: lint test build
 
@@ -26,6 +26,8 @@ help:
 	@echo "make test    - go vet + all tests (the CI command)"
 	@echo "make bench   - benchmarks of every op, the STN and a training step"
 	@echo "make lint    - gofmt + go vet + errcheck + the atomic-writer check"
+	@echo "make fuzz    - every reader's fuzz target for FUZZTIME each (default $(FUZZTIME))"
+	@echo "make killtest - SIGKILL a tiny training run 20 times, resume, compare with an uninterrupted run"
 
 build:
 	$(GO) build $(GOFLAGS_TAGS) -o $(BIN) ./cmd/stn3d
@@ -34,7 +36,7 @@ train: build
 	./$(BIN) train --config configs/default.yaml --out runs/default
 
 eval: build
-	./$(BIN) eval --config configs/default.yaml --checkpoint runs/default --split val
+	./$(BIN) eval --config configs/default.yaml --checkpoint runs/default --split val --force
 
 test: lint
 	$(GO) test -count=1 -timeout 60m $(GOFLAGS_TAGS) $(PKGS)
@@ -60,6 +62,31 @@ lint: $(ERRCHECK)
 	@out=$$(grep -rn --include='*.go' -E 'os\.(Create|WriteFile)\(|os\.OpenFile\(' . | grep -v '_test\.go:' \
 		| grep -v -e '^./internal/atomicfile/' -e '^./graph/run/train.go:.*metrics log' ); \
 	if [ -n "$$out" ]; then echo "write files through internal/atomicfile:"; echo "$$out"; exit 1; fi
+
+# Fuzz targets of every reader of user files, PACKAGE:TARGET, one at a time
+# (go test -fuzz takes one target per run). New inputs that fail are saved
+# under PACKAGE/testdata/fuzz/TARGET/ and then run by every `go test`.
+FUZZTIME ?= 30s
+FUZZFLAGS ?=
+FUZZ_TARGETS := \
+	./dataset:FuzzDecodeImage ./dataset:FuzzParsePTS ./dataset:FuzzReadLJSON \
+	./dataset:FuzzDlibXML ./dataset:FuzzManifestJSONL ./dataset:FuzzManifestCSV \
+	./dataset:FuzzAFLWRows \
+	./bfm:FuzzReadOBJ ./bfm:FuzzReadANL ./bfm:FuzzLoadGrid ./bfm:FuzzReadEOS \
+	./bfm:FuzzReadBFM2017 ./bfm/mat5:FuzzDecode ./bfm/hdf5:FuzzOpen \
+	./graph:FuzzDecodeWeights ./graph:FuzzDecodeCheckpoint \
+	./graph/run:FuzzParseConfig
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$fn in $$pkg for $(FUZZTIME)"; \
+		$(GO) test $(GOFLAGS_TAGS) -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $$pkg || exit 1; \
+	done
+
+# Kill test (not part of `make test`: minutes): scripts/killtest.sh.
+KILLS ?= 20
+killtest: build
+	KILLS=$(KILLS) BIN=$(BIN) scripts/killtest.sh
 
 $(ERRCHECK):
 	$(GO) install github.com/kisielk/errcheck@$(ERRCHECK_VERSION)

@@ -1,6 +1,7 @@
 package bfm
 
 import (
+	"fmt"
 	"math"
 	"sort"
 )
@@ -30,6 +31,11 @@ func Info(path string) (*Summary, error) {
 	m, err := Load(path)
 	if err != nil {
 		return nil, err
+	}
+	for i, x := range m.Mean {
+		if !finite(x) {
+			return nil, formatErr(path, -1, fmt.Sprintf("vertex %d", i/3), "finite coordinates", "%v", x)
+		}
 	}
 	s := Summarize(m)
 	s.Path = path

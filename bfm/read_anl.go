@@ -17,6 +17,11 @@ func ReadANL(path string) ([]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bfm: reading landmark indices: %w", err)
 	}
+	return parseANL(b, path)
+}
+
+// parseANL is ReadANL on the file's bytes; path names it in errors.
+func parseANL(b []byte, path string) ([]int, error) {
 	var out []int
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	line := 0

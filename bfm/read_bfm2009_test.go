@@ -52,7 +52,7 @@ func TestReadBFM2009Fixtures(t *testing.T) {
 
 func TestReadBFM2009Errors(t *testing.T) {
 	_, err := ReadBFM2009("testdata/bad_bfm2009_noev.mat")
-	want := `bfm: BFM 2009 model: mat5: bad_bfm2009_noev.mat has no variable "shapeEV" (it holds: segbin, shapeMU, shapePC, texEV, texMU, texPC, tl)`
+	want := `bfm: BFM 2009 model: mat5: testdata/bad_bfm2009_noev.mat has no variable "shapeEV" (it holds: segbin, shapeMU, shapePC, texEV, texMU, texPC, tl)`
 	if err == nil || err.Error() != want {
 		t.Errorf("got  %v\nwant %s", err, want)
 	}
@@ -73,7 +73,7 @@ func TestReadUVMATReal(t *testing.T) {
 		t.Errorf("len %d, first %v, last %v", len(uv), uv[0], uv[len(uv)-1])
 	}
 	if _, err := ReadUVMAT("testdata/mat_tddfa_map.mat"); err == nil ||
-		err.Error() != `bfm: UV map: mat5: mat_tddfa_map.mat has no variable "UV" (it holds: map_tddfa_to_basel)` {
+		err.Error() != `bfm: UV map: mat5: testdata/mat_tddfa_map.mat has no variable "UV" (it holds: map_tddfa_to_basel)` {
 		t.Errorf("no UV: %v", err)
 	}
 }
@@ -108,7 +108,7 @@ func TestReadTDDFAExpressionFixture(t *testing.T) {
 	}
 	// The expression file is not a map.
 	_, err = ReadTDDFAExpression("testdata/mat_tddfa_map.mat", "testdata/mat_tddfa_map.mat", 40)
-	if err == nil || err.Error() != `bfm: 3DDFA expression model: mat5: mat_tddfa_map.mat has no variable "mu_exp" (it holds: map_tddfa_to_basel)` {
+	if err == nil || err.Error() != `bfm: 3DDFA expression model: mat5: testdata/mat_tddfa_map.mat has no variable "mu_exp" (it holds: map_tddfa_to_basel)` {
 		t.Errorf("wrong file: %v", err)
 	}
 }

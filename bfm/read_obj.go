@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,11 +21,19 @@ import (
 // every vertex gets a vt from some face corner and all its corners agree
 // (otherwise UV is nil). The unit is unknown ("unit"). Other statements
 // (vn, o, g, s, usemtl, mtllib) are ignored.
+//
+// Coordinates, colours and texture coordinates must be finite numbers
+// (NaN or Inf is an error naming the file and line).
 func ReadOBJ(path string) (*Model, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("bfm: reading OBJ: %w", err)
 	}
+	return parseOBJ(b, path)
+}
+
+// parseOBJ is ReadOBJ on the file's bytes; path names it in errors.
+func parseOBJ(b []byte, path string) (*Model, error) {
 	var (
 		pos     []float64
 		cols    [][3]float64
@@ -55,8 +64,8 @@ func ReadOBJ(path string) (*Model, error) {
 			var xs [6]float64
 			for i := 1; i < len(fs); i++ {
 				x, err := strconv.ParseFloat(fs[i], 64)
-				if err != nil {
-					return nil, formatErr(path, -1, field, "a number", "%q", fs[i])
+				if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+					return nil, formatErr(path, -1, field, "a finite number", "%q", fs[i])
 				}
 				xs[i-1] = x
 			}
@@ -72,8 +81,8 @@ func ReadOBJ(path string) (*Model, error) {
 			}
 			u, err1 := strconv.ParseFloat(fs[1], 64)
 			v, err2 := strconv.ParseFloat(fs[2], 64)
-			if err1 != nil || err2 != nil {
-				return nil, formatErr(path, -1, field, "vt u v with numbers", "%q", s)
+			if err1 != nil || err2 != nil || !finite(u) || !finite(v) {
+				return nil, formatErr(path, -1, field, "vt u v with finite numbers", "%q", s)
 			}
 			vts = append(vts, [2]float64{u, v})
 		case "f":
@@ -163,3 +172,6 @@ func objIndex(s string, n int) (int, error) {
 	}
 	return 0, fmt.Errorf("index %d out of range", i)
 }
+
+// finite reports whether x is neither NaN nor infinite.
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

@@ -3,6 +3,7 @@ package bfm
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -64,6 +65,24 @@ func TestReadOBJErrors(t *testing.T) {
 	want := `bfm: testdata/bad_obj_index.obj: line 4: expected a vertex index in [1, 3] or [-3, -1], found "7"`
 	if err == nil || err.Error() != want {
 		t.Errorf("got  %v\nwant %s", err, want)
+	}
+	// NaN and Inf are refused with the file and line (a NaN vertex got
+	// through and broke "model info"'s JSON without naming the file).
+	for _, c := range []struct{ text, want string }{
+		{"v 0 0 0\nv 1 NaN 0\n", `line 2: expected a finite number, found "NaN"`},
+		{"v 0 0 0 1 1 inf\n", `line 1: expected a finite number, found "inf"`},
+		{"v 0 0 0\nvt 0 -Inf\n", `line 2: expected vt u v with finite numbers, found "vt 0 -Inf"`},
+	} {
+		p := filepath.Join(t.TempDir(), "nan.obj")
+		if err := os.WriteFile(p, []byte(c.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadOBJ(p); err == nil || err.Error() != "bfm: "+p+": "+c.want {
+			t.Errorf("%q: %v, want %q", c.text, err, c.want)
+		}
+		if _, err := Info(p); err == nil || !strings.HasPrefix(err.Error(), "bfm: "+p+": line ") {
+			t.Errorf("Info %q: %v", c.text, err)
+		}
 	}
 	p := filepath.Join(t.TempDir(), "empty.obj")
 	os.WriteFile(p, []byte("# nothing\n"), 0o644)

@@ -183,7 +183,9 @@ func (af *aflwFaces) readFaceRects(db *sql.DB) error {
 		if f == nil || f.box != nil {
 			return
 		}
-		if !allFinite(v[:]) || v[2].Float64 <= 0 || v[3].Float64 <= 0 {
+		if !allFinite(v[:]) || v[2].Float64 <= 0 || v[3].Float64 <= 0 ||
+			!(v[0].Float64+v[2].Float64 > v[0].Float64) || !isFinite(v[0].Float64+v[2].Float64) ||
+			!(v[1].Float64+v[3].Float64 > v[1].Float64) || !isFinite(v[1].Float64+v[3].Float64) {
 			f.problem = fmt.Errorf("facerect x, y, w, h = %s, %s, %s, %s: want finite numbers, w and h > 0", nullStr(v[0]), nullStr(v[1]), nullStr(v[2]), nullStr(v[3]))
 			return
 		}
@@ -248,6 +250,11 @@ func (af *aflwFaces) source(sqlitePath, imageDir, unit string) *AFLWSource {
 		}
 		if f.pose != nil {
 			it.Pose = &Pose{Roll: -f.pose[0] * toDeg, Pitch: f.pose[1] * toDeg, Yaw: f.pose[2] * toDeg}
+			if !isFinite(it.Pose.Roll) || !isFinite(it.Pose.Pitch) || !isFinite(it.Pose.Yaw) {
+				src.Skipped = append(src.Skipped, fmt.Errorf("dataset: %s: face_id %d: facepose roll, pitch, yaw = %g, %g, %g %s: not finite in degrees",
+					sqlitePath, f.id, f.pose[0], f.pose[1], f.pose[2], unit))
+				continue
+			}
 		}
 		src.Items = append(src.Items, it)
 	}

@@ -10,6 +10,10 @@ import (
 	"github.com/stn3d/stn3d/bfm"
 )
 
+// MaxCropSide is the largest side of the square CropSample cuts (before
+// resizing): 16384 px, 1 GiB of RGBA.
+const MaxCropSide = 16384
+
 // CropOptions configures CropSample.
 type CropOptions struct {
 	// Size is the side of the output image in pixels (the localiser's input,
@@ -138,21 +142,33 @@ func CropSample(s Sample, opt CropOptions) (Sample, CropTransform, error) {
 		return Sample{}, CropTransform{}, fmt.Errorf("dataset: crop %q: face box %+v is not finite", s.Name, fb)
 	}
 	bounds := s.Image.Bounds()
+	// Sizes and positions are checked as floats, before any conversion to
+	// int: a coordinate of 1e19 would overflow it.
 	l := max(fb.W(), fb.H()) + 1
-	side := int(math.Ceil(l * (1 + 2*opt.Margin)))
-	maxSide := 4 * max(bounds.Dx(), bounds.Dy())
-	if side > maxSide {
-		return Sample{}, CropTransform{}, fmt.Errorf("dataset: crop %q: square side %d px is more than 4 times the %dx%d image", s.Name, side, bounds.Dx(), bounds.Dy())
+	sideF := math.Ceil(l * (1 + 2*opt.Margin))
+	maxSide := min(4*max(bounds.Dx(), bounds.Dy()), MaxCropSide)
+	if !(sideF <= float64(maxSide)) {
+		return Sample{}, CropTransform{}, fmt.Errorf("dataset: crop %q: face box %.6g,%.6g,%.6g,%.6g needs a square of side %.6g px, more than %d (4 times the %dx%d image, at most %d)",
+			s.Name, fb.X0, fb.Y0, fb.X1, fb.Y1, sideF, maxSide, bounds.Dx(), bounds.Dy(), MaxCropSide)
 	}
+	side := int(sideF)
 	cx, cy := (fb.X0+fb.X1)/2, (fb.Y0+fb.Y1)/2
 	if fromLandmarks {
 		cy -= opt.LandmarkOffsetY * l
 	}
 	// Pixel x covers [x-0.5, x+0.5]; centre the square's edges on (cx, cy).
-	x0 := int(math.Round(cx + 0.5 - float64(side)/2))
-	y0 := int(math.Round(cy + 0.5 - float64(side)/2))
+	fx0 := math.Round(cx + 0.5 - float64(side)/2)
+	fy0 := math.Round(cy + 0.5 - float64(side)/2)
+	if !(fx0 < float64(bounds.Max.X) && fx0+float64(side) > float64(bounds.Min.X) &&
+		fy0 < float64(bounds.Max.Y) && fy0+float64(side) > float64(bounds.Min.Y)) {
+		return Sample{}, CropTransform{}, fmt.Errorf("dataset: crop %q: face box %.6g,%.6g,%.6g,%.6g lies outside the %dx%d image",
+			s.Name, fb.X0, fb.Y0, fb.X1, fb.Y1, bounds.Dx(), bounds.Dy())
+	}
+	x0, y0 := int(fx0), int(fy0)
 	region := image.Rect(x0, y0, x0+side, y0+side)
 
+	release := decodeBudget.acquire(int64(side) * int64(side))
+	defer release()
 	sq := image.NewRGBA(image.Rect(0, 0, side, side))
 	for i := 3; i < len(sq.Pix); i += 4 {
 		sq.Pix[i] = 255 // opaque black padding

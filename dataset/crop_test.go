@@ -133,7 +133,16 @@ func TestCropErrors(t *testing.T) {
 		{Sample{Name: "c", Image: img}, CropOptions{Size: 0}, `dataset: crop "c": size 0, want 1..16384`},
 		{Sample{Name: "d", Image: img}, CropOptions{Size: 8, Margin: -1}, `dataset: crop "d": margin -1, want 0..10`},
 		{Sample{Name: "e"}, CropOptions{Size: 8}, `dataset: crop "e": sample has no image`},
-		{Sample{Name: "f", Image: img, Box: &Box{0, 0, 1000, 1000}}, CropOptions{Size: 8}, `dataset: crop "f": square side 1001 px is more than 4 times the 10x10 image`},
+		{Sample{Name: "f", Image: img, Box: &Box{0, 0, 1000, 1000}}, CropOptions{Size: 8}, `dataset: crop "f": face box 0,0,1000,1000 needs a square of side 1001 px, more than 40 (4 times the 10x10 image, at most 16384)`},
+		// A coordinate of 1e19 overflowed int and passed the size check
+		// (then image.NewRGBA panicked).
+		{Sample{Name: "h", Image: img, Landmarks: map[string]Landmarks{"x": {Points: [][2]float64{{1, 1}, {1e19, 5}}}}}, CropOptions{Size: 8, Margin: 0.45},
+			`dataset: crop "h": face box 1,1,1e+19,5 needs a square of side 1.9e+19 px, more than 40 (4 times the 10x10 image, at most 16384)`},
+		{Sample{Name: "i", Image: img, Landmarks: map[string]Landmarks{"x": {Points: [][2]float64{{1e19, 1e19}, {1e19, 1e19}}}}}, CropOptions{Size: 8},
+			`dataset: crop "i": face box 1e+19,1e+19,1e+19,1e+19 lies outside the 10x10 image`},
+		{Sample{Name: "j", Image: img, Box: &Box{-30, 2, -20, 8}}, CropOptions{Size: 8}, `dataset: crop "j": face box -30,2,-20,8 lies outside the 10x10 image`},
+		{Sample{Name: "k", Image: image.NewRGBA(image.Rect(0, 0, 5000, 1)), Box: &Box{0, 0, 4999, 17000}}, CropOptions{Size: 8},
+			`dataset: crop "k": face box 0,0,4999,17000 needs a square of side 17001 px, more than 16384 (4 times the 5000x1 image, at most 16384)`},
 		{Sample{Name: "g", Image: img, Box: &Box{0, 0, math.NaN(), 1}}, CropOptions{Size: 8}, `dataset: crop "g": face box {X0:0 Y0:0 X1:NaN Y1:1} is not finite`},
 	}
 	for _, c := range cases {

@@ -63,8 +63,14 @@ func OpenDlibXML(path string) (*ItemSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dataset: open dlib xml: %w", err)
 	}
-	defer f.Close()
-	dec := xml.NewDecoder(bufio.NewReader(f))
+	defer f.Close() // read only
+	return parseDlibXML(f, path)
+}
+
+// parseDlibXML is OpenDlibXML on the XML read from r; path names the file
+// and its folder holds the images.
+func parseDlibXML(r io.Reader, path string) (*ItemSource, error) {
+	dec := xml.NewDecoder(bufio.NewReader(r))
 	dec.CharsetReader = xmlCharsetReader
 	var ds dlibDataset
 	if err := dec.Decode(&ds); err != nil {
@@ -111,6 +117,9 @@ func dlibBoxItem(b dlibBox, imgPath string) (Item, error) {
 		return Item{}, fmt.Errorf("box size %gx%g: want positive width and height", v[2], v[3])
 	}
 	it := Item{ImagePath: imgPath, Box: &Box{X0: v[1], Y0: v[0], X1: v[1] + v[2], Y1: v[0] + v[3]}}
+	if b := it.Box; !isFinite(b.X1) || !isFinite(b.Y1) || !(b.X1 > b.X0) || !(b.Y1 > b.Y0) {
+		return Item{}, fmt.Errorf("box left+width, top+height = %g, %g: want finite numbers beyond left, top", b.X1, b.Y1)
+	}
 	if len(b.Parts) == 0 {
 		return it, nil
 	}

@@ -9,6 +9,7 @@ import (
 	_ "image/jpeg" // registers JPEG (baseline, progressive, grey, CMYK/YCCK)
 	_ "image/png"  // registers PNG (1..16 bit, grey, palette, alpha)
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,10 +17,40 @@ import (
 	"strings"
 )
 
-// DefaultMaxPixels is the largest image LoadImage accepts (100 megapixels);
-// a larger width x height in the header is refused before any pixel memory
-// is allocated.
-const DefaultMaxPixels = 100_000_000
+// DefaultMaxPixels is the largest image LoadImage accepts (40 megapixels,
+// e.g. 7746x5164); a larger width x height in the header is refused with an
+// ErrImageTooLarge error before any pixel memory is allocated. Decoding
+// holds about 8 bytes a pixel (the decoder's image and its RGBA copy), so
+// one image at the limit takes about 320 MB; see DecodeBudgetPixels for
+// how many decode at once.
+const DefaultMaxPixels = 40_000_000
+
+// ErrImageTooLarge is matched (errors.Is) by the error of an image whose
+// header declares more pixels than the limit.
+var ErrImageTooLarge = errors.New("image exceeds the pixel limit")
+
+// TooLargeError is an image refused for its size before decoding.
+type TooLargeError struct {
+	Format string
+	// W and H are the declared width and height, Limit the pixel limit.
+	W, H, Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	if e.H > 0 && e.W <= math.MaxInt64/e.H {
+		return fmt.Sprintf("%s image is %dx%d = %d pixels, more than the limit %d", e.Format, e.W, e.H, e.W*e.H, e.Limit)
+	}
+	return fmt.Sprintf("%s image is %dx%d pixels, more than the limit %d", e.Format, e.W, e.H, e.Limit)
+}
+
+// Is makes errors.Is(err, ErrImageTooLarge) true.
+func (e *TooLargeError) Is(target error) bool { return target == ErrImageTooLarge }
+
+// tooLarge reports whether a w x h image has more than limit pixels,
+// without overflowing.
+func tooLarge(w, h, limit int64) bool {
+	return w > limit || h > limit || (h > 0 && w > limit/h)
+}
 
 // imageExtensions are the file extensions (lower case) of the formats
 // DecodeImage reads: JPEG, PNG and Netpbm (.pnm may hold any of P2, P3, P5
@@ -100,9 +131,11 @@ func DecodeImage(data []byte, maxPixels int64) (*image.RGBA, error) {
 	if w <= 0 || h <= 0 {
 		return nil, fmt.Errorf("%s image has size %dx%d, want positive", format, w, h)
 	}
-	if int64(w) > maxPixels || int64(h) > maxPixels || int64(w)*int64(h) > maxPixels {
-		return nil, fmt.Errorf("%s image is %dx%d = %d pixels, more than the limit %d", format, w, h, int64(w)*int64(h), maxPixels)
+	if tooLarge(int64(w), int64(h), maxPixels) {
+		return nil, &TooLargeError{Format: format, W: int64(w), H: int64(h), Limit: maxPixels}
 	}
+	release := decodeBudget.acquire(int64(w) * int64(h))
+	defer release()
 	var (
 		img image.Image
 		err error

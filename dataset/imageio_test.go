@@ -3,6 +3,7 @@ package dataset
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -242,8 +243,14 @@ func TestLoadImageErrors(t *testing.T) {
 		{"truncated.jpg", good[:len(good)/2], "decoding jpeg: invalid JPEG format: short Huffman data"},
 		{"corrupt.jpg", corrupt, "decoding jpeg:"},
 		{"garbage.png", []byte("hello, not an image"), "reading header: image: unknown format"},
-		{"huge.png", pngWithSize(20000, 20000), "png image is 20000x20000 = 400000000 pixels, more than the limit 100000000"},
-		{"huge.ppm", []byte("P6 200000 1000 255\n"), "pnm image is 200000x1000 = 200000000 pixels, more than the limit 100000000"},
+		{"huge.png", pngWithSize(20000, 20000), "png image is 20000x20000 = 400000000 pixels, more than the limit 40000000"},
+		// 10000x10000 (a 97 KB PNG) took 1.1 GB to decode under the old
+		// 100-megapixel default.
+		{"10k.png", pngWithSize(10000, 10000), "png image is 10000x10000 = 100000000 pixels, more than the limit 40000000"},
+		{"huge.ppm", []byte("P6 200000 1000 255\n"), "pnm image is 200000x1000 = 200000000 pixels, more than the limit 40000000"},
+		// The product overflowed int64 in the message.
+		{"overflow.ppm", []byte("P6 9223372036854775807 9223372036854775807 255\n"), "pnm image is 9223372036854775807x9223372036854775807 pixels, more than the limit 40000000"},
+		{"overflow2.ppm", []byte("P6 4294967296 4294967296 255\n"), "pnm image is 4294967296x4294967296 pixels, more than the limit 40000000"},
 		{"short.ppm", []byte("P6 2 2 255\n\x01\x02"), "netpbm raster has 2 bytes, want 12: unexpected EOF"},
 		{"badmax.pgm", []byte("P5 1 1 70000\n\x00\x00\x00"), "netpbm maxval 70000: want 1..65535"},
 		{"badw.pgm", []byte("P5 x 1 255\n\x00"), `netpbm header width "x": want a positive integer`},
@@ -260,6 +267,9 @@ func TestLoadImageErrors(t *testing.T) {
 		prefix := "dataset: load image " + p + ": "
 		if !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %q, want prefix %q and %q", c.name, err, prefix, c.want)
+		}
+		if big := strings.Contains(c.want, "more than the limit"); errors.Is(err, ErrImageTooLarge) != big {
+			t.Errorf("%s: errors.Is(%v, ErrImageTooLarge) = %v, want %v", c.name, err, !big, big)
 		}
 	}
 	// The limit is configurable.

@@ -40,6 +40,11 @@ func ReadLJSON(path, group string) (lm Landmarks, scheme string, err error) {
 	if err != nil {
 		return Landmarks{}, "", fmt.Errorf("dataset: read ljson: %w", err)
 	}
+	return ParseLJSON(data, path, group)
+}
+
+// ParseLJSON is ReadLJSON on the file's bytes; path names it in errors.
+func ParseLJSON(data []byte, path, group string) (lm Landmarks, scheme string, err error) {
 	var f ljsonFile
 	if err := json.Unmarshal(data, &f); err != nil {
 		return Landmarks{}, "", fmt.Errorf("dataset: read ljson %s: %w", path, err)

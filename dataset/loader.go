@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -50,6 +52,25 @@ type BatchConfig struct {
 	// position the sample knows (Landmarks.Hidden, rendered data only);
 	// 0 = the paper's visible-only loss. In [0, 1].
 	HiddenWeight float32 `yaml:"hidden_weight"`
+	// MaxTries bounds the samples tried for one batch position (0 =
+	// DefaultMaxTries): a sample that fails to load or convert is replaced
+	// by the next one in the epoch's order (see Batch.Skipped), and Next
+	// fails only when MaxTries samples in a row fail.
+	MaxTries int `yaml:"max_tries"`
+}
+
+// DefaultMaxTries is BatchConfig.MaxTries when it is 0.
+const DefaultMaxTries = 16
+
+// SkippedSample is a source sample that failed to load or to convert and
+// was replaced in its batch by the next sample of the epoch's order.
+type SkippedSample struct {
+	// Index is the source index of the bad sample.
+	Index int
+	// Err says why, naming the sample.
+	Err error
+	// pair and try order the skips of one batch.
+	pair, try int
 }
 
 // Batch is one training batch in the layouts the graph consumes.
@@ -78,6 +99,13 @@ type Batch struct {
 	// Epoch and Step locate the batch: Step-th batch of epoch Epoch, both
 	// from 0.
 	Epoch, Step int
+	// Skipped lists the samples that failed and were replaced, by batch
+	// position then try. The replacement of the sample at position p of
+	// the epoch's order is the first good one of positions p+1, p+2, ...
+	// (wrapping around), so a batch is the same in every run and resume
+	// whatever the number of workers; a replacement may repeat a sample of
+	// the epoch.
+	Skipped []SkippedSample
 }
 
 // Batcher turns a Source into a stream of batches. Worker goroutines load
@@ -116,9 +144,10 @@ type batchSlot struct {
 }
 
 type batchJob struct {
-	slot *batchSlot
-	j    int // pair index within the batch
-	idx  int // source index
+	slot  *batchSlot
+	j     int   // pair index within the batch
+	order []int // the epoch's order of source indices
+	pos   int   // position of the pair's sample in order
 }
 
 // NewBatcher checks cfg against src and starts the workers. ctx bounds the
@@ -144,6 +173,8 @@ func NewBatcher(ctx context.Context, src Source, cfg BatchConfig) (*Batcher, err
 		return nil, bad("workers", cfg.Workers, ">= 0 (0 = GOMAXPROCS)")
 	case cfg.Prefetch < 0:
 		return nil, bad("prefetch", cfg.Prefetch, ">= 0 (0 = 2)")
+	case cfg.MaxTries < 0:
+		return nil, bad("max_tries", cfg.MaxTries, ">= 0 (0 = DefaultMaxTries)")
 	case !(cfg.HiddenWeight >= 0 && cfg.HiddenWeight <= 1):
 		return nil, bad("hidden_weight", cfg.HiddenWeight, "in [0, 1]")
 	}
@@ -162,6 +193,10 @@ func NewBatcher(ctx context.Context, src Source, cfg BatchConfig) (*Batcher, err
 	if cfg.Prefetch == 0 {
 		cfg.Prefetch = 2
 	}
+	if cfg.MaxTries == 0 {
+		cfg.MaxTries = DefaultMaxTries
+	}
+	cfg.MaxTries = min(cfg.MaxTries, n)
 	ctx, cancel := context.WithCancel(ctx)
 	b := &Batcher{
 		src: src, cfg: cfg, perm: bfm.MirrorPermutation(cfg.Scheme), nb: n / cfg.K,
@@ -203,10 +238,11 @@ func (b *Batcher) dispatch() {
 	defer b.wg.Done()
 	defer close(b.jobs)
 	defer close(b.order)
-	idx := make([]int, b.src.Len())
 	k := b.cfg.K
 	first, firstStep := b.cfg.Start/b.nb, b.cfg.Start%b.nb
 	for epoch := first; b.cfg.Epochs == 0 || epoch < b.cfg.Epochs; epoch++ {
+		// A fresh slice each epoch: workers may still read the last one.
+		idx := make([]int, b.src.Len())
 		for i := range idx {
 			idx[i] = i
 		}
@@ -224,6 +260,7 @@ func (b *Batcher) dispatch() {
 				return
 			}
 			s.batch.Epoch, s.batch.Step = epoch, step
+			s.batch.Skipped = s.batch.Skipped[:0]
 			s.err = nil
 			s.pending.Store(int32(k))
 			select {
@@ -233,7 +270,7 @@ func (b *Batcher) dispatch() {
 			}
 			for j := 0; j < k; j++ {
 				select {
-				case b.jobs <- batchJob{slot: s, j: j, idx: idx[step*k+j]}:
+				case b.jobs <- batchJob{slot: s, j: j, order: idx, pos: step*k + j}:
 				case <-b.ctx.Done():
 					return
 				}
@@ -256,7 +293,7 @@ func (b *Batcher) work() {
 		case <-b.ctx.Done():
 			return
 		}
-		if err := b.fill(jb); err != nil {
+		if err := b.fillPair(jb); err != nil {
 			jb.slot.mu.Lock()
 			if jb.slot.err == nil {
 				jb.slot.err = err
@@ -313,6 +350,9 @@ func (b *Batcher) Next() (*Batch, error) {
 		b.cancel()
 		return nil, err
 	}
+	slices.SortFunc(s.batch.Skipped, func(x, y SkippedSample) int {
+		return cmp.Or(cmp.Compare(x.pair, y.pair), cmp.Compare(x.try, y.try))
+	})
 	b.held = s
 	return &s.batch, nil
 }
@@ -328,27 +368,53 @@ func (b *Batcher) Close() error {
 	return nil
 }
 
-// fill loads source sample jb.idx into pair jb.j of its slot: the image at
-// 2j, its mirror at 2j+1.
-func (b *Batcher) fill(jb batchJob) error {
-	smp, err := b.src.Sample(jb.idx)
-	if err != nil {
-		return fmt.Errorf("dataset: batch: sample %d: %w", jb.idx, err)
+// fillPair fills pair jb.j of its slot with the sample at position jb.pos
+// of the epoch's order or, if that one fails, with the first good one of
+// the next MaxTries-1 positions (wrapping around), recording each failure
+// in the batch's Skipped list.
+func (b *Batcher) fillPair(jb batchJob) error {
+	n := len(jb.order)
+	var first error
+	for try := 0; try < b.cfg.MaxTries; try++ {
+		idx := jb.order[(jb.pos+try)%n]
+		err := b.fill(jb.slot, jb.j, idx)
+		if err == nil {
+			return nil
+		}
+		if try == 0 {
+			first = err
+		}
+		jb.slot.mu.Lock()
+		jb.slot.batch.Skipped = append(jb.slot.batch.Skipped, SkippedSample{Index: idx, Err: err, pair: jb.j, try: try})
+		jb.slot.mu.Unlock()
+		if b.ctx.Err() != nil {
+			return b.ctx.Err()
+		}
 	}
-	bt := &jb.slot.batch
-	a, m := 2*jb.j, 2*jb.j+1
+	return fmt.Errorf("dataset: batch: %d samples in a row failed (MaxTries); the first: %w", b.cfg.MaxTries, first)
+}
+
+// fill loads source sample idx into pair j of slot: the image at 2j, its
+// mirror at 2j+1.
+func (b *Batcher) fill(slot *batchSlot, j, idx int) error {
+	smp, err := b.src.Sample(idx)
+	if err != nil {
+		return fmt.Errorf("dataset: batch: sample %d: %w", idx, err)
+	}
+	bt := &slot.batch
+	a, m := 2*j, 2*j+1
 	per := 3 * bt.H * bt.W
 	img, mir := bt.Images[a*per:(a+1)*per], bt.Images[m*per:(m+1)*per]
 	if err := ImageToCHW(img, smp.Image, bt.W, bt.H, b.cfg.Mean); err != nil {
-		return fmt.Errorf("dataset: batch: sample %d (%s): %w", jb.idx, smp.Name, err)
+		return fmt.Errorf("dataset: batch: sample %d (%s): %w", idx, smp.Name, err)
 	}
 	lm, err := b.landmarks(smp, bt.L)
 	if err != nil {
-		return fmt.Errorf("dataset: batch: sample %d (%s): %w", jb.idx, smp.Name, err)
+		return fmt.Errorf("dataset: batch: sample %d (%s): %w", idx, smp.Name, err)
 	}
 	mirrorCHW(mir, img, bt.W, bt.H)
 	b.fillLandmarks(bt, a, m, lm)
-	bt.Index[a], bt.Index[m] = jb.idx, jb.idx
+	bt.Index[a], bt.Index[m] = idx, idx
 	if smp.Pose != nil {
 		p := *smp.Pose
 		bt.Poses[a], bt.HasPose[a] = p, true

@@ -3,11 +3,13 @@ package dataset
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"io"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -24,6 +26,7 @@ import (
 type memSource struct {
 	n, w, h int
 	fail    int           // index that fails (-1: none)
+	bad     map[int]bool  // more indices that fail
 	delay   time.Duration // per sample
 	cache   []Sample      // prebuilt samples (no allocation in Sample)
 	calls   atomic.Int64
@@ -66,7 +69,7 @@ func (s *memSource) Sample(i int) (Sample, error) {
 	if s.delay > 0 {
 		time.Sleep(s.delay)
 	}
-	if i == s.fail {
+	if i == s.fail || s.bad[i] {
 		return Sample{}, errMemSource
 	}
 	return s.cache[i], nil
@@ -303,20 +306,93 @@ func TestBatcherMeanAndConversions(t *testing.T) {
 	}
 }
 
-func TestBatcherErrorPropagates(t *testing.T) {
+// TestBatcherSkipsBadSamples: a sample that fails is replaced by the next
+// one of the epoch's order and listed in Batch.Skipped, the same way with
+// one worker or three, and from a resumed Start; Next fails only when
+// MaxTries samples in a row fail.
+func TestBatcherSkipsBadSamples(t *testing.T) {
 	src := newMemSource(20, 4, 3)
-	src.fail = 5
-	b, err := NewBatcher(context.Background(), src, BatchConfig{K: 2, Height: 3, Width: 4, Scheme: bfm.SchemeAFLW21, Workers: 2})
+	src.bad = map[int]bool{5: true, 6: true, 11: true}
+	// order returns the epoch's order as the dispatcher builds it.
+	order := func(epoch int) []int {
+		idx := make([]int, 20)
+		for i := range idx {
+			idx[i] = i
+		}
+		rng := rand.New(rand.NewPCG(7, uint64(epoch)))
+		rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+		return idx
+	}
+	type rec struct {
+		index   []int
+		skipped []int
+	}
+	run := func(workers, start, batches int) []rec {
+		b, err := NewBatcher(context.Background(), src, BatchConfig{K: 2, Height: 3, Width: 4, Scheme: bfm.SchemeAFLW21,
+			Workers: workers, Seed: 7, Start: start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		var out []rec
+		for i := 0; i < batches; i++ {
+			bt, err := b.Next()
+			if err != nil {
+				t.Fatalf("batch %d: %v", start+i, err)
+			}
+			checkPairs(t, bt, src, bfm.SchemeAFLW21)
+			r := rec{index: append([]int(nil), bt.Index...)}
+			for _, sk := range bt.Skipped {
+				r.skipped = append(r.skipped, sk.Index)
+				if !errors.Is(sk.Err, errMemSource) || sk.Err.Error() != fmt.Sprintf("dataset: batch: sample %d: memsource: broken sample", sk.Index) {
+					t.Errorf("skip error %v", sk.Err)
+				}
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	one := run(1, 0, 20) // two epochs of 10 batches
+	totalSkips := 0
+	for g, r := range one {
+		epoch, step := g/10, g%10
+		ord := order(epoch)
+		var wantIdx, wantSkip []int
+		for j := 0; j < 2; j++ {
+			p := step*2 + j
+			for src.bad[ord[p%20]] {
+				wantSkip = append(wantSkip, ord[p%20])
+				p++
+			}
+			wantIdx = append(wantIdx, ord[p%20], ord[p%20])
+		}
+		if !slices.Equal(r.index, wantIdx) || !slices.Equal(r.skipped, wantSkip) {
+			t.Errorf("batch %d: indices %v skipped %v, want %v and %v", g, r.index, r.skipped, wantIdx, wantSkip)
+		}
+		totalSkips += len(r.skipped)
+	}
+	if totalSkips != 6 {
+		t.Errorf("%d skips in two epochs, want 6 (3 bad samples each)", totalSkips)
+	}
+	if three := run(3, 0, 20); !reflect.DeepEqual(three, one) {
+		t.Errorf("3 workers: %v\n1 worker: %v", three, one)
+	}
+	if resumed := run(2, 7, 13); !reflect.DeepEqual(resumed, one[7:]) {
+		t.Errorf("from batch 7: %v\nuninterrupted: %v", resumed, one[7:])
+	}
+
+	// Every sample bad: MaxTries in a row fail.
+	for i := range 20 {
+		src.bad[i] = true
+	}
+	b, err := NewBatcher(context.Background(), src, BatchConfig{K: 2, Height: 3, Width: 4, Scheme: bfm.SchemeAFLW21, Workers: 2, MaxTries: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	var got error
-	for i := 0; i < 100 && got == nil; i++ {
-		_, got = b.Next()
-	}
-	if !errors.Is(got, errMemSource) || got.Error() != "dataset: batch: sample 5: memsource: broken sample" {
-		t.Fatalf("error = %v, want the source's error for sample 5", got)
+	_, got := b.Next()
+	if !errors.Is(got, errMemSource) || !strings.HasPrefix(got.Error(), "dataset: batch: 4 samples in a row failed (MaxTries); the first: dataset: batch: sample ") {
+		t.Fatalf("error = %v, want MaxTries failures", got)
 	}
 	if _, err := b.Next(); err != got {
 		t.Errorf("Next after the error = %v, want the same error", err)
@@ -328,8 +404,8 @@ func TestBatcherErrorPropagates(t *testing.T) {
 		cfg  BatchConfig
 		want string
 	}{
-		{BatchConfig{K: 2, Height: 3, Width: 4, Scheme: bfm.SchemeAFLW21, Workers: 1}, "dataset: batch: sample "},
-		{BatchConfig{K: 2, Height: 3, Width: 5, Scheme: bfm.SchemeIBUG68, Workers: 1}, `dataset: batch: sample `},
+		{BatchConfig{K: 2, Height: 3, Width: 4, Scheme: bfm.SchemeAFLW21, Workers: 1}, "dataset: batch: 4 samples in a row failed (MaxTries); the first: dataset: batch: sample "},
+		{BatchConfig{K: 2, Height: 3, Width: 5, Scheme: bfm.SchemeIBUG68, Workers: 1}, `dataset: batch: 4 samples in a row failed (MaxTries); the first: dataset: batch: sample `},
 	} {
 		b, err := NewBatcher(context.Background(), wrong, c.cfg)
 		if err != nil {

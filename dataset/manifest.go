@@ -164,6 +164,9 @@ func parseManifestJSONLine(s []byte, dir string) (Item, error) {
 	dec := json.NewDecoder(bytes.NewReader(s))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
+		if strings.HasPrefix(err.Error(), "json: ") {
+			return Item{}, err // encoding/json names itself already
+		}
 		return Item{}, fmt.Errorf("json: %w", err)
 	}
 	if dec.More() {
@@ -309,7 +312,6 @@ func parseManifestCSV(data []byte, path, dir string) (*ItemSource, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) && pe.Err == csv.ErrFieldCount {
@@ -318,6 +320,7 @@ func parseManifestCSV(data []byte, path, dir string) (*ItemSource, error) {
 			}
 			return nil, fmt.Errorf("dataset: read manifest %s: %w", path, err)
 		}
+		line, _ := r.FieldPos(0) // after a parse error it would panic
 		it, err := parseManifestCSVRecord(rec, col, nPts, defaultScheme, dir)
 		if err == nil {
 			err = checkItem(&it, names, line)

@@ -66,7 +66,7 @@ func TestOpenManifestJSONL(t *testing.T) {
 		`:6: image: stat `,
 		`:7: field "landmarks": 21 points, scheme ibug68 has 68`,
 		`:8: field "scheme": "aflw", want one of [aflw21 ibug68]`,
-		`:9: json: json: unknown field "landmark"`,
+		`:9: json: unknown field "landmark"`,
 		`:10: field "box": 3 numbers, want [x0, y0, x1, y1]`,
 		`:11: box [5 2 3 9]: want finite x0 < x1, y0 < y1`,
 		`:12: field "pose": want all of "yaw", "pitch", "roll" (degrees)`,

@@ -99,6 +99,13 @@ type Metrics struct {
 	// Recognition holds the face verification scores of a recognition
 	// run (see Verify); absent otherwise.
 	Recognition *VerificationMetrics `json:"recognition,omitempty"`
+	// Skipped counts the inputs left out of the evaluation (an image that
+	// does not load, a bad annotation line, a face that cannot be cropped
+	// or scored); SkippedReasons gives one line each, naming the input.
+	// The Evaluator leaves them zero: its caller, which reads the inputs,
+	// fills them in.
+	Skipped        int      `json:"skipped"`
+	SkippedReasons []string `json:"skipped_reasons,omitempty"`
 }
 
 // Evaluator accumulates per-image results; the zero value is ready to use.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 
 	"github.com/stn3d/stn3d/internal/atomicfile"
 	"gorgonia.org/gorgonia"
@@ -207,12 +208,16 @@ func DecodeWeights(r io.Reader) ([]WeightTensor, error) {
 			n *= d
 			t.Shape = append(t.Shape, d)
 		}
+		// The data grows as it is read, never ahead of it: a header that
+		// declares a huge shape in a short file fails at its end instead
+		// of allocating the shape first.
 		size := 4
+		first := min(n, 1<<16)
 		if dt == dtypeF64 {
 			size = 8
-			t.Data64 = make([]float64, n)
+			t.Data64 = make([]float64, 0, first)
 		} else {
-			t.Data = make([]float32, n)
+			t.Data = make([]float32, 0, first)
 		}
 		for off := 0; off < n; {
 			m := min(n-off, len(scratch)/size)
@@ -220,11 +225,15 @@ func DecodeWeights(r io.Reader) ([]WeightTensor, error) {
 			if _, err := io.ReadFull(tr, b); err != nil {
 				return nil, fmt.Errorf("tensor %q: data: %w", t.Name, eofUnexpected(err))
 			}
-			for k := 0; k < m; k++ {
-				if dt == dtypeF64 {
-					t.Data64[off+k] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*k:]))
-				} else {
-					t.Data[off+k] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*k:]))
+			if dt == dtypeF64 {
+				t.Data64 = growTo(t.Data64, m, n)
+				for k := 0; k < m; k++ {
+					t.Data64 = append(t.Data64, math.Float64frombits(binary.LittleEndian.Uint64(b[8*k:])))
+				}
+			} else {
+				t.Data = growTo(t.Data, m, n)
+				for k := 0; k < m; k++ {
+					t.Data = append(t.Data, math.Float32frombits(binary.LittleEndian.Uint32(b[4*k:])))
 				}
 			}
 			off += m
@@ -243,6 +252,16 @@ func DecodeWeights(r io.Reader) ([]WeightTensor, error) {
 		ts = append(ts, t)
 	}
 	return ts, nil
+}
+
+// growTo makes room for m more elements in s, doubling its capacity but
+// never beyond total.
+func growTo[T any](s []T, m, total int) []T {
+	if cap(s)-len(s) >= m {
+		return s
+	}
+	c := min(total, max(2*cap(s), len(s)+m))
+	return slices.Grow(s, c-len(s))
 }
 
 func eofUnexpected(err error) error {

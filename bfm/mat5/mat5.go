@@ -23,7 +23,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"unicode/utf16"
@@ -181,7 +180,7 @@ func ReadFile(path string) (*File, error) {
 		return nil, fmt.Errorf("mat5: %w", err)
 	}
 	defer fh.Close()
-	return Decode(fh, filepath.Base(path))
+	return Decode(fh, path)
 }
 
 // Decode decodes a MAT file from r; name is used in error messages.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 
 	"github.com/stn3d/stn3d/dataset"
 	"github.com/stn3d/stn3d/graph/run"
@@ -23,13 +24,21 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 	out := fs.String("out", "", "directory for metrics.json, ced.png and panels (default: CHECKPOINT_DIR/eval-SPLIT)")
 	maxImages := fs.Int("max", 0, "evaluate at most this many images (0 = all)")
 	asJSON := fs.Bool("json", false, "print only the metrics JSON on standard output")
+	force := fs.Bool("force", false, "overwrite the outputs of an earlier evaluation in the output directory")
+	maxPixels := maxPixelsFlag(fs)
 	var sets multiFlag
 	fs.Var(&sets, "set", "override a config key (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *cfgPath == "" || *ckpt == "" {
 		return usagef("--config FILE and --checkpoint FILE|DIR are required")
+	}
+	if err := checkMaxPixels(*maxPixels); err != nil {
+		return err
+	}
+	if *maxImages < 0 {
+		return usagef("--max %d: want >= 0 (0 = all)", *maxImages)
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %v", fs.Args())
@@ -52,10 +61,12 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 		}
 		dir = filepath.Join(base, name)
 	}
-	met, err := run.Evaluate(ctx, cfg, run.EvalOptions{Checkpoint: *ckpt, Split: *split, Data: *data, Out: dir, Max: *maxImages, Log: log})
+	met, err := run.Evaluate(ctx, cfg, run.EvalOptions{Checkpoint: *ckpt, Split: *split, Data: *data, Out: dir, Max: *maxImages,
+		Force: *force, MaxPixels: *maxPixels, Log: log})
 	if err != nil {
 		return err
 	}
+	summarizeSkipped(stderr, met)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -95,4 +106,32 @@ func fmtRate(v *float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.4f", *v)
+}
+
+// maxSkipLines bounds the skipped inputs listed on standard error; all are
+// in metrics.json.
+const maxSkipLines = 20
+
+// summarizeSkipped tells on stderr how many inputs an evaluation left out
+// and why.
+func summarizeSkipped(w io.Writer, met *dataset.Metrics) {
+	if met.Skipped == 0 {
+		return
+	}
+	fmt.Fprintf(w, "eval: %d of %d inputs skipped (scored %d):\n", met.Skipped, met.Skipped+met.Images, met.Images)
+	for i, r := range met.SkippedReasons {
+		if i == maxSkipLines {
+			fmt.Fprintf(w, "  ... and %d more (skipped_reasons in metrics.json)\n", len(met.SkippedReasons)-i)
+			break
+		}
+		fmt.Fprintf(w, "  %s%s\n", r, skipHint(r))
+	}
+}
+
+// skipHint names the flag that lets a skipped input in, if one does.
+func skipHint(reason string) string {
+	if strings.Contains(reason, "more than the limit") {
+		return " (raise --max-pixels to read it)"
+	}
+	return ""
 }

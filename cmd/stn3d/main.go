@@ -1,8 +1,8 @@
 // Command stn3d trains, evaluates and applies a 3D Morphable Model as a
 // Spatial Transformer Network (Bas et al., 2017).
 //
-//	stn3d train --config configs/default.yaml [--out DIR] [--resume] [--set key=value ...]
-//	stn3d eval --config FILE --checkpoint FILE|DIR [--split val] [--data FILE.jsonl] [--json]
+//	stn3d train --config configs/default.yaml [--out DIR] [--resume] [--force] [--set key=value ...]
+//	stn3d eval --config FILE --checkpoint FILE|DIR [--split val] [--data FILE.jsonl] [--json] [--force]
 //	stn3d normalize --checkpoint FILE|DIR --out DIR [--force] INPUT...
 //	stn3d model info PATH|default
 //	stn3d model grid --model PATH|default --size 112 --out FILE
@@ -13,6 +13,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,15 +21,16 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/stn3d/stn3d/dataset"
 	"github.com/stn3d/stn3d/graph/run"
 )
 
 const usage = `stn3d: 3D Morphable Models as Spatial Transformer Networks
 
 Usage:
-  stn3d train --config FILE [--out DIR] [--resume] [--set key=value]...
-  stn3d eval --config FILE --checkpoint FILE|DIR [--split val|train] [--data FILE] [--out DIR] [--json]
-  stn3d normalize --checkpoint FILE|DIR --out DIR [--config FILE] [--fill] [--force] [--batch N] [--margin F] [--box x0,y0,x1,y1] INPUT...
+  stn3d train --config FILE [--out DIR] [--resume] [--force] [--set key=value]... [--max-pixels N]
+  stn3d eval --config FILE --checkpoint FILE|DIR [--split val|train] [--data FILE] [--out DIR] [--json] [--force] [--max-pixels N]
+  stn3d normalize --checkpoint FILE|DIR --out DIR [--config FILE] [--fill] [--force] [--batch N] [--margin F] [--box x0,y0,x1,y1] [--max-pixels N] INPUT...
   stn3d model info PATH|default
   stn3d model grid --model PATH|default --size N --out FILE
   stn3d version
@@ -76,7 +78,7 @@ func execute(args []string, stdout, stderr io.Writer) int {
 	}
 	var ue usageError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, flag.ErrHelp): // -h printed the usage
 		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "stn3d %s: %v\n", args[0], err)
@@ -92,9 +94,13 @@ func execute(args []string, stdout, stderr io.Writer) int {
 func flagHint(err error) string {
 	switch {
 	case errors.Is(err, run.ErrRunExists):
-		return " (pass --resume to continue it, or choose another --out)"
+		return " (pass --resume to continue it, --force to start it again, or choose another --out)"
 	case errors.Is(err, run.ErrNothingToResume):
 		return " (drop --resume to start a new run)"
+	case errors.Is(err, run.ErrConfigChanged):
+		return " (resume with the run's config.yaml, or pass --force with --resume to continue with the new values)"
+	case errors.Is(err, dataset.ErrImageTooLarge):
+		return " (raise --max-pixels to read it)"
 	case errors.Is(err, run.ErrNoRunConfig):
 		return " (pass --config FILE)"
 	case errors.Is(err, run.ErrOutputExists):
@@ -109,6 +115,30 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// parseFlags parses args; -h and --help (usage already printed by the
+// flag set) come back as flag.ErrHelp, which exits 0, other mistakes as
+// usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return usagef("%v", err)
+}
+
+// maxPixelsFlag adds --max-pixels to fs.
+func maxPixelsFlag(fs *flag.FlagSet) *int64 {
+	return fs.Int64("max-pixels", dataset.DefaultMaxPixels, "largest image (width x height) read; larger ones are refused before decoding")
+}
+
+// checkMaxPixels validates --max-pixels.
+func checkMaxPixels(v int64) error {
+	if v < 1 {
+		return usagef("--max-pixels %d: want a positive number of pixels", v)
+	}
+	return nil
+}
 
 // multiFlag collects repeated flags (--set a=b --set c=d).
 type multiFlag []string

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/stn3d/stn3d/bfm"
+	"github.com/stn3d/stn3d/internal/atomicfile"
 )
 
 func cmdModel(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
@@ -33,8 +33,8 @@ func cmdModelInfo(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("model info", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, "usage: stn3d model info PATH|default") }
-	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		return usagef("expected exactly one model path (or \"default\"), got %d arguments", fs.NArg())
@@ -43,9 +43,12 @@ func cmdModelInfo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(sum)
+	out, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return fmt.Errorf("model %s: summary: %w", fs.Arg(0), err)
+	}
+	_, err = fmt.Fprintf(stdout, "%s\n", out)
+	return err
 }
 
 // cmdModelGrid flattens and re-meshes a model into a geometry image file and
@@ -60,8 +63,8 @@ func cmdModelGrid(args []string, stdout, stderr io.Writer, log *slog.Logger) err
 	size := fs.Int("size", 112, "grid rows and columns")
 	out := fs.String("out", "", "output grid file (.grid)")
 	useUV := fs.Bool("use-model-uv", false, "use the model's own UVs instead of the symmetric Tutte flattening")
-	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *out == "" {
 		return usagef("--out FILE is required")
@@ -78,7 +81,7 @@ func cmdModelGrid(args []string, stdout, stderr io.Writer, log *slog.Logger) err
 	if err != nil {
 		return fmt.Errorf("re-meshing %s: %w", *modelPath, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+	if err := atomicfile.MkdirAll(filepath.Dir(*out)); err != nil {
 		return err
 	}
 	if err := bfm.SaveGrid(*out, gm); err != nil {

@@ -15,7 +15,7 @@ import (
 )
 
 const normalizeUsage = `usage: stn3d normalize --checkpoint FILE|DIR --out DIR [--config FILE] [--fill] [--force]
-                       [--batch N] [--margin F] [--box x0,y0,x1,y1] INPUT...
+                       [--batch N] [--margin F] [--box x0,y0,x1,y1] [--max-pixels N] INPUT...
 
 Applies a trained model to photographs (INPUT: image files, or folders walked
 for .jpg/.jpeg/.png/.ppm/.pgm/.pnm) and writes per image STEM_texture.png,
@@ -48,6 +48,7 @@ func cmdNormalize(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	margin := fs.Float64("margin", -1, "crop margin around the landmark box or --box, fraction of its side (negative = data.margin of the config)")
 	boxFlag := fs.String("box", "", "face box x0,y0,x1,y1 in pixels used for every image")
 	quiet := fs.Bool("quiet", false, "no progress lines")
+	maxPixels := maxPixelsFlag(fs)
 	inputs, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -58,6 +59,9 @@ func cmdNormalize(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if len(inputs) == 0 {
 		return usagef("no INPUT images or folders given")
 	}
+	if err := checkMaxPixels(*maxPixels); err != nil {
+		return err
+	}
 	if *batch < 0 {
 		return usagef("--batch %d: want >= 0", *batch)
 	}
@@ -65,7 +69,7 @@ func cmdNormalize(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		return usagef("--margin %v: want 0..10 (negative = the config's)", *margin)
 	}
 	opt := run.NormalizeOptions{Checkpoint: *ckpt, Config: *cfgPath, Out: *out, Inputs: inputs, Fill: *fill,
-		Force: *force, Batch: *batch, Margin: *margin, Progress: stderr, Log: log}
+		Force: *force, Batch: *batch, Margin: *margin, MaxPixels: *maxPixels, Progress: stderr, Log: log}
 	if *quiet {
 		opt.Progress = nil
 	}
@@ -98,8 +102,8 @@ func cmdNormalize(ctx context.Context, args []string, stdout, stderr io.Writer, 
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, usagef("%v", err)
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
 		}
 		rest := fs.Args()
 		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {

@@ -18,14 +18,19 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer, log 
 	cfgPath := fs.String("config", "", "YAML config file (required), e.g. configs/default.yaml")
 	out := fs.String("out", "", "run directory (default: train.out of the config)")
 	resume := fs.Bool("resume", false, "continue from the newest checkpoint in the run directory")
+	force := fs.Bool("force", false, "without --resume: start again in a run directory that holds a run (its files are removed); with --resume: continue even if the config changed keys that alter the results")
+	maxPixels := maxPixelsFlag(fs)
 	quiet := fs.Bool("quiet", false, "no progress lines, logs only")
 	var sets multiFlag
 	fs.Var(&sets, "set", "override a config key, e.g. --set optim.lr=0.0005 (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *cfgPath == "" {
 		return usagef("--config FILE is required")
+	}
+	if err := checkMaxPixels(*maxPixels); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %v", fs.Args())
@@ -34,7 +39,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer, log 
 	if err != nil {
 		return err
 	}
-	opt := run.TrainOptions{Out: *out, Resume: *resume, Log: log, Progress: stdout}
+	opt := run.TrainOptions{Out: *out, Resume: *resume, Force: *force, MaxPixels: *maxPixels, Log: log, Progress: stdout}
 	if *quiet {
 		opt.Progress = nil
 	}

@@ -91,10 +91,17 @@ type DataSection struct {
 	BlurProb    float64 `yaml:"blur_prob"`
 	NoiseStd    float64 `yaml:"noise_std"`
 
-	// Workers render or load images in parallel with training.
+	// Workers render or load images in parallel with training (1..256).
 	Workers int `yaml:"workers"`
-	// Prefetch is the number of batches prepared ahead.
+	// Prefetch is the number of batches prepared ahead (1..64).
 	Prefetch int `yaml:"prefetch"`
+	// MaxBadFraction is the fraction of the training samples that may fail
+	// to load (an unreadable or truncated image, a face that cannot be
+	// cropped) before a run stops; until then each bad sample is replaced
+	// in its batch by the next one of the epoch's order, logged, and
+	// counted in the metrics log. In [0, 1]; default 0.01 (0 = stop at the
+	// first bad sample).
+	MaxBadFraction float64 `yaml:"max_bad_fraction"`
 }
 
 // LocaliserSection chooses the CNN that regresses theta.
@@ -189,6 +196,10 @@ type EvalSection struct {
 	Batch int `yaml:"batch"`
 }
 
+// maxSyntheticCount bounds data.train_count and data.val_count (the
+// batcher holds an index per sample).
+const maxSyntheticCount = 100_000_000
+
 // DefaultConfig returns the values every config starts from; a YAML file
 // overrides them key by key.
 func DefaultConfig() Config {
@@ -200,7 +211,7 @@ func DefaultConfig() Config {
 		Data: DataSection{Kind: "synthetic", ValFraction: 0.1, Margin: 0.25,
 			TrainCount: 50000, ValCount: 500, YawDeg: 90, PitchDeg: 30, RollDeg: 30,
 			ScaleMin: 0.42, ScaleMax: 0.55, TransJitter: 0.06, ShapeStd: 1,
-			Background: "mixed", OccluderProb: 0.2, Workers: 1, Prefetch: 2},
+			Background: "mixed", OccluderProb: 0.2, Workers: 1, Prefetch: 2, MaxBadFraction: 0.01},
 		Localiser: LocaliserSection{Arch: "small", Input: 112, FaceFraction: 0.65,
 			InputMean: [3]float64{0.5, 0.5, 0.5}, InputScale: 4},
 		STN:  STNSection{Scale: "exp"},
@@ -495,6 +506,7 @@ func (c *Config) validate(file string, doc *yaml.Node) error {
 		nonneg("data.trans_jitter", c.Data.TransJitter),
 		nonneg("data.shape_std", c.Data.ShapeStd),
 		frac("data.val_fraction", c.Data.ValFraction),
+		frac("data.max_bad_fraction", c.Data.MaxBadFraction),
 		frac("data.occluder_prob", c.Data.OccluderProb),
 		inRange("data.landmark_offset_y", c.Data.LandmarkOffsetY, -1, 1),
 		frac("data.gray_prob", c.Data.GrayProb),
@@ -512,6 +524,14 @@ func (c *Config) validate(file string, doc *yaml.Node) error {
 	}
 	if !(c.Optim.LR > 0) || math.IsInf(c.Optim.LR, 0) {
 		return bad("optim.lr", "got %v, expected a finite number > 0", c.Optim.LR)
+	}
+	for _, b := range []struct {
+		key    string
+		v, max int
+	}{{"data.workers", c.Data.Workers, 256}, {"data.prefetch", c.Data.Prefetch, 64}} {
+		if b.v > b.max {
+			return bad(b.key, "got %d, expected 1..%d", b.v, b.max)
+		}
 	}
 	if c.Train.Batch%2 != 0 {
 		return bad("train.batch", "got %d, expected an even number (each image sits next to its mirror)", c.Train.Batch)
@@ -544,11 +564,13 @@ func (c *Config) validate(file string, doc *yaml.Node) error {
 		}
 	}
 	if c.Data.Kind == "synthetic" {
-		if err := pos("data.train_count", c.Data.TrainCount); err != nil {
-			return err
-		}
-		if err := pos("data.val_count", c.Data.ValCount); err != nil {
-			return err
+		for _, n := range []struct {
+			key string
+			v   int
+		}{{"data.train_count", c.Data.TrainCount}, {"data.val_count", c.Data.ValCount}} {
+			if n.v <= 0 || n.v > maxSyntheticCount {
+				return bad(n.key, "got %d, expected 1..%d", n.v, maxSyntheticCount)
+			}
 		}
 	} else if c.Data.Path == "" {
 		return bad("data.path", "data.kind %q needs data.path", c.Data.Kind)

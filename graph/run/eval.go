@@ -65,37 +65,55 @@ func complete(pts [][2]float64) bool {
 
 // EvaluateSource predicts the first n samples of src (images already at the
 // localiser's input size) and scores them against their ground truth in
-// scheme, in input pixels (3DDFA protocol; see dataset.Metrics).
+// scheme, in input pixels (3DDFA protocol; see dataset.Metrics). A sample
+// that fails to load, convert or score is skipped and counted in the
+// metrics' Skipped and SkippedReasons; it fails only when no sample is
+// scored.
 func EvaluateSource(ctx context.Context, m *graph.Network, src dataset.Source, n int, scheme string) (*dataset.Metrics, error) {
-	met, _, err := evaluate(ctx, m, src, n, scheme, 0, nil)
+	met, _, err := evaluate(ctx, m, src, n, scheme, 0, nil, nil)
 	return met, err
 }
 
-func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, scheme string, keep int, log *slog.Logger) (*dataset.Metrics, []evalItem, error) {
+// evaluate is EvaluateSource keeping the first keep items for panels;
+// skipped holds the inputs already left out (by the reader) to count with
+// those skipped here.
+func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, scheme string, keep int, log *slog.Logger, skipped []string) (*dataset.Metrics, []evalItem, error) {
 	n = min(n, src.Len())
 	if n <= 0 {
-		return nil, nil, fmt.Errorf("evaluate: no images")
+		return nil, nil, fmt.Errorf("evaluate: no images%s", skippedNote(skipped))
+	}
+	skip := func(reason string) {
+		skipped = append(skipped, reason)
+		if log != nil {
+			log.Warn("image skipped", "reason", reason)
+		}
 	}
 	var ev dataset.Evaluator
 	per := 3 * m.InputSize * m.InputSize
 	buf := make([]float32, m.BatchSize*per)
 	var kept []evalItem
-	skipped := 0
-	for start := 0; start < n; start += m.BatchSize {
+	samples := make([]dataset.Sample, 0, m.BatchSize)
+	for next := 0; next < n; {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		k := min(m.BatchSize, n-start)
-		samples := make([]dataset.Sample, k)
-		for j := 0; j < k; j++ {
-			s, err := src.Sample(start + j)
+		samples = samples[:0]
+		for ; next < n && len(samples) < m.BatchSize; next++ {
+			s, err := src.Sample(next)
 			if err != nil {
-				return nil, nil, fmt.Errorf("evaluate: %w", err)
+				skip(err.Error())
+				continue
 			}
-			if err := toInput(buf[j*per:(j+1)*per], s.Image, m.InputSize); err != nil {
-				return nil, nil, fmt.Errorf("evaluate %s: %w", s.Name, err)
+			k := len(samples)
+			if err := toInput(buf[k*per:(k+1)*per], s.Image, m.InputSize); err != nil {
+				skip(fmt.Sprintf("%s: %v", s.Name, err))
+				continue
 			}
-			samples[j] = s
+			samples = append(samples, s)
+		}
+		k := len(samples)
+		if k == 0 {
+			continue
 		}
 		var fits []graph.Fit
 		if len(kept) < keep {
@@ -117,10 +135,7 @@ func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, 
 		for j, s := range samples {
 			predScheme, gtScheme, ok := comparedSchemes(s, fits[j].Prediction, scheme)
 			if !ok {
-				skipped++
-				if log != nil {
-					log.Warn("image has no landmarks; skipped", "image", s.Name)
-				}
+				skip(s.Name + ": no landmarks")
 				continue
 			}
 			points := fits[j].Schemes[predScheme]
@@ -132,10 +147,7 @@ func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, 
 			res, err := ev.Add(dataset.EvalInput{Name: s.Name, Pred: pred, PredScheme: predScheme, GT: s.Landmarks[gtScheme], GTScheme: gtScheme,
 				PredPose: &pp, GTPose: s.Pose})
 			if err != nil {
-				skipped++
-				if log != nil {
-					log.Warn("image not scored", "image", s.Name, "reason", err)
-				}
+				skip(fmt.Sprintf("%s: not scored: %v", s.Name, err))
 				continue
 			}
 			if len(kept) < keep {
@@ -145,9 +157,18 @@ func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, 
 	}
 	met, err := ev.Metrics()
 	if err != nil {
-		return nil, nil, fmt.Errorf("evaluate: %w (%d images skipped)", err, skipped)
+		return nil, nil, fmt.Errorf("evaluate: %w%s", err, skippedNote(skipped))
 	}
+	met.Skipped, met.SkippedReasons = len(skipped), skipped
 	return &met, kept, nil
+}
+
+// skippedNote says how many inputs were skipped and why the first was.
+func skippedNote(skipped []string) string {
+	if len(skipped) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d inputs skipped; the first: %s)", len(skipped), skipped[0])
 }
 
 // EvalOptions are the command-line choices of an evaluation.
@@ -163,7 +184,32 @@ type EvalOptions struct {
 	Out string
 	// Max bounds the number of images (0 = all).
 	Max int
-	Log *slog.Logger
+	// Force overwrites the outputs of an earlier evaluation in Out (and
+	// removes its panels); without it they are refused (ErrOutputExists)
+	// before anything is evaluated.
+	Force bool
+	// MaxPixels is the largest image read (0 = dataset.DefaultMaxPixels).
+	MaxPixels int64
+	Log       *slog.Logger
+}
+
+// evalOutputPanels matches the panel files of an evaluation.
+const evalOutputPanels = "panel-*.png"
+
+// evalOutputs lists the outputs of an earlier evaluation in dir.
+func evalOutputs(dir string) ([]string, error) {
+	var out []string
+	for _, f := range []string{"metrics.json", "ced.png"} {
+		p := filepath.Join(dir, f)
+		if _, err := os.Lstat(p); err == nil {
+			out = append(out, p)
+		}
+	}
+	panels, err := filepath.Glob(filepath.Join(dir, evalOutputPanels))
+	if err != nil {
+		return nil, err
+	}
+	return append(out, panels...), nil
 }
 
 // DataKindOf names the reader (a data.kind) for a path given on the command
@@ -209,6 +255,18 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (_ *dataset.Metr
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if opt.MaxPixels < 0 {
+		return nil, fmt.Errorf("evaluate: max pixels %d: want >= 0 (0 = %d)", opt.MaxPixels, dataset.DefaultMaxPixels)
+	}
+	if opt.Out != "" && !opt.Force {
+		old, err := evalOutputs(opt.Out)
+		if err != nil {
+			return nil, err
+		}
+		if len(old) > 0 {
+			return nil, fmt.Errorf("evaluate: output %s %w", old[0], ErrOutputExists)
+		}
+	}
 	if opt.Data != "" {
 		kind, err := DataKindOf(opt.Data)
 		if err != nil {
@@ -221,9 +279,14 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (_ *dataset.Metr
 	if err != nil {
 		return nil, err
 	}
-	env, err := setupEval(cfg, tm.Grid, opt.Data != "", log)
+	env, readerSkipped, err := setupEval(cfg, tm.Grid, opt.Data != "", log, opt.MaxPixels)
 	if err != nil {
 		return nil, err
+	}
+	skipped := make([]string, len(readerSkipped))
+	for i, e := range readerSkipped {
+		skipped[i] = e.Error()
+		log.Warn("item skipped", "reason", e)
 	}
 	src := env.Val
 	switch opt.Split {
@@ -232,6 +295,9 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (_ *dataset.Metr
 		src = env.Train
 	default:
 		return nil, fmt.Errorf("split %q: expected val or train", opt.Split)
+	}
+	if err := checkBatchMemory("eval.batch", cfg.Eval.Batch, cfg, false, 0); err != nil {
+		return nil, err
 	}
 	net, err := tm.Network(cfg.Eval.Batch, false)
 	if err != nil {
@@ -247,7 +313,7 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (_ *dataset.Metr
 		keep = cfg.Eval.Panels
 	}
 	log.Info("evaluating", "checkpoint", tm.CheckpointPath, "images", n, "scheme", cfg.Model.Scheme)
-	met, items, err := evaluate(ctx, net, src, n, cfg.Model.Scheme, keep, log)
+	met, items, err := evaluate(ctx, net, src, n, cfg.Model.Scheme, keep, log, skipped)
 	if err != nil {
 		return nil, err
 	}
@@ -267,9 +333,21 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (_ *dataset.Metr
 
 // writeEvaluation writes metrics.json, the CED plot ced.png and one
 // Figure-6 panel per kept item into dir.
+//
+// The panels of an earlier evaluation are removed first (the caller has
+// checked that overwriting was asked for), so none is left stale.
 func writeEvaluation(dir string, met *dataset.Metrics, items []evalItem, gm *bfm.GridModel) error {
 	if err := atomicfile.MkdirAll(dir); err != nil {
 		return err
+	}
+	old, err := filepath.Glob(filepath.Join(dir, evalOutputPanels))
+	if err != nil {
+		return err
+	}
+	for _, p := range old {
+		if err := os.Remove(p); err != nil {
+			return fmt.Errorf("removing the old panel: %w", err)
+		}
 	}
 	js, err := json.MarshalIndent(met, "", "  ")
 	if err != nil {

@@ -63,6 +63,9 @@ type NormalizeOptions struct {
 	// Box is one face box (original pixels, x0 < x1, y0 < y1) for every
 	// input, or nil.
 	Box *dataset.Box
+	// MaxPixels is the largest image (width x height) read; larger ones
+	// are refused before decoding (0 = dataset.DefaultMaxPixels).
+	MaxPixels int64
 	// Progress (optional) receives one line per batch.
 	Progress io.Writer
 	Log      *slog.Logger
@@ -164,6 +167,26 @@ type NormalizeLandmarks struct {
 // lexical order. Missing inputs and unreadable folders are returned as
 // failures, never stopping the others.
 func CollectImages(inputs []string) ([]string, []NormalizeFailure) {
+	return collectImages(inputs, "")
+}
+
+// collectImages is CollectImages leaving out what Normalize writes to out:
+// a folder walked never yields the output folder's contents (when out is
+// inside it) or, when out is the folder itself, the PNGs named like
+// Normalize's outputs (isNormalizeOutput), so that a second run does not
+// take the first one's outputs for photographs.
+func collectImages(inputs []string, out string) ([]string, []NormalizeFailure) {
+	var outInfo os.FileInfo // nil when out is absent: nothing to leave out
+	if st, err := os.Stat(out); out != "" && err == nil {
+		outInfo = st
+	}
+	isOut := func(p string) bool {
+		if outInfo == nil {
+			return false
+		}
+		st, err := os.Stat(p)
+		return err == nil && os.SameFile(st, outInfo)
+	}
 	var files []string
 	var bad []NormalizeFailure
 	for _, in := range inputs {
@@ -177,12 +200,19 @@ func CollectImages(inputs []string) ([]string, []NormalizeFailure) {
 			continue
 		}
 		var found []string
+		rootIsOut := isOut(in)
 		err = filepath.WalkDir(in, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				bad = append(bad, NormalizeFailure{Input: p, Err: fmt.Errorf("reading folder: %w", err)})
 				if d != nil && d.IsDir() {
 					return fs.SkipDir
 				}
+				return nil
+			}
+			if d.IsDir() && p != in && isOut(p) {
+				return fs.SkipDir
+			}
+			if rootIsOut && filepath.Dir(p) == filepath.Clean(in) && isNormalizeOutput(d.Name()) {
 				return nil
 			}
 			if !d.IsDir() && dataset.IsImageFile(p) {
@@ -221,6 +251,20 @@ func outputStems(files []string) []string {
 		out[i] = s
 	}
 	return out
+}
+
+// normalizeImageSuffixes end the names of the images Normalize writes.
+var normalizeImageSuffixes = []string{"_texture.png", "_mask.png", "_texture_filled.png", "_confidence.png", "_panel.png"}
+
+// isNormalizeOutput reports whether a file name is one of the images
+// Normalize writes.
+func isNormalizeOutput(name string) bool {
+	for _, s := range normalizeImageSuffixes {
+		if strings.HasSuffix(name, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // normalizeOutputs returns the output kinds and file names of stem.
@@ -283,6 +327,9 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (_ *NormalizeResult, e
 	if opt.Batch < 0 {
 		return nil, fmt.Errorf("normalize: batch %d: want >= 1", opt.Batch)
 	}
+	if opt.MaxPixels < 0 {
+		return nil, fmt.Errorf("normalize: max pixels %d: want >= 0 (0 = %d)", opt.MaxPixels, dataset.DefaultMaxPixels)
+	}
 	if b := opt.Box; b != nil {
 		if !(b.X1 > b.X0 && b.Y1 > b.Y0) || !isFiniteBox(*b) {
 			return nil, fmt.Errorf("normalize: box %v,%v,%v,%v: want finite x0 < x1 and y0 < y1", b.X0, b.Y0, b.X1, b.Y1)
@@ -301,9 +348,12 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (_ *NormalizeResult, e
 		return nil, err
 	}
 	cfg, grid, ckPath := tm.Config, tm.Grid, tm.CheckpointPath
-	batch := opt.Batch
+	batch, key := opt.Batch, "normalize: batch"
 	if batch == 0 {
-		batch = max(cfg.Eval.Batch, 1)
+		batch, key = max(cfg.Eval.Batch, 1), "normalize: eval.batch"
+	}
+	if err := checkBatchMemory(key, batch, cfg, false, 0); err != nil {
+		return nil, err
 	}
 	model, err := tm.Network(batch, false)
 	if err != nil {
@@ -318,7 +368,7 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (_ *NormalizeResult, e
 		return nil, fmt.Errorf("normalize: output directory: %w", err)
 	}
 
-	files, bad := CollectImages(opt.Inputs)
+	files, bad := collectImages(opt.Inputs, opt.Out)
 	res := &NormalizeResult{Failed: bad}
 	for _, f := range bad {
 		log.Debug("skipped", "input", f.Input, "reason", f.Err)
@@ -402,7 +452,7 @@ func prepareNormItem(it *normItem, opt NormalizeOptions, size int, margin, offse
 			}
 		}
 	}
-	img, err := dataset.LoadImage(it.input)
+	img, err := dataset.LoadImageMax(it.input, opt.MaxPixels)
 	if err != nil {
 		return err
 	}

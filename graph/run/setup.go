@@ -101,10 +101,16 @@ func cropOptions(cfg Config, size int) dataset.CropOptions {
 	return dataset.CropOptions{Size: size, Margin: cfg.Data.Margin, LandmarkOffsetY: cfg.Data.LandmarkOffsetY}
 }
 
-// Setup loads the models and opens the data sources of a run.
+// Setup loads the models and opens the data sources of a run, reading
+// images of up to dataset.DefaultMaxPixels.
 //
 // A nil log discards the warnings.
 func Setup(cfg Config, log *slog.Logger) (*Env, error) {
+	return setup(cfg, log, 0)
+}
+
+// setup is Setup with a pixel limit for real images (0 = the default).
+func setup(cfg Config, log *slog.Logger, maxPixels int64) (*Env, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -140,7 +146,7 @@ func Setup(cfg Config, log *slog.Logger) (*Env, error) {
 		}
 		env.Train, env.Val = tr, va
 	default:
-		tr, va, err := openRealData(cfg, size, log)
+		tr, va, err := openRealData(cfg, size, log, maxPixels)
 		if err != nil {
 			return nil, err
 		}
@@ -182,41 +188,48 @@ func (c croppedSource) Sample(i int) (dataset.Sample, error) {
 	return cs, nil
 }
 
-// openReader opens the configured real-data reader.
-func openReader(cfg Config) (dataset.Source, error) {
+// openReader opens the configured real-data reader, which refuses images
+// of more than maxPixels (0 = dataset.DefaultMaxPixels), and returns the
+// items it left out while reading the annotations.
+func openReader(cfg Config, maxPixels int64) (dataset.Source, []error, error) {
 	d := cfg.Data
+	var src *dataset.ItemSource
+	var err error
 	switch d.Kind {
 	case "manifest":
-		return dataset.OpenManifest(d.Path)
-	case "pts":
-		return dataset.OpenFolder(d.Path)
+		src, err = dataset.OpenManifest(d.Path)
+	case "pts", "ljson":
+		src, err = dataset.OpenFolder(d.Path)
 	case "dlib":
-		return dataset.OpenDlibXML(d.Path)
-	case "ljson":
-		return dataset.OpenFolder(d.Path)
+		src, err = dataset.OpenDlibXML(d.Path)
 	case "aflw":
 		if d.Images == "" {
-			return nil, fmt.Errorf("data.kind aflw needs data.images (the folder holding flickr/)")
+			return nil, nil, fmt.Errorf("data.kind aflw needs data.images (the folder holding flickr/)")
 		}
-		return dataset.OpenAFLW(d.Path, d.Images, dataset.AFLWOptions{})
+		var a *dataset.AFLWSource
+		if a, err = dataset.OpenAFLW(d.Path, d.Images, dataset.AFLWOptions{}); err == nil {
+			src = a.ItemSource
+		}
 	case "aflw2000":
-		return dataset.OpenAFLW2000(d.Path, dataset.AFLW2000Options{})
+		src, err = dataset.OpenAFLW2000(d.Path, dataset.AFLW2000Options{})
+	default:
+		return nil, nil, fmt.Errorf("data.kind %q is not supported by this build", d.Kind)
 	}
-	return nil, fmt.Errorf("data.kind %q is not supported by this build", d.Kind)
+	if err != nil {
+		return nil, nil, err
+	}
+	src.MaxPixels = maxPixels
+	return src, src.Skipped, nil
 }
 
 // openRealData opens a real dataset, splits it deterministically (by
 // data.split_file or by seed and data.val_fraction) and crops both parts.
-func openRealData(cfg Config, size int, log *slog.Logger) (train, val dataset.Source, err error) {
-	src, err := openReader(cfg)
+func openRealData(cfg Config, size int, log *slog.Logger, maxPixels int64) (train, val dataset.Source, err error) {
+	src, skipped, err := openReader(cfg, maxPixels)
 	if err != nil {
 		return nil, nil, err
 	}
-	if p, ok := src.(interface{ Problems() error }); ok {
-		if err := p.Problems(); err != nil {
-			log.Warn("some items were skipped", "data", cfg.Data.Path, "problems", err)
-		}
-	}
+	warnSkipped(log, cfg.Data.Path, skipped)
 	var tr, va []int
 	if cfg.Data.SplitFile != "" {
 		names, err := dataset.SourceNames(src)
@@ -240,46 +253,57 @@ func openRealData(cfg Config, size int, log *slog.Logger) (train, val dataset.So
 	return wrap(tr), wrap(va), nil
 }
 
+// warnSkipped logs how many annotated items a reader left out, and the
+// first few.
+func warnSkipped(log *slog.Logger, data string, skipped []error) {
+	if len(skipped) == 0 {
+		return
+	}
+	log.Warn("some items were skipped", "data", data, "skipped", len(skipped), "first", skipped[0])
+	for _, e := range skipped[1:min(len(skipped), maxLoggedSkips)] {
+		log.Warn("skipped", "data", data, "reason", e)
+	}
+}
+
+// maxLoggedSkips bounds the skipped items logged one by one.
+const maxLoggedSkips = 20
+
 // setupEval prepares the data of an evaluation. A saved grid (from the run
 // directory) replaces re-meshing the model; evalAll evaluates the whole
-// real dataset (a --data manifest) instead of its validation split.
-func setupEval(cfg Config, grid *bfm.GridModel, evalAll bool, log *slog.Logger) (*Env, error) {
+// real dataset (a --data manifest) instead of its validation split, and
+// then returns the items its reader left out.
+func setupEval(cfg Config, grid *bfm.GridModel, evalAll bool, log *slog.Logger, maxPixels int64) (*Env, []error, error) {
 	size, err := graph.InputSizeFor(cfg.Localiser.Arch)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cfg.Data.Kind == "synthetic" {
-		env, err := Setup(cfg, log)
+		env, err := setup(cfg, log, maxPixels)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if grid != nil {
 			env.Grid = grid
 		}
-		return env, nil
+		return env, nil, nil
 	}
 	env := &Env{Grid: grid, Size: size}
 	if grid == nil {
 		if _, env.Grid, err = LoadModels(cfg, log); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if evalAll {
-		src, err := openReader(cfg)
+		src, skipped, err := openReader(cfg, maxPixels)
 		if err != nil {
-			return nil, err
-		}
-		if p, ok := src.(interface{ Problems() error }); ok {
-			if err := p.Problems(); err != nil {
-				log.Warn("some items were skipped", "data", cfg.Data.Path, "problems", err)
-			}
+			return nil, nil, err
 		}
 		c := croppedSource{src: src, opt: cropOptions(cfg, size), scheme: cfg.Model.Scheme}
 		env.Train, env.Val = c, c
-		return env, nil
+		return env, skipped, nil
 	}
-	if env.Train, env.Val, err = openRealData(cfg, size, log); err != nil {
-		return nil, err
+	if env.Train, env.Val, err = openRealData(cfg, size, log, maxPixels); err != nil {
+		return nil, nil, err
 	}
-	return env, nil
+	return env, nil, nil
 }
