@@ -31,6 +31,7 @@ Usage:
   stn3d train --config FILE [--out DIR] [--resume] [--force] [--set key=value]... [--max-pixels N]
   stn3d eval --config FILE --checkpoint FILE|DIR [--split val|train] [--data FILE] [--out DIR] [--json] [--force] [--max-pixels N]
   stn3d normalize --checkpoint FILE|DIR --out DIR [--config FILE] [--fill] [--force] [--batch N] [--margin F] [--box x0,y0,x1,y1] [--max-pixels N] INPUT...
+  stn3d embed --checkpoint RUN [--out FILE.jsonl|FILE.npy] [--batch N] [--margin F] [--box x0,y0,x1,y1] INPUT...
   stn3d model info PATH|default
   stn3d model grid --model PATH|default --size N --out FILE
   stn3d version
@@ -62,6 +63,8 @@ func execute(args []string, stdout, stderr io.Writer) int {
 		err = cmdTrain(ctx, args[1:], stdout, stderr, logger)
 	case "eval":
 		err = cmdEval(ctx, args[1:], stdout, stderr, logger)
+	case "embed":
+		err = cmdEmbed(ctx, args[1:], stdout, stderr, logger)
 	case "normalize":
 		err = cmdNormalize(ctx, args[1:], stdout, stderr, logger)
 	case "model":

@@ -25,7 +25,7 @@ func runCLI(args ...string) (int, string, string) {
 // TestHelpExitsZero: "COMMAND -h" and "--help" print the flags and exit 0
 // (they exited 2 with "flag: help requested").
 func TestHelpExitsZero(t *testing.T) {
-	for _, cmd := range [][]string{{"train"}, {"eval"}, {"normalize"}, {"model", "info"}, {"model", "grid"}} {
+	for _, cmd := range [][]string{{"train"}, {"eval"}, {"normalize"}, {"embed"}, {"model", "info"}, {"model", "grid"}} {
 		for _, h := range []string{"-h", "--help"} {
 			code, _, se := runCLI(append(cmd, h)...)
 			if code != 0 || strings.Contains(se, "help requested") || !strings.Contains(se, "sage") {
@@ -154,5 +154,23 @@ func TestEvalDataSkips(t *testing.T) {
 	code, _, se = runCLI("normalize", "--checkpoint", runDir, "--out", t.TempDir(), "--max-pixels", "100", filepath.Join(data, "a.png"))
 	if code != 1 || !strings.Contains(se, "png image is 120x100 = 12000 pixels, more than the limit 100 (raise --max-pixels to read it)") {
 		t.Errorf("normalize --max-pixels 100: exit %d, stderr %q", code, se)
+	}
+}
+
+// TestEmbedUsage: embed's command-line mistakes exit 2 naming the flag.
+func TestEmbedUsage(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"embed", "a.png"}, "--checkpoint FILE|DIR is required"},
+		{[]string{"embed", "--checkpoint", "r"}, "no INPUT images"},
+		{[]string{"embed", "--checkpoint", "r", "--out", "e.csv", "a.png"}, "--out e.csv: want a .jsonl, .json or .npy file"},
+		{[]string{"embed", "--checkpoint", "r", "--batch", "-1", "a.png"}, "--batch -1"},
+	} {
+		code, _, se := runCLI(c.args...)
+		if code != 2 || !strings.Contains(se, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, se, c.want)
+		}
 	}
 }

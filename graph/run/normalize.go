@@ -452,14 +452,47 @@ func prepareNormItem(it *normItem, opt NormalizeOptions, size int, margin, offse
 			}
 		}
 	}
-	img, err := dataset.LoadImageMax(it.input, opt.MaxPixels)
+	f, err := cropFace(it.input, faceCropOptions{Box: opt.Box, MaxPixels: opt.MaxPixels, Size: size, Margin: margin, OffsetY: offsetY})
 	if err != nil {
 		return err
 	}
-	it.size = [2]int{img.Bounds().Dx(), img.Bounds().Dy()}
-	s := dataset.Sample{Name: it.input, Image: img}
-	info := NormalizeCrop{Margin: margin}
-	stem := strings.TrimSuffix(it.input, filepath.Ext(it.input))
+	it.size, it.crop, it.tr, it.info = f.size, f.crop, f.tr, f.info
+	return nil
+}
+
+// faceCropOptions say how cropFace finds and cuts the face of a
+// photograph: Box (original pixels) for every input, else the landmarks
+// of a .pts or .ljson file beside the image (enlarged by Margin, the box
+// centre OffsetY box sides below the crop centre), else the whole image;
+// the crop is Size x Size; MaxPixels bounds the decoded image.
+type faceCropOptions struct {
+	Box       *dataset.Box
+	MaxPixels int64
+	Size      int
+	Margin    float64
+	OffsetY   float64
+}
+
+// faceCrop is one photograph cut to the network input.
+type faceCrop struct {
+	size [2]int // original width, height
+	crop dataset.Sample
+	tr   dataset.CropTransform
+	info NormalizeCrop
+}
+
+// cropFace loads the image input and cuts its face to the network input
+// (see faceCropOptions), recording how.
+func cropFace(input string, opt faceCropOptions) (faceCrop, error) {
+	var out faceCrop
+	img, err := dataset.LoadImageMax(input, opt.MaxPixels)
+	if err != nil {
+		return out, err
+	}
+	out.size = [2]int{img.Bounds().Dx(), img.Bounds().Dy()}
+	s := dataset.Sample{Name: input, Image: img}
+	info := NormalizeCrop{Margin: opt.Margin}
+	stem := strings.TrimSuffix(input, filepath.Ext(input))
 	ann := ""
 	for _, ext := range []string{".pts", ".ljson"} {
 		if fileExists(stem + ext) {
@@ -476,7 +509,7 @@ func prepareNormItem(it *normItem, opt NormalizeOptions, size int, margin, offse
 	case ann != "":
 		lm, scheme, err := readAnnotation(ann)
 		if err != nil {
-			return err
+			return out, err
 		}
 		s.Landmarks = map[string]dataset.Landmarks{scheme: lm}
 		info.Source, info.Annotation = "landmarks", ann
@@ -487,19 +520,19 @@ func prepareNormItem(it *normItem, opt NormalizeOptions, size int, margin, offse
 	fb, err := dataset.FaceBox(s, opt.Box != nil)
 	if err != nil {
 		if ann != "" {
-			return fmt.Errorf("landmarks %s: %w", ann, err)
+			return out, fmt.Errorf("landmarks %s: %w", ann, err)
 		}
-		return err
+		return out, err
 	}
-	cs, tr, err := dataset.CropSample(s, dataset.CropOptions{Size: size, Margin: info.Margin, UseBox: opt.Box != nil, LandmarkOffsetY: offsetY})
+	cs, tr, err := dataset.CropSample(s, dataset.CropOptions{Size: opt.Size, Margin: info.Margin, UseBox: opt.Box != nil, LandmarkOffsetY: opt.OffsetY})
 	if err != nil {
-		return err // names the image
+		return out, err // names the image
 	}
 	info.FaceBox = [4]float64{fb.X0, fb.Y0, fb.X1, fb.Y1}
 	info.Region = [4]int{tr.Region.Min.X, tr.Region.Min.Y, tr.Region.Max.X, tr.Region.Max.Y}
-	info.Size, info.Scale, info.Offset = size, tr.Scale, [2]float64{tr.OffX, tr.OffY}
-	it.crop, it.tr, it.info = cs, tr, info
-	return nil
+	info.Size, info.Scale, info.Offset = opt.Size, tr.Scale, [2]float64{tr.OffX, tr.OffY}
+	out.crop, out.tr, out.info = cs, tr, info
+	return out, nil
 }
 
 // readAnnotation reads a .pts or .ljson landmark file; the scheme follows

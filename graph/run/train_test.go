@@ -74,6 +74,9 @@ func TestTrainTinyHalvesLandmarkError(t *testing.T) {
 	}
 	// tiny.yaml validates once, at the last step, on all its validation
 	// images: best.ckpt is that step's, and Evaluate must reproduce it.
+	if _, err := Embed(ctx, EmbedOptions{Checkpoint: out, Inputs: []string{"a.png"}}); err == nil || !strings.Contains(err.Error(), "was not trained for recognition") {
+		t.Errorf("embed with a landmark-only run: %v", err)
+	}
 	last := lastValidation(t, filepath.Join(out, RunMetricsFile))
 	if last.Images != after.Images || last.NME != after.NME || last.MeanErrorPx != after.MeanErrorPx || last.NME != res.BestNME {
 		t.Errorf("Evaluate: %d images NME %v mean error %v px; training's last validation: %d images NME %v mean error %v px (best %v)",
