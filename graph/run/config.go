@@ -95,6 +95,11 @@ type DataSection struct {
 	Workers int `yaml:"workers"`
 	// Prefetch is the number of batches prepared ahead (1..64).
 	Prefetch int `yaml:"prefetch"`
+	// SyntheticFraction mixes rendered faces into the training split of a
+	// real dataset: this fraction of the training images is synthetic
+	// (configured by the synthetic keys below), the rest are the real
+	// ones (0 = real only). Validation stays real.
+	SyntheticFraction float64 `yaml:"synthetic_fraction"`
 	// MaxBadFraction is the fraction of the training samples that may fail
 	// to load (an unreadable or truncated image, a face that cannot be
 	// cropped) before a run stops; until then each bad sample is replaced
@@ -186,6 +191,12 @@ type TrainSection struct {
 	Out string `yaml:"out"`
 	// Float is "float32" (default) or "float64".
 	Float string `yaml:"float"`
+	// Init starts the network from the weights of a checkpoint file or run
+	// directory (its best checkpoint) instead of a fresh initialisation:
+	// fine-tuning. The optimiser and the step count start afresh; layers
+	// the checkpoint lacks (a new recogniser, say) keep their
+	// initialisation. Ignored on --resume, which continues its own run.
+	Init string `yaml:"init"`
 }
 
 // EvalSection configures evaluation outputs.
@@ -506,6 +517,7 @@ func (c *Config) validate(file string, doc *yaml.Node) error {
 		nonneg("data.trans_jitter", c.Data.TransJitter),
 		nonneg("data.shape_std", c.Data.ShapeStd),
 		frac("data.val_fraction", c.Data.ValFraction),
+		inRange("data.synthetic_fraction", c.Data.SyntheticFraction, 0, 0.95),
 		frac("data.max_bad_fraction", c.Data.MaxBadFraction),
 		frac("data.occluder_prob", c.Data.OccluderProb),
 		inRange("data.landmark_offset_y", c.Data.LandmarkOffsetY, -1, 1),

@@ -279,6 +279,10 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (_ *dataset.Metr
 	if err != nil {
 		return nil, err
 	}
+	if rec := filepath.Join(string(tm.Dir), dataset.SplitValFile); opt.Data == "" && cfg.Data.Kind != "synthetic" && cfg.Data.SplitFile == "" && fileExists(rec) {
+		// The split the run was trained with, as it recorded it.
+		cfg.Data.SplitFile = rec
+	}
 	env, readerSkipped, err := setupEval(cfg, tm.Grid, opt.Data != "", log, opt.MaxPixels)
 	if err != nil {
 		return nil, err

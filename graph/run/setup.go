@@ -20,6 +20,16 @@ type Env struct {
 	Train, Val dataset.Source
 	// Size is the localiser's square input side.
 	Size int
+	// Split is the train/validation split of a real dataset (nil for
+	// synthetic data), recorded in the run directory.
+	Split *Split
+}
+
+// Split names the items of a real dataset and the indices of its two
+// parts.
+type Split struct {
+	Names      []string
+	Train, Val []int
 }
 
 // LoadModels loads the configured morphable model, keeps the first K1
@@ -146,13 +156,31 @@ func setup(cfg Config, log *slog.Logger, maxPixels int64) (*Env, error) {
 		}
 		env.Train, env.Val = tr, va
 	default:
-		tr, va, err := openRealData(cfg, size, log, maxPixels)
+		tr, va, split, err := openRealData(cfg, size, log, maxPixels)
 		if err != nil {
 			return nil, err
 		}
-		env.Train, env.Val = tr, va
+		env.Train, env.Val, env.Split = tr, va, split
+		if cfg.Data.SyntheticFraction > 0 {
+			if env.Train, err = mixSynthetic(cfg, mesh, size, tr); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return env, nil
+}
+
+// mixSynthetic mixes data.synthetic_fraction rendered faces (the
+// synthetic keys of the data section) into a real training split.
+func mixSynthetic(cfg Config, mesh *bfm.Model, size int, real dataset.Source) (dataset.Source, error) {
+	if mesh == nil {
+		return nil, fmt.Errorf("data.synthetic_fraction %v needs a mesh model to render, but model.path %s is a saved grid", cfg.Data.SyntheticFraction, cfg.Model.Path)
+	}
+	syn, err := dataset.NewSynthetic(mesh, SyntheticConfigFrom(cfg, size, cfg.Data.TrainCount), "train")
+	if err != nil {
+		return nil, err
+	}
+	return dataset.NewMix(real, syn, cfg.Data.SyntheticFraction)
 }
 
 // croppedSource crops every sample of a real-data source to the localiser's
@@ -224,33 +252,33 @@ func openReader(cfg Config, maxPixels int64) (dataset.Source, []error, error) {
 
 // openRealData opens a real dataset, splits it deterministically (by
 // data.split_file or by seed and data.val_fraction) and crops both parts.
-func openRealData(cfg Config, size int, log *slog.Logger, maxPixels int64) (train, val dataset.Source, err error) {
+func openRealData(cfg Config, size int, log *slog.Logger, maxPixels int64) (train, val dataset.Source, split *Split, err error) {
 	src, skipped, err := openReader(cfg, maxPixels)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	warnSkipped(log, cfg.Data.Path, skipped)
-	var tr, va []int
+	names, err := dataset.SourceNames(src)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	split = &Split{Names: names}
 	if cfg.Data.SplitFile != "" {
-		names, err := dataset.SourceNames(src)
-		if err != nil {
-			return nil, nil, err
-		}
 		valNames, err := dataset.ReadSplitFile(cfg.Data.SplitFile)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		if tr, va, err = dataset.SplitByNames(names, valNames); err != nil {
-			return nil, nil, err
+		if split.Train, split.Val, err = dataset.SplitByNames(names, valNames); err != nil {
+			return nil, nil, nil, err
 		}
 	} else {
-		tr, va = dataset.SplitIndices(src.Len(), cfg.Data.ValFraction, cfg.Seed)
+		split.Train, split.Val = dataset.SplitIndices(src.Len(), cfg.Data.ValFraction, cfg.Seed)
 	}
 	opt := cropOptions(cfg, size)
 	wrap := func(idx []int) dataset.Source {
 		return croppedSource{src: dataset.Subset{Src: src, Indices: idx}, opt: opt, scheme: cfg.Model.Scheme}
 	}
-	return wrap(tr), wrap(va), nil
+	return wrap(split.Train), wrap(split.Val), split, nil
 }
 
 // warnSkipped logs how many annotated items a reader left out, and the
@@ -302,7 +330,7 @@ func setupEval(cfg Config, grid *bfm.GridModel, evalAll bool, log *slog.Logger, 
 		env.Train, env.Val = c, c
 		return env, skipped, nil
 	}
-	if env.Train, env.Val, err = openRealData(cfg, size, log, maxPixels); err != nil {
+	if env.Train, env.Val, env.Split, err = openRealData(cfg, size, log, maxPixels); err != nil {
 		return nil, nil, err
 	}
 	return env, nil, nil

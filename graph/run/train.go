@@ -226,6 +226,11 @@ func (t *trainer) setup(ctx context.Context) error {
 	t.log.Info("network ready", "localiser", cfg.Localiser.Arch, "grid", fmt.Sprintf("%dx%d", t.env.Grid.Rows, t.env.Grid.Cols),
 		"components", t.env.Grid.NumComponents(), "train_images", t.env.Train.Len(), "val_images", t.env.Val.Len(),
 		"batch", cfg.Train.Batch, "steps", cfg.Train.Steps, "setup_s", round3(time.Since(t0).Seconds()))
+	if !t.opt.Resume && cfg.Train.Init != "" {
+		if err := t.initFrom(cfg.Train.Init); err != nil {
+			return err
+		}
+	}
 	if t.opt.Resume {
 		if err := t.restore(); err != nil {
 			return err
@@ -258,6 +263,11 @@ func (t *trainer) setup(ctx context.Context) error {
 	}
 	if err := bfm.SaveGrid(t.dir.Grid(), t.env.Grid); err != nil {
 		return err
+	}
+	if sp := t.env.Split; sp != nil {
+		if err := dataset.WriteSplit(string(t.dir), sp.Names, sp.Train, sp.Val); err != nil {
+			return err
+		}
 	}
 	if t.metrics, err = openMetricsLog(t.dir.Metrics()); err != nil {
 		return err
@@ -338,6 +348,39 @@ func (t *trainer) restoreMeta(p string, meta map[string]string) error {
 			t.bad[i] = true
 		}
 	}
+	return nil
+}
+
+// initFrom loads the weights of a checkpoint file or run directory into
+// the fresh network (fine-tuning, train.init): every parameter the
+// checkpoint has; the others keep their initialisation (logged).
+func (t *trainer) initFrom(path string) error {
+	ckPath, err := ResolveCheckpoint(path)
+	if err != nil {
+		return fmt.Errorf("train.init: %w", err)
+	}
+	ck, err := graph.LoadCheckpoint(ckPath)
+	if err != nil {
+		return fmt.Errorf("train.init: %w", err)
+	}
+	loaded, err := graph.LoadIntoNodes(t.net.Params(), ck.Params, true)
+	if err != nil {
+		return fmt.Errorf("train.init %s: %w", ckPath, err)
+	}
+	if len(loaded) == 0 {
+		return fmt.Errorf("train.init %s: no parameter of this network is in the checkpoint", ckPath)
+	}
+	done := map[string]bool{}
+	for _, n := range loaded {
+		done[n] = true
+	}
+	var fresh []string
+	for _, p := range t.net.Params() {
+		if !done[p.Name()] {
+			fresh = append(fresh, p.Name())
+		}
+	}
+	t.log.Info("initialised from a checkpoint", "checkpoint", ckPath, "parameters", len(loaded), "kept_fresh", fresh)
 	return nil
 }
 
