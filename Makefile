@@ -66,8 +66,10 @@ lint: $(ERRCHECK)
 # Fuzz targets of every reader of user files, PACKAGE:TARGET, one at a time
 # (go test -fuzz takes one target per run). New inputs that fail are saved
 # under PACKAGE/testdata/fuzz/TARGET/ and then run by every `go test`.
+# -fuzzminimizetime bounds the minimisation of each new interesting input
+# (Go's default, 60s, stalls the targets whose inputs are kilobytes).
 FUZZTIME ?= 30s
-FUZZFLAGS ?=
+FUZZFLAGS ?= -fuzzminimizetime=5s
 FUZZ_TARGETS := \
 	./dataset:FuzzDecodeImage ./dataset:FuzzParsePTS ./dataset:FuzzReadLJSON \
 	./dataset:FuzzDlibXML ./dataset:FuzzManifestJSONL ./dataset:FuzzManifestCSV \

@@ -105,9 +105,14 @@ func FuzzLoadGrid(f *testing.F) {
 		if g.Rows < 1 || g.Cols < 1 || len(g.Mean) != 3*n {
 			t.Fatalf("%dx%d grid with %d mean values", g.Rows, g.Cols, len(g.Mean))
 		}
-		for d, c := range g.Basis {
+		for d, c := range append([][]float64{g.Mean}, g.Basis...) {
 			if len(c) != 3*n {
-				t.Fatalf("basis %d has %d values, want %d", d, len(c), 3*n)
+				t.Fatalf("basis %d has %d values, want %d", d-1, len(c), 3*n)
+			}
+			for _, x := range c {
+				if !finite(x) {
+					t.Fatalf("value %v loaded", x)
+				}
 			}
 		}
 		if (g.Valid != nil && len(g.Valid) != n) || (g.Albedo != nil && len(g.Albedo) != n) {

@@ -130,6 +130,16 @@ func TestGridFileCorrupt(t *testing.T) {
 		{"magic", "magic", mut(0, 0x20)},
 		{"version", "version", mut(8, 0x02)},
 	}
+	// A NaN in the payload with a matching checksum (a file not written
+	// by SaveGrid) is refused too.
+	nan := append([]byte(nil), good...)
+	binary.LittleEndian.PutUint32(nan[16+hl+4*5:], math.Float32bits(float32(math.NaN())))
+	sum := sha256.Sum256(nan[:len(nan)-sha256.Size])
+	copy(nan[len(nan)-sha256.Size:], sum[:])
+	cases = append(cases, struct {
+		name, field string
+		data        []byte
+	}{"NaN in the mean", "mean", nan})
 	for _, c := range cases {
 		fe := gridLoadErr(t, write(strings.ReplaceAll(c.name, " ", "_"), c.data))
 		if fe.Field != c.field {

@@ -163,6 +163,9 @@ func TestOpenManifestCSV(t *testing.T) {
 		{"image,x0,y0\n", `header has 1 point columns and no scheme column; no scheme has 1 points`},
 		{"image,x0\n", `header has only one of x0, y0`},
 		{"image,image\n", `header: column "image" twice`},
+		// A quote left open after the header panicked in FieldPos (a
+		// crasher FuzzManifestCSV found, kept in testdata/fuzz).
+		{"image\n\"", `parse error on line 2, column 2: extraneous or missing " in quoted-field`},
 	} {
 		p := writeTestFileIn(t, dir, "h.csv", []byte(c.text))
 		if _, err := OpenManifest(p); err == nil || err.Error() != "dataset: read manifest "+p+": "+c.want {
