@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/stn3d/stn3d/dataset"
+	"github.com/stn3d/stn3d/graph/detect"
 	"github.com/stn3d/stn3d/graph/run"
 )
 
@@ -23,6 +24,8 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 	out := fs.String("out", "", "directory for metrics.json, ced.png and panels (default: CHECKPOINT_DIR/eval-SPLIT)")
 	maxImages := fs.Int("max", 0, "evaluate at most this many images (0 = all)")
 	asJSON := fs.Bool("json", false, "print only the metrics JSON on standard output")
+	detectMode := fs.String("detect", "auto", "with --data: always crops each face from the face detector's box matching it (faces it misses are reported, not scored); auto and never crop from the landmarks")
+	detector := fs.String("detector", "", "detector weights file (default: the embedded weights)")
 	var sets multiFlag
 	fs.Var(&sets, "set", "override a config key (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -52,7 +55,13 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 		}
 		dir = filepath.Join(base, name)
 	}
-	met, err := run.Evaluate(ctx, cfg, run.EvalOptions{Checkpoint: *ckpt, Split: *split, Data: *data, Out: dir, Max: *maxImages, Log: log})
+	eopt := run.EvalOptions{Checkpoint: *ckpt, Split: *split, Data: *data, Out: dir, Max: *maxImages, Log: log, Detect: *detectMode}
+	if *detector != "" {
+		if eopt.Detector, err = detect.Load(*detector); err != nil {
+			return err
+		}
+	}
+	met, err := run.Evaluate(ctx, cfg, eopt)
 	if err != nil {
 		return err
 	}

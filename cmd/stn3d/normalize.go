@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/stn3d/stn3d/dataset"
+	"github.com/stn3d/stn3d/graph/detect"
 	"github.com/stn3d/stn3d/graph/run"
 )
 
@@ -48,6 +49,8 @@ func cmdNormalize(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	margin := fs.Float64("margin", -1, "crop margin around the landmark box or --box, fraction of its side (negative = data.margin of the config)")
 	boxFlag := fs.String("box", "", "face box x0,y0,x1,y1 in pixels used for every image")
 	quiet := fs.Bool("quiet", false, "no progress lines")
+	detectMode := fs.String("detect", "auto", "face detector: auto (when an image has no landmark file and no --box), always or never")
+	detector := fs.String("detector", "", "detector weights file (default: the embedded weights)")
 	inputs, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -65,7 +68,12 @@ func cmdNormalize(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		return usagef("--margin %v: want 0..10 (negative = the config's)", *margin)
 	}
 	opt := run.NormalizeOptions{Checkpoint: *ckpt, Config: *cfgPath, Out: *out, Inputs: inputs, Fill: *fill,
-		Force: *force, Batch: *batch, Margin: *margin, Progress: stderr, Log: log}
+		Force: *force, Batch: *batch, Margin: *margin, Progress: stderr, Log: log, Detect: *detectMode}
+	if *detector != "" {
+		if opt.Detector, err = detect.Load(*detector); err != nil {
+			return err
+		}
+	}
 	if *quiet {
 		opt.Progress = nil
 	}

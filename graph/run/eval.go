@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/stn3d/stn3d/graph"
+	"github.com/stn3d/stn3d/graph/detect"
 	"github.com/stn3d/stn3d/internal/atomicfile"
 
 	"github.com/stn3d/stn3d/bfm"
@@ -80,22 +81,32 @@ func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, 
 	per := 3 * m.InputSize * m.InputSize
 	buf := make([]float32, m.BatchSize*per)
 	var kept []evalItem
-	skipped := 0
+	skipped, noFace := 0, 0
 	for start := 0; start < n; start += m.BatchSize {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		k := min(m.BatchSize, n-start)
-		samples := make([]dataset.Sample, k)
-		for j := 0; j < k; j++ {
+		samples := make([]dataset.Sample, 0, m.BatchSize)
+		for j := 0; j < min(m.BatchSize, n-start); j++ {
 			s, err := src.Sample(start + j)
+			if errors.Is(err, ErrNoFace) {
+				noFace++
+				if log != nil {
+					log.Warn("the detector did not find the face; skipped", "reason", err)
+				}
+				continue
+			}
 			if err != nil {
 				return nil, nil, fmt.Errorf("evaluate: %w", err)
 			}
-			if err := toInput(buf[j*per:(j+1)*per], s.Image, m.InputSize); err != nil {
+			if err := toInput(buf[len(samples)*per:(len(samples)+1)*per], s.Image, m.InputSize); err != nil {
 				return nil, nil, fmt.Errorf("evaluate %s: %w", s.Name, err)
 			}
-			samples[j] = s
+			samples = append(samples, s)
+		}
+		k := len(samples)
+		if k == 0 {
+			continue
 		}
 		var fits []graph.Fit
 		if len(kept) < keep {
@@ -143,9 +154,12 @@ func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, 
 			}
 		}
 	}
+	if noFace > 0 && log != nil {
+		log.Info("faces the detector missed (not scored)", "faces", noFace, "of", n)
+	}
 	met, err := ev.Metrics()
 	if err != nil {
-		return nil, nil, fmt.Errorf("evaluate: %w (%d images skipped)", err, skipped)
+		return nil, nil, fmt.Errorf("evaluate: %w (%d images skipped, %d faces not detected)", err, skipped, noFace)
 	}
 	return &met, kept, nil
 }
@@ -163,7 +177,14 @@ type EvalOptions struct {
 	Out string
 	// Max bounds the number of images (0 = all).
 	Max int
-	Log *slog.Logger
+	// Detect is DetectAuto ("" too: the annotated data's landmarks give the
+	// crops), DetectAlways (with Data: each face is cropped from the
+	// detection of Detector, nil for the embedded one, that overlaps its
+	// landmark box most, IoU >= 0.5; faces without one are reported and
+	// not scored) or DetectNever.
+	Detect   string
+	Detector *detect.Detector
+	Log      *slog.Logger
 }
 
 // DataKindOf names the reader (a data.kind) for a path given on the command
@@ -224,6 +245,16 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (_ *dataset.Metr
 	env, err := setupEval(cfg, tm.Grid, opt.Data != "", log)
 	if err != nil {
 		return nil, err
+	}
+	mode, err := checkDetectMode(opt.Detect)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := env.Val.(croppedSource); ok && mode == DetectAlways {
+		if c.det, err = detectorFor(opt.Detector, mode); err != nil {
+			return nil, err
+		}
+		env.Val, env.Train = c, c
 	}
 	src := env.Val
 	switch opt.Split {

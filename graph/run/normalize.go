@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stn3d/stn3d/graph"
+	"github.com/stn3d/stn3d/graph/detect"
 	"github.com/stn3d/stn3d/internal/atomicfile"
 	"github.com/stn3d/stn3d/internal/workpool"
 
@@ -36,7 +37,8 @@ import (
 // image with neither is cropped to the whole image (a square of side
 // max(width, height), centred, padded with black, no margin). No face
 // detector is used: a photograph whose face is small in the frame needs a
-// landmark file or a Box.
+// landmark file or a Box, unless Detect finds its faces (each face is then
+// fitted on its own, with outputs STEM_faceK_*).
 type NormalizeOptions struct {
 	// Checkpoint is a checkpoint file or a run directory (see
 	// ResolveCheckpoint).
@@ -63,6 +65,11 @@ type NormalizeOptions struct {
 	// Box is one face box (original pixels, x0 < x1, y0 < y1) for every
 	// input, or nil.
 	Box *dataset.Box
+	// Detect is DetectAuto ("" too), DetectAlways or DetectNever; Detector
+	// (nil: the embedded one) and DetectOptions are used when it applies.
+	Detect        string
+	Detector      *detect.Detector
+	DetectOptions detect.Options
 	// Progress (optional) receives one line per batch.
 	Progress io.Writer
 	Log      *slog.Logger
@@ -113,10 +120,11 @@ type NormalizeRecord struct {
 
 // NormalizeCrop records how the network input was cut from the image.
 type NormalizeCrop struct {
-	// Source is "landmarks" (Annotation names the file), "box" (--box) or
-	// "image" (the whole image).
-	Source     string `json:"source"`
-	Annotation string `json:"annotation,omitempty"`
+	// Source is "landmarks" (Annotation names the file), "box" (--box),
+	// "detector" (Detection) or "image" (the whole image).
+	Source     string              `json:"source"`
+	Annotation string              `json:"annotation,omitempty"`
+	Detection  *NormalizeDetection `json:"detection,omitempty"`
 	// FaceBox is the box the crop is centred on, x0, y0, x1, y1.
 	FaceBox [4]float64 `json:"face_box"`
 	// Margin is the fraction added on every side.
@@ -236,6 +244,7 @@ func normalizeOutputs(stem string, fill bool) [][2]string {
 // normItem is one input on its way through a batch.
 type normItem struct {
 	input, stem string
+	det         *NormalizeDetection
 	// size is the original image's width and height.
 	size [2]int
 	crop dataset.Sample
@@ -288,6 +297,14 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (_ *NormalizeResult, e
 			return nil, fmt.Errorf("normalize: box %v,%v,%v,%v: want finite x0 < x1 and y0 < y1", b.X0, b.Y0, b.X1, b.Y1)
 		}
 	}
+	mode, err := checkDetectMode(opt.Detect)
+	if err != nil {
+		return nil, fmt.Errorf("normalize: %w", err)
+	}
+	det, err := detectorFor(opt.Detector, mode)
+	if err != nil {
+		return nil, fmt.Errorf("normalize: %w", err)
+	}
 	var cfgOverride *Config
 	if opt.Config != "" {
 		cfg, err := LoadConfig(opt.Config, nil)
@@ -323,19 +340,23 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (_ *NormalizeResult, e
 	for _, f := range bad {
 		log.Debug("skipped", "input", f.Input, "reason", f.Err)
 	}
-	stems := outputStems(files)
+	jobs, noFace := detectJobs(files, outputStems(files), mode, opt.Box != nil, det, opt.DetectOptions)
+	res.Failed = append(res.Failed, noFace...)
+	for _, f := range noFace {
+		log.Info("skipped", "input", f.Input, "reason", f.Err)
+	}
 	w := &normWriter{opt: opt, gm: grid, tri: bfm.GridTriangles(grid.Rows, grid.Cols), ckPath: ckPath}
 	per := 3 * model.InputSize * model.InputSize
 	buf := make([]float32, batch*per)
 	t0 := time.Now()
-	for start := 0; start < len(files); start += batch {
+	for start := 0; start < len(jobs); start += batch {
 		if err := ctx.Err(); err != nil {
-			return res, fmt.Errorf("normalize: interrupted after %d of %d images: %w", start, len(files), err)
+			return res, fmt.Errorf("normalize: interrupted after %d of %d faces: %w", start, len(jobs), err)
 		}
-		items := make([]normItem, min(batch, len(files)-start))
+		items := make([]normItem, min(batch, len(jobs)-start))
 		workpool.For(len(items), workpool.Heavy, func(j int) {
 			it := &items[j]
-			it.input, it.stem = files[start+j], stems[start+j]
+			it.input, it.stem, it.det = jobs[start+j].input, jobs[start+j].stem, jobs[start+j].det
 			it.err = prepareNormItem(it, opt, model.InputSize, margin, cfg.Data.LandmarkOffsetY)
 		})
 		var ok []int
@@ -372,7 +393,7 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (_ *NormalizeResult, e
 			done := start + len(items)
 			el := time.Since(t0).Seconds()
 			fmt.Fprintf(opt.Progress, "normalize %d/%d  processed %d  skipped %d  %.1f img/s\n",
-				done, len(files), len(res.Processed), len(res.Failed), float64(done)/max(el, 1e-9))
+				done, len(jobs), len(res.Processed), len(res.Failed), float64(done)/max(el, 1e-9))
 		}
 	}
 	if len(res.Failed) > 0 {
@@ -409,16 +430,14 @@ func prepareNormItem(it *normItem, opt NormalizeOptions, size int, margin, offse
 	it.size = [2]int{img.Bounds().Dx(), img.Bounds().Dy()}
 	s := dataset.Sample{Name: it.input, Image: img}
 	info := NormalizeCrop{Margin: margin}
-	stem := strings.TrimSuffix(it.input, filepath.Ext(it.input))
-	ann := ""
-	for _, ext := range []string{".pts", ".ljson"} {
-		if fileExists(stem + ext) {
-			ann = stem + ext
-			break
-		}
-	}
+	ann := annotationOf(it.input)
 	b := img.Bounds()
+	useBox := opt.Box != nil
 	switch {
+	case it.det != nil:
+		box := detectionCropBox(it.det.Box, offsetY)
+		s.Box, useBox = &box, true
+		info.Source, info.Detection, ann = "detector", it.det, ""
 	case opt.Box != nil:
 		box := *opt.Box
 		s.Box = &box
@@ -434,14 +453,14 @@ func prepareNormItem(it *normItem, opt NormalizeOptions, size int, margin, offse
 		s.Box = &dataset.Box{X0: 0, Y0: 0, X1: float64(b.Dx() - 1), Y1: float64(b.Dy() - 1)}
 		info.Source, info.Margin = "image", 0
 	}
-	fb, err := dataset.FaceBox(s, opt.Box != nil)
+	fb, err := dataset.FaceBox(s, useBox)
 	if err != nil {
 		if ann != "" {
 			return fmt.Errorf("landmarks %s: %w", ann, err)
 		}
 		return err
 	}
-	cs, tr, err := dataset.CropSample(s, dataset.CropOptions{Size: size, Margin: info.Margin, UseBox: opt.Box != nil, LandmarkOffsetY: offsetY})
+	cs, tr, err := dataset.CropSample(s, dataset.CropOptions{Size: size, Margin: info.Margin, UseBox: useBox, LandmarkOffsetY: offsetY})
 	if err != nil {
 		return err // names the image
 	}
