@@ -235,7 +235,7 @@ type Progress struct {
 // Train trains the detector from cfg and returns its weights, with the
 // threshold of cfg and an identity calibration (see Calibrate). log, when
 // not nil, is called every logEvery steps.
-func Train(cfg TrainConfig, logEvery int, log func(Progress)) (Meta, []graph.WeightTensor, error) {
+func Train(cfg TrainConfig, logEvery int, log func(Progress)) (_ Meta, _ []graph.WeightTensor, err error) {
 	if err := cfg.Validate(); err != nil {
 		return Meta{}, nil, err
 	}
@@ -254,7 +254,7 @@ func Train(cfg TrainConfig, logEvery int, log func(Progress)) (Meta, []graph.Wei
 	if err != nil {
 		return Meta{}, nil, err
 	}
-	defer t.vm.Close()
+	defer func() { err = errors.Join(err, t.vm.Close()) }()
 	pm := &patchMaker{size: cfg.Patch, photos: photos, synth: synth, synthProb: cfg.SynthProb}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0xda7a))
 	G := t.cells
