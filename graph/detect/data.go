@@ -183,7 +183,7 @@ func (pm *patchMaker) make(rng *rand.Rand, p *rgb, tmp *rgb) []face {
 	p.resize(P, P)
 	paintClutter(p, rng)
 	var faces []face
-	if rng.Float64() < 0.5 {
+	if rng.Float64() < 0.7 {
 		// A photograph with its face too large for the band.
 		ph := pm.photos[rng.IntN(len(pm.photos))]
 		fb := ph.faces[0]
@@ -231,14 +231,16 @@ func (pm *patchMaker) make(rng *rand.Rand, p *rgb, tmp *rgb) []face {
 		ox, oy := cx-f*fcx, cy-f*fcy
 		box := mapBox(fb, f, ox, oy)
 		// Crop: the whole source, or the face with a random margin.
-		cx0, cy0, cx1, cy1 := 0, 0, P, P
+		lv := src.mips.levels[0]
+		cx0, cy0 := int(math.Floor(ox)), int(math.Floor(oy))
+		cx1, cy1 := int(math.Ceil(ox+f*float64(lv.w))), int(math.Ceil(oy+f*float64(lv.h)))
 		if !synth && rng.Float64() < 0.6 {
 			m := s * (0.25 + rng.Float64())
 			cx0, cy0 = int(math.Floor(box.X0-m)), int(math.Floor(box.Y0-m*(0.8+0.6*rng.Float64())))
 			cx1, cy1 = int(math.Ceil(box.X1+m)), int(math.Ceil(box.Y1+m*(0.8+0.6*rng.Float64())))
 		}
-		x0, y0, x1, y1 := src.mips.sampleClip(p, f, ox, oy, cx0, cy0, cx1, cy1)
-		occlude(faces, Box{X0: float64(x0), Y0: float64(y0), X1: float64(x1), Y1: float64(y1)})
+		r := pasteFeathered(p, tmp, &src.mips, f, ox, oy, cx0, cy0, cx1, cy1, rng)
+		occlude(faces, r)
 		faces = append(faces, face{box: box})
 	}
 	if rng.Float64() < 0.3 {
@@ -254,8 +256,8 @@ func (pm *patchMaker) make(rng *rand.Rand, p *rgb, tmp *rgb) []face {
 		if overlapSmall(r, fb) < 0.05 {
 			dx, dy := rng.Float64()*float64(P), rng.Float64()*float64(P)
 			ox, oy := dx-f*sx, dy-f*sy
-			x0, y0, x1, y1 := ph.mips.sampleClip(p, f, ox, oy, int(dx), int(dy), int(dx+rw*f), int(dy+rh*f))
-			occlude(faces, Box{X0: float64(x0), Y0: float64(y0), X1: float64(x1), Y1: float64(y1)})
+			r := pasteFeathered(p, tmp, &ph.mips, f, ox, oy, int(dx), int(dy), int(dx+rw*f), int(dy+rh*f), rng)
+			occlude(faces, r)
 		}
 	}
 	photometric(p, rng)
@@ -267,6 +269,46 @@ func (pm *patchMaker) make(rng *rand.Rand, p *rgb, tmp *rgb) []face {
 		}
 	}
 	return faces
+}
+
+// pasteFeathered draws the source (scale f, offset ox, oy) into p within
+// the clip rectangle, through a mask that is the rectangle or the ellipse
+// inscribed in it, its edge feathered over 0 to 10 pixels, so that the
+// outline of a pasted piece is no cue: faces in photographs have no frame
+// around them. It returns the rectangle written (for occlusion).
+func pasteFeathered(p, tmp *rgb, m *mipChain, f, ox, oy float64, cx0, cy0, cx1, cy1 int, rng *rand.Rand) Box {
+	tmp.resize(p.w, p.h)
+	x0, y0, x1, y1 := m.sampleClip(tmp, f, ox, oy, cx0, cy0, cx1, cy1)
+	if x0 >= x1 || y0 >= y1 {
+		return Box{}
+	}
+	feather := 10 * rng.Float64()
+	ellipse := rng.IntN(2) == 0
+	// The clip rectangle (not the written part) defines the shape.
+	ex, ey := float64(cx0+cx1-1)/2, float64(cy0+cy1-1)/2
+	rx, ry := float64(cx1-cx0)/2, float64(cy1-cy0)/2
+	for y := y0; y < y1; y++ {
+		for x := x0; x < x1; x++ {
+			var d float64 // distance inside the shape's edge, pixels
+			if ellipse {
+				u, v := (float64(x)-ex)/rx, (float64(y)-ey)/ry
+				d = (1 - math.Sqrt(u*u+v*v)) * min(rx, ry)
+			} else {
+				d = min(float64(x-cx0), float64(cx1-1-x), float64(y-cy0), float64(cy1-1-y)) + 0.5
+			}
+			a := float32(1)
+			if d <= 0 {
+				continue
+			} else if d < feather {
+				a = float32(d / feather)
+			}
+			i := 3 * (y*p.w + x)
+			for k := 0; k < 3; k++ {
+				p.pix[i+k] += a * (tmp.pix[i+k] - p.pix[i+k])
+			}
+		}
+	}
+	return Box{X0: float64(x0), Y0: float64(y0), X1: float64(x1), Y1: float64(y1)}
 }
 
 // mapBox maps b by x -> f x + ox, y -> f y + oy.

@@ -39,12 +39,12 @@ type layer struct {
 // outputs are NumOut channels: the training graph builds it as two heads,
 // "cls" (1) and "reg" (4), which the weights file stores as one.
 var arch = []layer{
-	{"conv1", 3, 12, 3, true, true},
-	{"conv2", 12, 24, 3, true, true},
-	{"conv3", 24, 32, 3, true, true},
-	{"conv4", 32, 48, 3, true, false},
-	{"conv5", 48, 64, 3, true, false},
-	{"head", 64, NumOut, 1, false, false},
+	{"conv1", 3, 16, 3, true, true},
+	{"conv2", 16, 32, 3, true, true},
+	{"conv3", 32, 32, 3, true, true},
+	{"conv4", 32, 64, 3, true, false},
+	{"conv5", 64, 96, 3, true, false},
+	{"head", 96, NumOut, 1, false, false},
 }
 
 // inputMean is subtracted from [0, 1] pixel values before the first conv.

@@ -73,7 +73,7 @@ type Meta struct {
 }
 
 // ArchName names the current layer list.
-const ArchName = "fcn8-v1: conv3x3 12,24,32 (pool) 48,64; head 1x1 5; stride 8; band 16-32"
+const ArchName = "fcn8-v2: conv3x3 16,32,32 (pool) 64,96; head 1x1 5; stride 8; band 16-32"
 
 //go:embed detector.weights
 var embedded []byte

@@ -15,6 +15,7 @@ import (
 	"github.com/stn3d/stn3d/bfm"
 	"github.com/stn3d/stn3d/dataset"
 	"github.com/stn3d/stn3d/graph/detect"
+	"github.com/stn3d/stn3d/internal/testenv"
 )
 
 // twoFaces draws two rendered default-model faces (128 px renders pasted
@@ -139,5 +140,29 @@ func TestDetectJobsModes(t *testing.T) {
 	}
 	if _, err := checkDetectMode("sometimes"); !errors.Is(err, ErrDetectMode) {
 		t.Errorf("mode sometimes: %v", err)
+	}
+}
+
+// TestEvaluateDetectAlways evaluates on the shared dlib VOC test
+// photographs with crops from the detector: every face it finds is
+// scored (the 25 annotated faces minus those it misses), and the crops
+// match the landmark crops closely, so the NME differs little.
+func TestEvaluateDetectAlways(t *testing.T) {
+	xml := testenv.Shared(t, "data/faces/dlib/testing_with_face_landmarks.xml")
+	run, cfg, _ := normRun(t)
+	ctx := context.Background()
+	lm, err := Evaluate(ctx, cfg, EvalOptions{Checkpoint: run, Data: xml})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dt, err := Evaluate(ctx, cfg, EvalOptions{Checkpoint: run, Data: xml, Detect: DetectAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lm.Images != 25 || dt.Images < 22 || dt.Images > 25 {
+		t.Errorf("images scored: %d from landmarks (want 25), %d from detections (want 22..25)", lm.Images, dt.Images)
+	}
+	if d := dt.NMEAll - lm.NMEAll; d > 0.25*lm.NMEAll || d < -0.25*lm.NMEAll {
+		t.Errorf("NME from detector crops %.2f%%, from landmark crops %.2f%%: want within 25%%", dt.NMEAll, lm.NMEAll)
 	}
 }
