@@ -15,15 +15,17 @@ import (
 // "detector eval" measures a detector on the shared photographs.
 func cmdDetector(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
 	if len(args) == 0 {
-		return usagef("want a subcommand: train or eval")
+		return usagef("want a subcommand: train, calibrate or eval")
 	}
 	switch args[0] {
 	case "train":
 		return cmdDetectorTrain(args[1:], stdout, stderr, log)
 	case "eval":
 		return cmdDetectorEval(args[1:], stdout, stderr, log)
+	case "calibrate":
+		return cmdDetectorCalibrate(args[1:], stdout, stderr, log)
 	}
-	return usagef("unknown subcommand %q: want train or eval", args[0])
+	return usagef("unknown subcommand %q: want train, calibrate or eval", args[0])
 }
 
 func cmdDetectorTrain(args []string, stdout, stderr io.Writer, log *slog.Logger) error {
@@ -60,11 +62,11 @@ func cmdDetectorTrain(args []string, stdout, stderr io.Writer, log *slog.Logger)
 	if err != nil {
 		return err
 	}
-	if meta, err = detect.Calibrate(meta, ts, cfg.AFLW2000); err != nil {
+	if meta, err = detect.Calibrate(meta, ts, cfg.AFLW2000, cfg.MaxFPPerPhoto); err != nil {
 		return err
 	}
 	log.Info("calibration", "dx", meta.Calibration.DX, "dy", meta.Calibration.DY, "sw", meta.Calibration.SW,
-		"sh", meta.Calibration.SH, "residual", meta.CalibrationResidual)
+		"sh", meta.Calibration.SH, "residual", meta.CalibrationResidual, "threshold", meta.Threshold)
 	if err := detect.WriteFile(*out, meta, ts); err != nil {
 		return err
 	}
@@ -116,5 +118,42 @@ func cmdDetectorEval(args []string, stdout, stderr io.Writer, log *slog.Logger) 
 		}
 		fmt.Fprintln(stdout)
 	}
+	return nil
+}
+
+// cmdDetectorCalibrate refits the calibration and threshold of a weights
+// file (as the end of "detector train" does).
+func cmdDetectorCalibrate(args []string, stdout, stderr io.Writer, log *slog.Logger) error {
+	fs := flag.NewFlagSet("detector calibrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "YAML detector config (required): aflw2000 and max_fp_per_photo")
+	in := fs.String("weights", "", "weights file to calibrate (required)")
+	out := fs.String("out", "", "weights file to write (required)")
+	if err := fs.Parse(args); err != nil {
+		return usagef("%v", err)
+	}
+	if *cfgPath == "" || *in == "" || *out == "" || fs.NArg() > 0 {
+		return usagef("--config FILE, --weights FILE and --out FILE are required, and nothing else")
+	}
+	cfg, err := detect.ReadTrainConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	meta, ts, err := detect.ReadFile(*in)
+	if err != nil {
+		return err
+	}
+	meta.Threshold = cfg.Threshold
+	if meta, err = detect.Calibrate(meta, ts, cfg.AFLW2000, cfg.MaxFPPerPhoto); err != nil {
+		return err
+	}
+	if err := detect.WriteFile(*out, meta, ts); err != nil {
+		return err
+	}
+	b, err := json.Marshal(meta)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %s\n", *out, b)
 	return nil
 }

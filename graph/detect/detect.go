@@ -7,7 +7,6 @@
 package detect
 
 import (
-	"errors"
 	"fmt"
 	"image"
 	"math"
@@ -316,6 +315,3 @@ func overlapSmall(a, b Box) float64 {
 	}
 	return iw * ih / s
 }
-
-// ErrNoWeights is returned when the embedded weights are a placeholder.
-var ErrNoWeights = errors.New("detect: no detector weights")

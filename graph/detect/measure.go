@@ -225,8 +225,12 @@ func Measure(d *Detector, photos []Photo, opt Options, load func(path string) (i
 // box (IoU >= 0.3) is paired with that box, and centre offsets (relative to
 // the box size) and size ratios are fitted by least squares. The RMS of the
 // relative residuals (centre x, y and log w, h pooled) is stored as
-// CalibrationResidual.
-func Calibrate(meta Meta, ts []graph.WeightTensor, aflwDir string) (Meta, error) {
+// CalibrationResidual. With maxFP > 0 the threshold becomes the lowest of
+// 0.30, 0.35, ..., 0.95 at which the calibrated detector makes at most maxFP
+// false positives per training photograph (detections matching no face
+// with IoU >= 0.5; AFLW photographs can hold unannotated faces, so this
+// errs on the high side).
+func Calibrate(meta Meta, ts []graph.WeightTensor, aflwDir string, maxFP float64) (Meta, error) {
 	raw := meta
 	raw.Calibration = Identity
 	d, err := New(raw, ts)
@@ -242,7 +246,8 @@ func Calibrate(meta Meta, ts []graph.WeightTensor, aflwDir string) (Meta, error)
 		return meta, err
 	}
 	var pairs [][2]Box
-	for _, p := range photos {
+	all := make([][]Detection, len(photos))
+	for i, p := range photos {
 		img, err := dataset.LoadImage(p.Path)
 		if err != nil {
 			return meta, fmt.Errorf("detect: calibrate: %w", err)
@@ -251,6 +256,7 @@ func Calibrate(meta Meta, ts []graph.WeightTensor, aflwDir string) (Meta, error)
 		if err != nil {
 			return meta, fmt.Errorf("detect: calibrate: %s: %w", p.Name, err)
 		}
+		all[i] = dets
 		for _, dt := range dets {
 			if IoU(dt.Box, p.Faces[0].Box) >= 0.3 {
 				pairs = append(pairs, [2]Box{dt.Box, p.Faces[0].Box})
@@ -267,6 +273,30 @@ func Calibrate(meta Meta, ts []graph.WeightTensor, aflwDir string) (Meta, error)
 		meta.Train = map[string]any{}
 	}
 	meta.Train["calibration_pairs"] = len(pairs)
+	if maxFP > 0 {
+		// NMS is greedy by score, so the detections at a higher threshold
+		// are those at the low one that score above it.
+		for k := 0; k <= 13; k++ {
+			thr := 0.30 + 0.05*float64(k)
+			fp := 0
+			for i, p := range photos {
+				var kept []Detection
+				for _, dt := range all[i] {
+					if dt.Score >= thr {
+						dt.Box = c.Apply(dt.Box)
+						kept = append(kept, dt)
+					}
+				}
+				_, n, _ := Evaluate(kept, p.Faces, 32)
+				fp += n
+			}
+			meta.Threshold = thr
+			if float64(fp) <= maxFP*float64(len(photos)) {
+				meta.Train["threshold_fp_per_training_photo"] = float64(fp) / float64(len(photos))
+				break
+			}
+		}
+	}
 	return meta, nil
 }
 

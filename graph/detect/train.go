@@ -38,14 +38,17 @@ type TrainConfig struct {
 	Alpha     float64 `yaml:"alpha"`
 	Gamma     float64 `yaml:"gamma"`
 	RegWeight float64 `yaml:"reg_weight"`
-	// Threshold is the score threshold stored with the weights.
-	Threshold float64 `yaml:"threshold"`
+	// Threshold is the score threshold stored with the weights; with
+	// MaxFPPerPhoto > 0 it is chosen instead on the training photographs
+	// (see Calibrate).
+	Threshold     float64 `yaml:"threshold"`
+	MaxFPPerPhoto float64 `yaml:"max_fp_per_photo"`
 }
 
 // DefaultTrainConfig returns the configuration of the embedded weights.
 func DefaultTrainConfig() TrainConfig {
 	return TrainConfig{Seed: 14, Synthetic: 2000, SynthProb: 0.2, Patch: 80, Batch: 32, Steps: 6000,
-		LR: 2e-3, Warmup: 200, WeightDecay: 1e-4, Alpha: 0.25, Gamma: 2, RegWeight: 2, Threshold: 0.5}
+		LR: 2e-3, Warmup: 200, WeightDecay: 1e-4, Alpha: 0.25, Gamma: 2, RegWeight: 2, Threshold: 0.5, MaxFPPerPhoto: 0.1}
 }
 
 // ReadTrainConfig reads a YAML file over DefaultTrainConfig; unknown keys
@@ -78,6 +81,8 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("detect: train config: lr %v, warmup %d, weight_decay %v: want > 0, >= 0, >= 0", c.LR, c.Warmup, c.WeightDecay)
 	case !(c.Alpha > 0 && c.Alpha < 1) || (c.Gamma != 0 && c.Gamma != 2) || !(c.RegWeight >= 0):
 		return fmt.Errorf("detect: train config: alpha %v, gamma %v, reg_weight %v: want in (0,1), 0 or 2, >= 0", c.Alpha, c.Gamma, c.RegWeight)
+	case !(c.MaxFPPerPhoto >= 0):
+		return fmt.Errorf("detect: train config: max_fp_per_photo %v: want >= 0", c.MaxFPPerPhoto)
 	case !(c.Threshold > 0 && c.Threshold < 1):
 		return fmt.Errorf("detect: train config: threshold %v: want in (0, 1)", c.Threshold)
 	case c.AFLW2000 == "":
