@@ -26,7 +26,7 @@ help:
 	@echo "make test    - go vet + all tests (the CI command)"
 	@echo "make bench   - benchmarks of every op, the STN and a training step"
 	@echo "make lint    - gofmt + go vet + errcheck + the atomic-writer check"
-	@echo "make detector-weights - retrain the embedded face detector (configs/detector.yaml; needs ../shared)"
+	@echo "make detector-weights - retrain the embedded face detector (configs/detector/detector.yaml; needs ../shared)"
 	@echo "make detector-eval    - measure the face detector on the shared photographs"
 
 build:
@@ -48,12 +48,12 @@ bench:
 	$(GO) test $(GOFLAGS_TAGS) -run '^$$' -bench . -benchmem -benchtime=3x ./ops/ ./graph/ ./bfm/ ./dataset/
 	$(GO) test $(GOFLAGS_TAGS) -run '^$$' -bench Detect640x480 -benchmem -benchtime=50x ./graph/detect/
 
-# The face detector's embedded weights, retrained from configs/detector.yaml
+# The face detector's embedded weights, retrained from configs/detector/detector.yaml
 # (seeded; about 35 min on 2 cores) on the shared photographs' training
 # part, then measured on the held-out ones.
 DETECTOR_WEIGHTS ?= graph/detect/detector.weights
 detector-weights: build
-	./$(BIN) detector train --config configs/detector.yaml --out $(DETECTOR_WEIGHTS)
+	./$(BIN) detector train --config configs/detector/detector.yaml --out $(DETECTOR_WEIGHTS)
 	$(GO) build $(GOFLAGS_TAGS) -o $(BIN) ./cmd/stn3d
 	./$(BIN) detector eval --weights $(DETECTOR_WEIGHTS)
 

@@ -31,7 +31,7 @@ func cmdDetector(ctx context.Context, args []string, stdout, stderr io.Writer, l
 func cmdDetectorTrain(args []string, stdout, stderr io.Writer, log *slog.Logger) error {
 	fs := flag.NewFlagSet("detector train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "YAML detector config (required), e.g. configs/detector.yaml")
+	cfgPath := fs.String("config", "", "YAML detector config (required), e.g. configs/detector/detector.yaml")
 	out := fs.String("out", "", "weights file to write (required), e.g. graph/detect/detector.weights")
 	aflw := fs.String("aflw2000", "", "AFLW2000-3D folder (default: the config's aflw2000)")
 	steps := fs.Int("steps", -1, "training steps (default: the config's)")

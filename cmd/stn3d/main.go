@@ -33,8 +33,8 @@ Usage:
   stn3d model info PATH|default
   stn3d model grid --model PATH|default --size N --out FILE
   stn3d detect [--json] [--out DIR] [--weights FILE] [--min-face N] [--threshold T] INPUT...
-  stn3d detector train --config configs/detector.yaml --out FILE
-  stn3d detector calibrate --config configs/detector.yaml --weights FILE --out FILE
+  stn3d detector train --config configs/detector/detector.yaml --out FILE
+  stn3d detector calibrate --config configs/detector/detector.yaml --weights FILE --out FILE
   stn3d detector eval [--weights FILE] [--shared DIR] [--json]
   stn3d version
 

@@ -16,7 +16,8 @@ import (
 )
 
 const normalizeUsage = `usage: stn3d normalize --checkpoint FILE|DIR --out DIR [--config FILE] [--fill] [--force]
-                       [--batch N] [--margin F] [--box x0,y0,x1,y1] INPUT...
+                       [--batch N] [--margin F] [--box x0,y0,x1,y1]
+                       [--detect auto|always|never] [--detector FILE] INPUT...
 
 Applies a trained model to photographs (INPUT: image files, or folders walked
 for .jpg/.jpeg/.png/.ppm/.pgm/.pnm) and writes per image STEM_texture.png,
@@ -27,8 +28,12 @@ STEM_texture_filled.png and STEM_confidence.png (255 = own texel visible,
 128 = filled from its mirror, 0 = neither).
 
 Crop: the box of the landmarks in STEM.pts or STEM.ljson beside the image
-(plus --margin), else --box, else the whole image padded to a square. No face
-detector is used. Flags may also follow the inputs.
+(plus --margin), else --box, else (--detect auto) every face the built-in
+detector finds, each with its own outputs STEM_face0_*, STEM_face1_*, ...
+and its box and score in the JSON; a photograph without a face is reported
+and the others go on. --detect always detects even where landmarks or --box
+are given; --detect never crops the whole image padded to a square. Flags
+may also follow the inputs.
 
 Flags:
 `

@@ -16,7 +16,7 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// TrainConfig configures Train (configs/detector.yaml).
+// TrainConfig configures Train (configs/detector/detector.yaml).
 type TrainConfig struct {
 	Seed uint64 `yaml:"seed"`
 	// AFLW2000 is the AFLW2000-3D folder whose training part

@@ -34,11 +34,13 @@ import (
 // (dataset.CropSample). An image with landmarks beside it (STEM.pts, else
 // STEM.ljson) is cropped to the box of its visible landmarks enlarged by
 // Margin on every side; Box, when set, is used for every image instead; an
-// image with neither is cropped to the whole image (a square of side
-// max(width, height), centred, padded with black, no margin). No face
-// detector is used: a photograph whose face is small in the frame needs a
-// landmark file or a Box, unless Detect finds its faces (each face is then
-// fitted on its own, with outputs STEM_faceK_*).
+// image with neither goes to the face detector (Detect auto, the default):
+// each face found is cropped from its box, calibrated to the landmark-box
+// convention, as a landmark box would be, and fitted on its own with
+// outputs STEM_faceK_*; a photograph without a face is a failure naming
+// it. Detect always detects in every image, Detect never crops an image
+// without landmarks or Box whole (a square of side max(width, height),
+// centred, padded with black, no margin).
 type NormalizeOptions struct {
 	// Checkpoint is a checkpoint file or a run directory (see
 	// ResolveCheckpoint).
