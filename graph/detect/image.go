@@ -47,7 +47,7 @@ func toRGB(dst *rgb, img image.Image) error {
 	switch im := img.(type) {
 	case *image.RGBA:
 		for y := 0; y < h; y++ {
-			row := im.Pix[(y)*im.Stride:]
+			row := im.Pix[im.PixOffset(b.Min.X, b.Min.Y+y):]
 			out := dst.pix[3*y*w : 3*(y+1)*w]
 			for x := 0; x < w; x++ {
 				out[3*x] = float32(row[4*x]) * k

@@ -68,3 +68,16 @@ func TestToRGBErrors(t *testing.T) {
 		t.Error("unbounded image accepted")
 	}
 }
+
+func TestToRGBSubImage(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 6, 5))
+	img.Set(3, 2, color.RGBA{255, 0, 0, 255})
+	sub := img.SubImage(image.Rect(2, 1, 5, 4))
+	m := &rgb{}
+	if err := toRGB(m, sub); err != nil {
+		t.Fatal(err)
+	}
+	if m.w != 3 || m.h != 3 || m.pix[3*(1*3+1)] != 1 || m.pix[0] != 0 {
+		t.Errorf("sub-image %dx%d, red at (1,1) %v, at (0,0) %v; want 3x3, 1, 0", m.w, m.h, m.pix[3*(1*3+1)], m.pix[0])
+	}
+}
