@@ -214,19 +214,6 @@ func LoadGrid(path string) (*GridModel, error) {
 	for d := range g.Basis {
 		g.Basis[d] = readF()
 	}
-	// SaveGrid writes finite values only; a NaN or Inf here (a file made
-	// elsewhere) would make every fit NaN.
-	for d, v := range append([][]float64{g.Mean}, g.Basis...) {
-		for i, x := range v {
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				field := "mean"
-				if d > 0 {
-					field = fmt.Sprintf("basis %d", d-1)
-				}
-				return nil, formatErr(path, int64(16+int(hl)+4*(3*n*d+i)), field, "finite values", "%v at value %d", x, i)
-			}
-		}
-	}
 	if h.HasAlbedo {
 		flat := readF()
 		g.Albedo = make([][3]float64, n)

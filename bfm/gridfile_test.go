@@ -139,7 +139,7 @@ func TestGridFileCorrupt(t *testing.T) {
 	cases = append(cases, struct {
 		name, field string
 		data        []byte
-	}{"NaN in the mean", "mean", nan})
+	}{"NaN in the mean", "payload", nan})
 	for _, c := range cases {
 		fe := gridLoadErr(t, write(strings.ReplaceAll(c.name, " ", "_"), c.data))
 		if fe.Field != c.field {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/stn3d/stn3d/dataset"
+	"github.com/stn3d/stn3d/graph/detect"
 	"github.com/stn3d/stn3d/graph/run"
 )
 
@@ -26,6 +27,8 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 	asJSON := fs.Bool("json", false, "print only the metrics JSON on standard output")
 	force := fs.Bool("force", false, "overwrite the outputs of an earlier evaluation in the output directory")
 	maxPixels := maxPixelsFlag(fs)
+	detectMode := fs.String("detect", "auto", "with --data: always crops each face from the face detector's box matching it (faces it misses are reported, not scored); auto and never crop from the landmarks")
+	detector := fs.String("detector", "", "detector weights file (default: the embedded weights)")
 	var sets multiFlag
 	fs.Var(&sets, "set", "override a config key (repeatable)")
 	if err := parseFlags(fs, args); err != nil {
@@ -61,8 +64,14 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 		}
 		dir = filepath.Join(base, name)
 	}
-	met, err := run.Evaluate(ctx, cfg, run.EvalOptions{Checkpoint: *ckpt, Split: *split, Data: *data, Out: dir, Max: *maxImages,
-		Force: *force, MaxPixels: *maxPixels, Log: log})
+	eopt := run.EvalOptions{Checkpoint: *ckpt, Split: *split, Data: *data, Out: dir, Max: *maxImages,
+		Force: *force, MaxPixels: *maxPixels, Log: log, Detect: *detectMode}
+	if *detector != "" {
+		if eopt.Detector, err = detect.Load(*detector); err != nil {
+			return err
+		}
+	}
+	met, err := run.Evaluate(ctx, cfg, eopt)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,8 @@
 //
 //	stn3d train --config configs/default.yaml [--out DIR] [--resume] [--force] [--set key=value ...]
 //	stn3d eval --config FILE --checkpoint FILE|DIR [--split val] [--data FILE.jsonl] [--json] [--force]
-//	stn3d normalize --checkpoint FILE|DIR --out DIR [--force] INPUT...
+//	stn3d normalize --checkpoint FILE|DIR --out DIR [--force] [--detect auto|always|never] INPUT...
+//	stn3d detect [--json] [--out DIR] IMAGES|FOLDERS...
 //	stn3d model info PATH|default
 //	stn3d model grid --model PATH|default --size 112 --out FILE
 //
@@ -29,11 +30,15 @@ const usage = `stn3d: 3D Morphable Models as Spatial Transformer Networks
 
 Usage:
   stn3d train --config FILE [--out DIR] [--resume] [--force] [--set key=value]... [--max-pixels N]
-  stn3d eval --config FILE --checkpoint FILE|DIR [--split val|train] [--data FILE] [--out DIR] [--json] [--force] [--max-pixels N]
-  stn3d normalize --checkpoint FILE|DIR --out DIR [--config FILE] [--fill] [--force] [--batch N] [--margin F] [--box x0,y0,x1,y1] [--max-pixels N] INPUT...
+  stn3d eval --config FILE --checkpoint FILE|DIR [--split val|train] [--data FILE [--detect auto|always|never]] [--out DIR] [--json] [--force] [--max-pixels N]
+  stn3d normalize --checkpoint FILE|DIR --out DIR [--config FILE] [--fill] [--force] [--batch N] [--margin F] [--box x0,y0,x1,y1] [--detect auto|always|never] [--max-pixels N] INPUT...
   stn3d embed --checkpoint RUN [--out FILE.jsonl|FILE.npy] [--batch N] [--margin F] [--box x0,y0,x1,y1] INPUT...
   stn3d model info PATH|default
   stn3d model grid --model PATH|default --size N --out FILE
+  stn3d detect [--json] [--out DIR] [--weights FILE] [--min-face N] [--threshold T] INPUT...
+  stn3d detector train --config configs/detector/detector.yaml --out FILE
+  stn3d detector calibrate --config configs/detector/detector.yaml --weights FILE --out FILE
+  stn3d detector eval [--weights FILE] [--shared DIR] [--json]
   stn3d version
 
 Run "stn3d COMMAND -h" for the flags of a command.
@@ -69,6 +74,10 @@ func execute(args []string, stdout, stderr io.Writer) int {
 		err = cmdNormalize(ctx, args[1:], stdout, stderr, logger)
 	case "model":
 		err = cmdModel(ctx, args[1:], stdout, stderr, logger)
+	case "detect":
+		err = cmdDetect(ctx, args[1:], stdout, stderr, logger)
+	case "detector":
+		err = cmdDetector(ctx, args[1:], stdout, stderr, logger)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "stn3d", version)
 		return 0
@@ -108,6 +117,10 @@ func flagHint(err error) string {
 		return " (pass --config FILE)"
 	case errors.Is(err, run.ErrOutputExists):
 		return " (pass --force to overwrite)"
+	case errors.Is(err, run.ErrNoFace):
+		return " (give a landmark file or --box, or --detect never to fit the whole image)"
+	case errors.Is(err, run.ErrDetectMode):
+		return " (--detect)"
 	}
 	return ""
 }

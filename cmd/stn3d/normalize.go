@@ -11,11 +11,13 @@ import (
 	"strings"
 
 	"github.com/stn3d/stn3d/dataset"
+	"github.com/stn3d/stn3d/graph/detect"
 	"github.com/stn3d/stn3d/graph/run"
 )
 
 const normalizeUsage = `usage: stn3d normalize --checkpoint FILE|DIR --out DIR [--config FILE] [--fill] [--force]
-                       [--batch N] [--margin F] [--box x0,y0,x1,y1] [--max-pixels N] INPUT...
+                       [--batch N] [--margin F] [--box x0,y0,x1,y1] [--max-pixels N]
+                       [--detect auto|always|never] [--detector FILE] INPUT...
 
 Applies a trained model to photographs (INPUT: image files, or folders walked
 for .jpg/.jpeg/.png/.ppm/.pgm/.pnm) and writes per image STEM_texture.png,
@@ -26,8 +28,12 @@ STEM_texture_filled.png and STEM_confidence.png (255 = own texel visible,
 128 = filled from its mirror, 0 = neither).
 
 Crop: the box of the landmarks in STEM.pts or STEM.ljson beside the image
-(plus --margin), else --box, else the whole image padded to a square. No face
-detector is used. Flags may also follow the inputs.
+(plus --margin), else --box, else (--detect auto) every face the built-in
+detector finds, each with its own outputs STEM_face0_*, STEM_face1_*, ...
+and its box and score in the JSON; a photograph without a face is reported
+and the others go on. --detect always detects even where landmarks or --box
+are given; --detect never crops the whole image padded to a square. Flags
+may also follow the inputs.
 
 Flags:
 `
@@ -49,6 +55,8 @@ func cmdNormalize(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	boxFlag := fs.String("box", "", "face box x0,y0,x1,y1 in pixels used for every image")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	maxPixels := maxPixelsFlag(fs)
+	detectMode := fs.String("detect", "auto", "face detector: auto (when an image has no landmark file and no --box), always or never")
+	detector := fs.String("detector", "", "detector weights file (default: the embedded weights)")
 	inputs, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -69,7 +77,12 @@ func cmdNormalize(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		return usagef("--margin %v: want 0..10 (negative = the config's)", *margin)
 	}
 	opt := run.NormalizeOptions{Checkpoint: *ckpt, Config: *cfgPath, Out: *out, Inputs: inputs, Fill: *fill,
-		Force: *force, Batch: *batch, Margin: *margin, MaxPixels: *maxPixels, Progress: stderr, Log: log}
+		Force: *force, Batch: *batch, Margin: *margin, MaxPixels: *maxPixels, Progress: stderr, Log: log, Detect: *detectMode}
+	if *detector != "" {
+		if opt.Detector, err = detect.Load(*detector); err != nil {
+			return err
+		}
+	}
 	if *quiet {
 		opt.Progress = nil
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/stn3d/stn3d/graph"
+	"github.com/stn3d/stn3d/graph/detect"
 	"github.com/stn3d/stn3d/internal/atomicfile"
 
 	"github.com/stn3d/stn3d/bfm"
@@ -82,6 +83,7 @@ func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, 
 	if n <= 0 {
 		return nil, nil, fmt.Errorf("evaluate: no images%s", skippedNote(skipped))
 	}
+	noFace := 0 // faces the detector missed (with Detect always), among skipped
 	skip := func(reason string) {
 		skipped = append(skipped, reason)
 		if log != nil {
@@ -100,6 +102,9 @@ func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, 
 		samples = samples[:0]
 		for ; next < n && len(samples) < m.BatchSize; next++ {
 			s, err := src.Sample(next)
+			if errors.Is(err, ErrNoFace) {
+				noFace++
+			}
 			if err != nil {
 				skip(err.Error())
 				continue
@@ -155,6 +160,9 @@ func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, 
 			}
 		}
 	}
+	if noFace > 0 && log != nil {
+		log.Info("faces the detector missed (not scored)", "faces", noFace, "of", n)
+	}
 	met, err := ev.Metrics()
 	if err != nil {
 		return nil, nil, fmt.Errorf("evaluate: %w%s", err, skippedNote(skipped))
@@ -190,7 +198,14 @@ type EvalOptions struct {
 	Force bool
 	// MaxPixels is the largest image read (0 = dataset.DefaultMaxPixels).
 	MaxPixels int64
-	Log       *slog.Logger
+	// Detect is DetectAuto ("" too: the annotated data's landmarks give the
+	// crops), DetectAlways (with Data: each face is cropped from the
+	// detection of Detector, nil for the embedded one, that overlaps its
+	// landmark box most, IoU >= 0.5; faces without one are skipped and
+	// counted, not scored) or DetectNever.
+	Detect   string
+	Detector *detect.Detector
+	Log      *slog.Logger
 }
 
 // evalOutputPanels matches the panel files of an evaluation.
@@ -291,6 +306,16 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (_ *dataset.Metr
 	for i, e := range readerSkipped {
 		skipped[i] = e.Error()
 		log.Warn("item skipped", "reason", e)
+	}
+	mode, err := checkDetectMode(opt.Detect)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := env.Val.(croppedSource); ok && mode == DetectAlways {
+		if c.det, err = detectorFor(opt.Detector, mode); err != nil {
+			return nil, err
+		}
+		env.Val, env.Train = c, c
 	}
 	src := env.Val
 	switch opt.Split {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stn3d/stn3d/graph"
+	"github.com/stn3d/stn3d/graph/detect"
 	"github.com/stn3d/stn3d/internal/atomicfile"
 	"github.com/stn3d/stn3d/internal/workpool"
 
@@ -33,10 +34,13 @@ import (
 // (dataset.CropSample). An image with landmarks beside it (STEM.pts, else
 // STEM.ljson) is cropped to the box of its visible landmarks enlarged by
 // Margin on every side; Box, when set, is used for every image instead; an
-// image with neither is cropped to the whole image (a square of side
-// max(width, height), centred, padded with black, no margin). No face
-// detector is used: a photograph whose face is small in the frame needs a
-// landmark file or a Box.
+// image with neither goes to the face detector (Detect auto, the default):
+// each face found is cropped from its box, calibrated to the landmark-box
+// convention, as a landmark box would be, and fitted on its own with
+// outputs STEM_faceK_*; a photograph without a face is a failure naming
+// it. Detect always detects in every image, Detect never crops an image
+// without landmarks or Box whole (a square of side max(width, height),
+// centred, padded with black, no margin).
 type NormalizeOptions struct {
 	// Checkpoint is a checkpoint file or a run directory (see
 	// ResolveCheckpoint).
@@ -66,6 +70,11 @@ type NormalizeOptions struct {
 	// MaxPixels is the largest image (width x height) read; larger ones
 	// are refused before decoding (0 = dataset.DefaultMaxPixels).
 	MaxPixels int64
+	// Detect is DetectAuto ("" too), DetectAlways or DetectNever; Detector
+	// (nil: the embedded one) and DetectOptions are used when it applies.
+	Detect        string
+	Detector      *detect.Detector
+	DetectOptions detect.Options
 	// Progress (optional) receives one line per batch.
 	Progress io.Writer
 	Log      *slog.Logger
@@ -116,10 +125,11 @@ type NormalizeRecord struct {
 
 // NormalizeCrop records how the network input was cut from the image.
 type NormalizeCrop struct {
-	// Source is "landmarks" (Annotation names the file), "box" (--box) or
-	// "image" (the whole image).
-	Source     string `json:"source"`
-	Annotation string `json:"annotation,omitempty"`
+	// Source is "landmarks" (Annotation names the file), "box" (--box),
+	// "detector" (Detection) or "image" (the whole image).
+	Source     string              `json:"source"`
+	Annotation string              `json:"annotation,omitempty"`
+	Detection  *NormalizeDetection `json:"detection,omitempty"`
 	// FaceBox is the box the crop is centred on, x0, y0, x1, y1.
 	FaceBox [4]float64 `json:"face_box"`
 	// Margin is the fraction added on every side.
@@ -280,6 +290,7 @@ func normalizeOutputs(stem string, fill bool) [][2]string {
 // normItem is one input on its way through a batch.
 type normItem struct {
 	input, stem string
+	det         *NormalizeDetection
 	// size is the original image's width and height.
 	size [2]int
 	crop dataset.Sample
@@ -335,6 +346,14 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (_ *NormalizeResult, e
 			return nil, fmt.Errorf("normalize: box %v,%v,%v,%v: want finite x0 < x1 and y0 < y1", b.X0, b.Y0, b.X1, b.Y1)
 		}
 	}
+	mode, err := checkDetectMode(opt.Detect)
+	if err != nil {
+		return nil, fmt.Errorf("normalize: %w", err)
+	}
+	det, err := detectorFor(opt.Detector, mode)
+	if err != nil {
+		return nil, fmt.Errorf("normalize: %w", err)
+	}
 	var cfgOverride *Config
 	if opt.Config != "" {
 		cfg, err := LoadConfig(opt.Config, nil)
@@ -373,19 +392,23 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (_ *NormalizeResult, e
 	for _, f := range bad {
 		log.Debug("skipped", "input", f.Input, "reason", f.Err)
 	}
-	stems := outputStems(files)
+	jobs, noFace := detectJobs(files, outputStems(files), mode, opt.Box != nil, det, opt.DetectOptions, opt.MaxPixels)
+	res.Failed = append(res.Failed, noFace...)
+	for _, f := range noFace {
+		log.Info("skipped", "input", f.Input, "reason", f.Err)
+	}
 	w := &normWriter{opt: opt, gm: grid, tri: bfm.GridTriangles(grid.Rows, grid.Cols), ckPath: ckPath}
 	per := 3 * model.InputSize * model.InputSize
 	buf := make([]float32, batch*per)
 	t0 := time.Now()
-	for start := 0; start < len(files); start += batch {
+	for start := 0; start < len(jobs); start += batch {
 		if err := ctx.Err(); err != nil {
-			return res, fmt.Errorf("normalize: interrupted after %d of %d images: %w", start, len(files), err)
+			return res, fmt.Errorf("normalize: interrupted after %d of %d faces: %w", start, len(jobs), err)
 		}
-		items := make([]normItem, min(batch, len(files)-start))
+		items := make([]normItem, min(batch, len(jobs)-start))
 		workpool.For(len(items), workpool.Heavy, func(j int) {
 			it := &items[j]
-			it.input, it.stem = files[start+j], stems[start+j]
+			it.input, it.stem, it.det = jobs[start+j].input, jobs[start+j].stem, jobs[start+j].det
 			it.err = prepareNormItem(it, opt, model.InputSize, margin, cfg.Data.LandmarkOffsetY)
 		})
 		var ok []int
@@ -422,7 +445,7 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (_ *NormalizeResult, e
 			done := start + len(items)
 			el := time.Since(t0).Seconds()
 			fmt.Fprintf(opt.Progress, "normalize %d/%d  processed %d  skipped %d  %.1f img/s\n",
-				done, len(files), len(res.Processed), len(res.Failed), float64(done)/max(el, 1e-9))
+				done, len(jobs), len(res.Processed), len(res.Failed), float64(done)/max(el, 1e-9))
 		}
 	}
 	if len(res.Failed) > 0 {
@@ -452,7 +475,7 @@ func prepareNormItem(it *normItem, opt NormalizeOptions, size int, margin, offse
 			}
 		}
 	}
-	f, err := cropFace(it.input, faceCropOptions{Box: opt.Box, MaxPixels: opt.MaxPixels, Size: size, Margin: margin, OffsetY: offsetY})
+	f, err := cropFace(it.input, faceCropOptions{Det: it.det, Box: opt.Box, MaxPixels: opt.MaxPixels, Size: size, Margin: margin, OffsetY: offsetY})
 	if err != nil {
 		return err
 	}
@@ -461,11 +484,13 @@ func prepareNormItem(it *normItem, opt NormalizeOptions, size int, margin, offse
 }
 
 // faceCropOptions say how cropFace finds and cuts the face of a
-// photograph: Box (original pixels) for every input, else the landmarks
-// of a .pts or .ljson file beside the image (enlarged by Margin, the box
-// centre OffsetY box sides below the crop centre), else the whole image;
-// the crop is Size x Size; MaxPixels bounds the decoded image.
+// photograph: the detector's face Det when set, else Box (original
+// pixels) for every input, else the landmarks of a .pts or .ljson file
+// beside the image (enlarged by Margin, the box centre OffsetY box sides
+// below the crop centre), else the whole image; the crop is Size x Size;
+// MaxPixels bounds the decoded image.
 type faceCropOptions struct {
+	Det       *NormalizeDetection
 	Box       *dataset.Box
 	MaxPixels int64
 	Size      int
@@ -492,16 +517,14 @@ func cropFace(input string, opt faceCropOptions) (faceCrop, error) {
 	out.size = [2]int{img.Bounds().Dx(), img.Bounds().Dy()}
 	s := dataset.Sample{Name: input, Image: img}
 	info := NormalizeCrop{Margin: opt.Margin}
-	stem := strings.TrimSuffix(input, filepath.Ext(input))
-	ann := ""
-	for _, ext := range []string{".pts", ".ljson"} {
-		if fileExists(stem + ext) {
-			ann = stem + ext
-			break
-		}
-	}
+	ann := annotationOf(input)
 	b := img.Bounds()
+	useBox := opt.Box != nil
 	switch {
+	case opt.Det != nil:
+		box := detectionCropBox(opt.Det.Box, opt.OffsetY)
+		s.Box, useBox = &box, true
+		info.Source, info.Detection, ann = "detector", opt.Det, ""
 	case opt.Box != nil:
 		box := *opt.Box
 		s.Box = &box
@@ -517,14 +540,14 @@ func cropFace(input string, opt faceCropOptions) (faceCrop, error) {
 		s.Box = &dataset.Box{X0: 0, Y0: 0, X1: float64(b.Dx() - 1), Y1: float64(b.Dy() - 1)}
 		info.Source, info.Margin = "image", 0
 	}
-	fb, err := dataset.FaceBox(s, opt.Box != nil)
+	fb, err := dataset.FaceBox(s, useBox)
 	if err != nil {
 		if ann != "" {
 			return out, fmt.Errorf("landmarks %s: %w", ann, err)
 		}
 		return out, err
 	}
-	cs, tr, err := dataset.CropSample(s, dataset.CropOptions{Size: opt.Size, Margin: info.Margin, UseBox: opt.Box != nil, LandmarkOffsetY: opt.OffsetY})
+	cs, tr, err := dataset.CropSample(s, dataset.CropOptions{Size: opt.Size, Margin: info.Margin, UseBox: useBox, LandmarkOffsetY: opt.OffsetY})
 	if err != nil {
 		return out, err // names the image
 	}

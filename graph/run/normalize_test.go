@@ -391,7 +391,7 @@ func TestNormalize(t *testing.T) {
 	}
 
 	var progress bytes.Buffer
-	opt := NormalizeOptions{Checkpoint: run, Out: out, Fill: true, Batch: 2, Margin: -1, Progress: &progress,
+	opt := NormalizeOptions{Checkpoint: run, Out: out, Fill: true, Batch: 2, Margin: -1, Progress: &progress, Detect: DetectNever,
 		Inputs: []string{filepath.Join(in, "face.png"), filepath.Join(in, "whole.jpg"), filepath.Join(in, "bad.jpg"),
 			filepath.Join(in, "broken.png"), sub, filepath.Join(in, "missing.png")}}
 	res, err := Normalize(context.Background(), opt)

@@ -584,7 +584,7 @@ func TestNormalizeHugeCoordinateAndOwnOutputs(t *testing.T) {
 			out = filepath.Join(in, "out")
 		}
 		for pass := 0; pass < 2; pass++ {
-			res, err := Normalize(ctx, NormalizeOptions{Checkpoint: run, Out: out, Inputs: []string{in}, Fill: true, Force: true, Margin: -1})
+			res, err := Normalize(ctx, NormalizeOptions{Checkpoint: run, Out: out, Inputs: []string{in}, Fill: true, Force: true, Margin: -1, Detect: DetectNever})
 			if res == nil || len(res.Processed) != 2 || len(res.Failed) != 1 || err == nil {
 				t.Fatalf("out %s pass %d: %+v %v", out, pass, res, err)
 			}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/stn3d/stn3d/graph"
+	"github.com/stn3d/stn3d/graph/detect"
 
 	"github.com/stn3d/stn3d/bfm"
 	"github.com/stn3d/stn3d/dataset"
@@ -190,6 +191,9 @@ type croppedSource struct {
 	src    dataset.Source
 	opt    dataset.CropOptions
 	scheme string
+	// det, when set, crops each face from the detection that matches its
+	// landmark box instead (see detectedCrop).
+	det *detect.Detector
 }
 
 func (c croppedSource) Len() int { return c.src.Len() }
@@ -209,7 +213,14 @@ func (c croppedSource) Sample(i int) (dataset.Sample, error) {
 			}
 		}
 	}
-	cs, _, err := dataset.CropSample(s, c.opt)
+	opt := c.opt
+	if c.det != nil {
+		if s, err = detectedCrop(c.det, s, opt.LandmarkOffsetY); err != nil {
+			return s, err
+		}
+		opt.UseBox = true
+	}
+	cs, _, err := dataset.CropSample(s, opt)
 	if err != nil {
 		return cs, fmt.Errorf("cropping %s: %w", s.Name, err)
 	}
