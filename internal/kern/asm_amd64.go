@@ -1,0 +1,17 @@
+//go:build !purego
+
+package kern
+
+// Implemented in conv_avx512_amd64.s and conv_avx2_amd64.s.
+
+//go:noescape
+func convFwdAVX512(a *fwdArgs)
+
+//go:noescape
+func convFwdAVX2(a *fwdArgs)
+
+//go:noescape
+func convGradWAVX512(a *gradWArgs)
+
+//go:noescape
+func convGradWAVX2(a *gradWArgs)

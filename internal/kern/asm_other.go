@@ -1,0 +1,11 @@
+//go:build !amd64 || purego
+
+package kern
+
+// Off amd64 (or with purego) only the Generic level exists; these are never
+// called.
+
+func convFwdAVX512(a *fwdArgs)     { panic("kern: no AVX-512 kernels in this build") }
+func convFwdAVX2(a *fwdArgs)       { panic("kern: no AVX2 kernels in this build") }
+func convGradWAVX512(a *gradWArgs) { panic("kern: no AVX-512 kernels in this build") }
+func convGradWAVX2(a *gradWArgs)   { panic("kern: no AVX2 kernels in this build") }
