@@ -158,21 +158,21 @@ func (c *Conv3) pack(dst []float32, at func(o, ci, tap int) float32) {
 // fwdArgs is the argument block of the assembly forward kernels; the field
 // offsets are fixed (see the .s files and TestArgOffsets).
 type fwdArgs struct {
-	a      uintptr           // 0: packed weights of the first panel
-	cin    int               // 8
-	plane  int               // 16: bytes per input channel
-	b      [maxGroups]uintptr // 24: &x[0, i, j0] of each group (address arithmetic only)
-	c      [maxGroups]uintptr // 56: &y[o0, i, j0] of each group
-	ldc    int               // 88: bytes per output channel
-	tapoff [9]int            // 96: byte offset of tap (u,v): ((u-Pad)*W + v-Pad)*4
-	mask   [9][maxGroups]uint16 // 168: AVX-512 load masks per tap and group
-	smask  [maxGroups]uint16 // 240: AVX-512 store masks
-	bias   uintptr           // 248: bias of the first panel's channels
-	relu   int               // 256: 1 = ReLU
-	rows   int               // 264: channels of the panel to store (<= MR)
-	npanel int               // 272: panels to compute
+	a      uintptr               // 0: packed weights of the first panel
+	cin    int                   // 8
+	plane  int                   // 16: bytes per input channel
+	b      [maxGroups]uintptr    // 24: &x[0, i, j0] of each group (address arithmetic only)
+	c      [maxGroups]uintptr    // 56: &y[o0, i, j0] of each group
+	ldc    int                   // 88: bytes per output channel
+	tapoff [9]int                // 96: byte offset of tap (u,v): ((u-Pad)*W + v-Pad)*4
+	mask   [9][maxGroups]uint16  // 168: AVX-512 load masks per tap and group
+	smask  [maxGroups]uint16     // 240: AVX-512 store masks
+	bias   uintptr               // 248: bias of the first panel's channels
+	relu   int                   // 256: 1 = ReLU
+	rows   int                   // 264: channels of the panel to store (<= MR)
+	npanel int                   // 272: panels to compute
 	mptr   [9][maxGroups]uintptr // 280: AVX2 load masks (addresses of 8 int32)
-	sptr   [maxGroups]uintptr // 568: AVX2 store masks
+	sptr   [maxGroups]uintptr    // 568: AVX2 store masks
 }
 
 // maskBank32[m] is the AVX2 form of the 8-lane mask m.
