@@ -26,7 +26,11 @@ func (m *Network) Fit(images []float32) ([]Fit, error) {
 		if m.predictLandmarks != nil {
 			roots = append(roots, m.predictLandmarks)
 		}
-		m.fitVM = gorgonia.NewTapeMachine(m.Graph.SubgraphRoots(roots...))
+		vm, err := newMachine(m.Graph, roots, m.arena)
+		if err != nil {
+			return nil, err
+		}
+		m.fitVM = vm
 	}
 	N := m.STN.Rows * m.STN.Cols
 	var out []Fit

@@ -204,6 +204,21 @@ func shapeErr(op fmt.Stringer, what string, in []tensor.Shape) error {
 // and never overwrite an input.
 type plain struct{}
 
+// Fresh is implemented by every op of this package (forward and backward).
+// UsePreallocDo writes the whole output into the given tensor whenever it
+// has the output's shape and dtype and is not a view, whatever it holds, and
+// returns it; no output ever shares memory with an input. A machine can
+// therefore plan one buffer per output, reuse it across runs and share it
+// with outputs whose lifetimes do not overlap (graph's machine does).
+type Fresh interface {
+	gorgonia.Op
+	gorgonia.UsePreallocDoer
+	FreshOutput()
+}
+
+// FreshOutput marks the op as Fresh.
+func (plain) FreshOutput() {}
+
 func (plain) ReturnsPtr() bool     { return false }
 func (plain) CallsExtern() bool    { return false }
 func (plain) OverwritesInput() int { return -1 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/chewxy/hm"
+	"github.com/stn3d/stn3d/internal/kern"
 	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -94,7 +95,55 @@ func newConv(name string, x, w, b *gorgonia.Node, pad, stride int, relu bool) (c
 	if xs[2]+2*pad < k || xs[3]+2*pad < k {
 		return convOp{}, fmt.Errorf("%s: x is %dx%d, padded by %d it is smaller than the %dx%d kernel", name, xs[2], xs[3], pad, k, k)
 	}
-	return convOp{geom: convGeom{pad: pad, stride: stride, k: k, h: xs[2], w: xs[3], biasDims: len(bs)}, relu: relu, ws: &scratch{}}, nil
+	op := convOp{geom: convGeom{pad: pad, stride: stride, k: k, h: xs[2], w: xs[3], biasDims: len(bs)}, relu: relu, ws: &scratch{}}
+	op.ws.direct = newDirect(op.geom, xs[1], ws[0])
+	return op, nil
+}
+
+// direct holds the internal/kern convolutions of a float32 3x3, stride-1
+// layer: the forward one and the one that computes dL/dx. They are used
+// when the CPU has AVX2 or AVX-512 (kern.Active); otherwise, and for float64
+// and other geometries, the layer uses im2col + GEMM.
+type direct struct {
+	fwd, gradX *kern.Conv3
+}
+
+func newDirect(g convGeom, cin, cout int) *direct {
+	if kern.Active() == kern.Generic || g.k != 3 || g.stride != 1 || g.pad > 2 {
+		return nil
+	}
+	fwd, err := kern.NewConv3(kern.Active(), cin, cout, g.h, g.w, g.pad)
+	if err != nil {
+		return nil
+	}
+	gx, err := fwd.GradX()
+	if err != nil {
+		return nil
+	}
+	return &direct{fwd: fwd, gradX: gx}
+}
+
+// directForward runs c (the forward or the input-gradient convolution) on
+// every image of x (b images) into y with packed weights. Images are shared
+// out to the workers; with fewer images than twice the workers each image's
+// tiles (and, when it has few tiles, its channel panels) are split too, so
+// that a batch of one uses every core.
+func directForward(c *kern.Conv3, b int, y, x, packed, bias []float32, relu bool) {
+	in, out := c.Cin*c.H*c.W, c.Cout*c.Ho*c.Wo
+	tiles, panels := c.Tiles(), c.Panels()
+	tc, pc := 1, 1
+	if w := workpool.Workers(b*tiles, c.TileWork()); b < 2*w {
+		tc = min(tiles, (4*w+b-1)/b)
+		if tiles < 2*w {
+			pc = min(panels, (4*w+b*tc-1)/(b*tc))
+		}
+	}
+	work := c.TileWork() * tiles / (tc * pc)
+	workpool.For(b*tc*pc, work, func(i int) {
+		bi, t, p := i/(tc*pc), i/pc%tc, i%pc
+		c.ForwardPanels(y[bi*out:(bi+1)*out], x[bi*in:(bi+1)*in], packed, bias, relu,
+			t*tiles/tc, (t+1)*tiles/tc, p*panels/pc, (p+1)*panels/pc)
+	})
 }
 
 func biasShapeOK(bs tensor.Shape, cout int) bool {
@@ -141,6 +190,8 @@ type scratch struct {
 	mu  sync.Mutex
 	f32 [][]float32
 	f64 [][]float64
+	// direct is the layer's kern convolutions (nil: im2col + GEMM).
+	direct *direct
 }
 
 func scratchList[T float](s *scratch) *[][]T {
@@ -446,6 +497,14 @@ func (op convOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	d := op.geom.dims(xs[0], xs[1], ws[0])
 	return dispatch(out,
 		func() {
+			if dc := op.ws.direct; dc != nil {
+				c := dc.fwd
+				packed := take[float32](op.ws, c.PackedLen())
+				c.Pack(packed, data[float32](in[1]))
+				directForward(c, d.b, data[float32](out), data[float32](in[0]), packed, data[float32](in[2]), op.relu)
+				give(op.ws, packed)
+				return
+			}
 			convForward(op.ws, op.geom, d, op.relu, data[float32](out), data[float32](in[0]), data[float32](in[1]), data[float32](in[2]))
 		},
 		func() {
@@ -575,6 +634,14 @@ func (op convGradXOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	d := op.geom.dims(gs[0], ws[1], ws[0])
 	return dispatch(out,
 		func() {
+			if dc := op.ws.direct; dc != nil {
+				c := dc.gradX
+				packed := take[float32](op.ws, c.PackedLen())
+				c.PackFlipped(packed, data[float32](in[0]))
+				directForward(c, d.b, data[float32](out), data[float32](in[1]), packed, nil, false)
+				give(op.ws, packed)
+				return
+			}
 			convGradX(op.ws, op.geom, d, data[float32](out), data[float32](in[0]), data[float32](in[1]))
 		},
 		func() {
@@ -618,6 +685,11 @@ func (op convGradWOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	d := op.geom.dims(xs[0], xs[1], gs[1])
 	return dispatch(out,
 		func() {
+			if dc := op.ws.direct; dc != nil {
+				c, dw, x, g := dc.fwd, data[float32](out), data[float32](in[0]), data[float32](in[1])
+				workpool.Chunks(c.GradWUnits(), c.GradWUnitWork()*d.b, func(lo, hi int) { c.GradW(dw, x, g, d.b, lo, hi) })
+				return
+			}
 			convGradW(op.ws, op.geom, d, data[float32](out), data[float32](in[0]), data[float32](in[1]))
 		},
 		func() {
