@@ -3,6 +3,7 @@ package graph
 import (
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"github.com/stn3d/stn3d/ops"
 	"gorgonia.org/gorgonia"
@@ -57,20 +58,48 @@ type mstep struct {
 // grows to the largest plan; growing it bumps gen so that every machine
 // rebuilds its views.
 type arena struct {
-	f32 []float32
-	f64 []float64
-	gen int
+	f32     []float32
+	f64     []float64
+	gen     int
+	unmap32 func()
+	unmap64 func()
 }
 
 func (a *arena) reserve(n32, n64 int) {
 	if n32 > len(a.f32) {
-		a.f32 = make([]float32, n32)
+		a.release32()
+		p, unmap := mapFloats(n32, 4)
+		a.f32, a.unmap32 = unsafe.Slice((*float32)(p), n32), unmap
 		a.gen++
 	}
 	if n64 > len(a.f64) {
-		a.f64 = make([]float64, n64)
+		a.release64()
+		p, unmap := mapFloats(n64, 8)
+		a.f64, a.unmap64 = unsafe.Slice((*float64)(p), n64), unmap
 		a.gen++
 	}
+}
+
+func (a *arena) release32() {
+	if a.unmap32 != nil {
+		a.unmap32()
+	}
+	a.f32, a.unmap32 = nil, nil
+}
+
+func (a *arena) release64() {
+	if a.unmap64 != nil {
+		a.unmap64()
+	}
+	a.f64, a.unmap64 = nil, nil
+}
+
+// release frees the arena; machines using it rebuild their views (and the
+// arena) on their next run.
+func (a *arena) release() {
+	a.release32()
+	a.release64()
+	a.gen++
 }
 
 // bytes returns the arena's size.

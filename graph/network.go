@@ -232,10 +232,10 @@ func NewNetwork(cfg NetworkConfig, gm *bfm.GridModel, batch int) (*Network, erro
 // Params returns the learnable nodes (localiser, then trainable STN basis).
 func (m *Network) Params() []*gorgonia.Node { return m.params }
 
-// Close releases the machines' buffers.
+// Close releases the machines' buffers: the values of the network's nodes
+// other than its parameters are invalid afterwards.
 func (m *Network) Close() error {
-	m.arena.f32, m.arena.f64 = nil, nil
-	m.arena.gen++
+	m.arena.release()
 	return nil
 }
 
