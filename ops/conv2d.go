@@ -686,8 +686,7 @@ func (op convGradWOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	return dispatch(out,
 		func() {
 			if dc := op.ws.direct; dc != nil {
-				c, dw, x, g := dc.fwd, data[float32](out), data[float32](in[0]), data[float32](in[1])
-				workpool.Chunks(c.GradWUnits(), c.GradWUnitWork()*d.b, func(lo, hi int) { c.GradW(dw, x, g, d.b, lo, hi) })
+				dc.fwd.GradW(data[float32](out), data[float32](in[0]), data[float32](in[1]), d.b)
 				return
 			}
 			convGradW(op.ws, op.geom, d, data[float32](out), data[float32](in[0]), data[float32](in[1]))

@@ -15,3 +15,6 @@ func convGradWAVX512(a *gradWArgs)
 
 //go:noescape
 func convGradWAVX2(a *gradWArgs)
+
+//go:noescape
+func transpose16AVX512(src *float32, sstride int, dst *float32, dstride int)

@@ -9,3 +9,6 @@ func convFwdAVX512(a *fwdArgs)     { panic("kern: no AVX-512 kernels in this bui
 func convFwdAVX2(a *fwdArgs)       { panic("kern: no AVX2 kernels in this build") }
 func convGradWAVX512(a *gradWArgs) { panic("kern: no AVX-512 kernels in this build") }
 func convGradWAVX2(a *gradWArgs)   { panic("kern: no AVX2 kernels in this build") }
+func transpose16AVX512(src *float32, sstride int, dst *float32, dstride int) {
+	panic("kern: no AVX-512 kernels in this build")
+}

@@ -2,7 +2,10 @@ package kern
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
+
+	"github.com/stn3d/stn3d/internal/workpool"
 )
 
 // Conv3 is a 3x3 convolution with stride 1 and zero padding Pad on every
@@ -27,7 +30,7 @@ type Conv3 struct {
 	Ho, Wo               int
 
 	mr, lanes, gpt int // forward: channels per panel, lanes per group, groups per tile
-	wmr            int // GradW: output channels per unit
+	wob            int // GradW: output channels per kernel call (WOB)
 	gpr            int // groups per output row
 	ngroups        int // Ho*gpr
 
@@ -36,10 +39,10 @@ type Conv3 struct {
 	colMask []uint16
 	// lenMask[gc]: lanes of group column gc inside the output row.
 	lenMask []uint16
-	// wmasks is GradW's per-group mask table for the assembly kernels.
-	wmasks16 []uint16
-	wmasks32 []int32
-	zero     []float32
+	zero    []float32
+
+	mu   sync.Mutex
+	free [][]float32 // GradW workspaces
 }
 
 const maxGroups = 4
@@ -55,11 +58,11 @@ func NewConv3(l Level, cin, cout, h, w, pad int) (*Conv3, error) {
 	c := &Conv3{Level: l, Cin: cin, Cout: cout, H: h, W: w, Pad: pad, Ho: h + 2*pad - 2, Wo: w + 2*pad - 2}
 	switch l {
 	case AVX512:
-		c.mr, c.lanes, c.gpt, c.wmr = 8, 16, 3, 8
+		c.mr, c.lanes, c.gpt, c.wob = 8, 16, 3, 32
 	case AVX2:
-		c.mr, c.lanes, c.gpt, c.wmr = 4, 8, 2, 2
+		c.mr, c.lanes, c.gpt, c.wob = 4, 8, 2, 8
 	default:
-		c.mr, c.lanes, c.gpt, c.wmr = 4, 8, 2, 4
+		c.mr, c.lanes, c.gpt, c.wob = 4, 8, 2, 8
 	}
 	c.gpr = (c.Wo + c.lanes - 1) / c.lanes
 	c.ngroups = c.Ho * c.gpr
@@ -77,19 +80,6 @@ func NewConv3(l Level, cin, cout, h, w, pad int) (*Conv3, error) {
 				}
 			}
 			c.colMask[gc*3+v] = m
-		}
-	}
-	c.wmasks16 = make([]uint16, 4*c.gpr)
-	c.wmasks32 = make([]int32, 4*c.gpr*8)
-	for gc := 0; gc < c.gpr; gc++ {
-		ms := [4]uint16{c.lenMask[gc], c.colMask[gc*3], c.colMask[gc*3+1], c.colMask[gc*3+2]}
-		copy(c.wmasks16[4*gc:], ms[:])
-		for k, m := range ms {
-			for l := 0; l < 8; l++ {
-				if m>>l&1 == 1 {
-					c.wmasks32[(4*gc+k)*8+l] = -1
-				}
-			}
 		}
 	}
 	c.zero = make([]float32, c.Panels()*c.mr)
@@ -224,42 +214,53 @@ func (c *Conv3) ForwardPanels(y, x, packed, bias []float32, relu bool, t0, t1, p
 	}
 	xa := uintptr(unsafe.Pointer(&x[0]))
 	ya := uintptr(unsafe.Pointer(&y[0]))
-	full := min(p1, c.Cout/c.mr) // panels with MR channels
-	for t := t0; t < t1; t++ {
-		for g := 0; g < c.gpt; g++ {
-			q := t*c.gpt + g
-			if q >= c.ngroups {
-				a.b[g], a.c[g], a.smask[g] = xa, ya, 0
-				a.sptr[g] = uintptr(unsafe.Pointer(&maskBank32[0]))
-				for tap := 0; tap < 9; tap++ {
-					a.mask[tap][g] = 0
-					a.mptr[tap][g] = uintptr(unsafe.Pointer(&maskBank32[0]))
-				}
-				continue
+	// Panels are taken a chunk at a time, all tiles per chunk: a chunk's
+	// packed weights (~192 KiB) stay in L2 while the tiles stream past.
+	chunk := max(1, (192<<10)/(4*c.panelLen()))
+	for pc0 := p0; pc0 < p1; pc0 += chunk {
+		pc1 := min(p1, pc0+chunk)
+		for t := t0; t < t1; t++ {
+			c.tileArgs(&a, xa, ya, t)
+			full := min(pc1, c.Cout/c.mr) // panels with MR channels
+			if pc0 < full {
+				c.runFwd(&a, packed, bias, pc0, full-pc0, c.mr)
 			}
-			i, gc := q/c.gpr, q%c.gpr
-			j0 := gc * c.lanes
-			a.b[g] = xa + uintptr((i*c.W+j0)*4)
-			a.c[g] = ya + uintptr((i*c.Wo+j0)*4)
-			a.smask[g] = c.lenMask[gc]
-			a.sptr[g] = uintptr(unsafe.Pointer(&maskBank32[c.lenMask[gc]&0xff]))
-			for u := 0; u < 3; u++ {
-				rowOK := i+u-c.Pad >= 0 && i+u-c.Pad < c.H
-				for v := 0; v < 3; v++ {
-					var m uint16
-					if rowOK {
-						m = c.colMask[gc*3+v]
-					}
-					a.mask[u*3+v][g] = m
-					a.mptr[u*3+v][g] = uintptr(unsafe.Pointer(&maskBank32[m&0xff]))
-				}
+			if last := max(pc0, full); last < pc1 {
+				c.runFwd(&a, packed, bias, last, 1, c.Cout-last*c.mr)
 			}
 		}
-		if p0 < full {
-			c.runFwd(&a, packed, bias, p0, full-p0, c.mr)
+	}
+}
+
+// tileArgs fills the group pointers and masks of tile t.
+func (c *Conv3) tileArgs(a *fwdArgs, xa, ya uintptr, t int) {
+	for g := 0; g < c.gpt; g++ {
+		q := t*c.gpt + g
+		if q >= c.ngroups {
+			a.b[g], a.c[g], a.smask[g] = xa, ya, 0
+			a.sptr[g] = uintptr(unsafe.Pointer(&maskBank32[0]))
+			for tap := 0; tap < 9; tap++ {
+				a.mask[tap][g] = 0
+				a.mptr[tap][g] = uintptr(unsafe.Pointer(&maskBank32[0]))
+			}
+			continue
 		}
-		if last := max(p0, full); last < p1 {
-			c.runFwd(&a, packed, bias, last, 1, c.Cout-last*c.mr)
+		i, gc := q/c.gpr, q%c.gpr
+		j0 := gc * c.lanes
+		a.b[g] = xa + uintptr((i*c.W+j0)*4)
+		a.c[g] = ya + uintptr((i*c.Wo+j0)*4)
+		a.smask[g] = c.lenMask[gc]
+		a.sptr[g] = uintptr(unsafe.Pointer(&maskBank32[c.lenMask[gc]&0xff]))
+		for u := 0; u < 3; u++ {
+			rowOK := i+u-c.Pad >= 0 && i+u-c.Pad < c.H
+			for v := 0; v < 3; v++ {
+				var m uint16
+				if rowOK {
+					m = c.colMask[gc*3+v]
+				}
+				a.mask[u*3+v][g] = m
+				a.mptr[u*3+v][g] = uintptr(unsafe.Pointer(&maskBank32[m&0xff]))
+			}
 		}
 	}
 }
@@ -331,107 +332,221 @@ func (c *Conv3) forwardTileGo(y, x, packed, bias []float32, relu bool, t, p0, p1
 	}
 }
 
-// GradWUnits returns the number of work units of GradW: blocks of output
-// channels x input channels x tap rows.
-func (c *Conv3) GradWUnits() int { return (c.Cout + c.wmr - 1) / c.wmr * c.Cin * 3 }
-
-// GradWUnitWork is the number of multiply-adds of one GradW unit per image.
-func (c *Conv3) GradWUnitWork() int { return c.wmr * 3 * c.Ho * c.gpr * c.lanes }
+// gwBlockPix is the number of output pixels (whole rows) GradW handles at a
+// time: the transposed output gradient of a block stays in L2.
+const gwBlockPix = 256
 
 // gradWArgs is the argument block of the assembly weight-gradient kernels.
 type gradWArgs struct {
-	g       uintptr // 0: &G[0, o0, i0, 0]
-	x       uintptr // 8: &x[0, ci, i0+u-Pad, -Pad] (address arithmetic only)
-	hw      int     // 16: bytes per G channel
-	gimg    int     // 24: bytes per G image
-	ximg    int     // 32: bytes per x image
-	nimg    int     // 40
-	rows    int     // 48: output rows
-	grow    int     // 56: bytes per G row
-	xrow    int     // 64: bytes per x row
-	ngrp    int     // 72: groups per row
-	masks   uintptr // 80: per group 4 masks (G lanes, x lanes of tap columns 0, 1, 2)
-	out     uintptr // 88: &dw[o0, ci, u, 0]
-	ostride int     // 96: bytes per dw output channel
-	orows   int     // 104: output channels of the unit
+	x       uintptr // 0: padded input of one channel at the block's first pixel
+	xstride int     // 8: bytes per padded row
+	gt      uintptr // 16: transposed output gradient, first pixel, first channel of the unit
+	gstride int     // 24: bytes per pixel of gt
+	rows    int     // 32
+	cols    int     // 40
+	rowskip int     // 48: bytes from a row's end to the next row in the padded input
+	acc     uintptr // 56: 9 x WOB accumulators [tap][channel]
+	accum   int     // 64: 1 = add to acc, 0 = overwrite
 }
 
-// GradW computes units [u0, u1) of dw = dL/dw (Cout,Cin,3,3) from x
-// (nimg,Cin,H,W) and the output gradient g (nimg,Cout,Ho,Wo), summing over
-// the images. Unit q covers output channels [ob*WMR, ob*WMR+WMR) for ob =
-// q/(Cin*3), input channel (q/3)%Cin and tap row q%3, and overwrites those
-// entries of dw. The sum over pixels is in a fixed order, so the result does
-// not depend on how units are shared out.
-func (c *Conv3) GradW(dw, x, g []float32, nimg, u0, u1 int) {
+// GradWWork is the number of multiply-adds of GradW per image.
+func (c *Conv3) GradWWork() int { return c.Cout * c.Cin * 9 * c.Ho * c.Wo }
+
+// GradW computes dw = dL/dw (Cout,Cin,3,3) from x (nimg,Cin,H,W) and the
+// output gradient g (nimg,Cout,Ho,Wo), summed over the images, on up to
+// GOMAXPROCS workers.
+//
+// It is a GEMM with the output channels in the vector lanes: for one input
+// channel and WOB output channels (32 with AVX-512, 8 otherwise) the kernel
+// keeps 9 x WOB sums in registers and, per output pixel, loads WOB values of
+// the transposed output gradient and broadcasts the 9 input values around
+// the pixel from a zero-padded copy. Pixels are taken in blocks of whole
+// rows; each worker transposes its output channels of a block and pads its
+// input channels of it, then runs its units over the block. Every sum runs
+// over the blocks in the same order whatever the split, so dw is
+// bit-identical for any number of workers.
+func (c *Conv3) GradW(dw, x, g []float32, nimg int) {
 	hw, ohw := c.H*c.W, c.Ho*c.Wo
 	_ = x[nimg*c.Cin*hw-1]
 	_ = g[nimg*c.Cout*ohw-1]
 	_ = dw[c.Cout*c.Cin*9-1]
-	for q := u0; q < u1; q++ {
-		ob, ci, u := q/(c.Cin*3), q/3%c.Cin, q%3
-		o0 := ob * c.wmr
-		rows := min(c.wmr, c.Cout-o0)
-		i0, i1 := max(0, c.Pad-u), min(c.Ho, c.H+c.Pad-u)
-		if i0 >= i1 {
-			for r := 0; r < rows; r++ {
-				d := dw[((o0+r)*c.Cin+ci)*9+u*3:]
-				d[0], d[1], d[2] = 0, 0, 0
+	wob := c.wob
+	nob := (c.Cout + wob - 1) / wob
+	acc := c.take(c.Cin * nob * 9 * wob)
+	defer c.give(acc)
+	rows := max(1, min(c.Ho, gwBlockPix/c.Wo))
+	nblk := (c.Ho + rows - 1) / rows
+	work := c.GradWWork() * nimg
+	// Split the output-channel blocks, or the input channels when there are
+	// fewer blocks than workers.
+	byOB := nob >= workpool.Workers(nob*c.Cin, work/(nob*c.Cin))
+	parts := c.Cin
+	if byOB {
+		parts = nob
+	}
+	workpool.Chunks(parts, work/parts, func(lo, hi int) {
+		ob0, ob1, c0, c1 := lo, hi, 0, c.Cin
+		if !byOB {
+			ob0, ob1, c0, c1 = 0, nob, lo, hi
+		}
+		wp := c.W + 2*c.Pad
+		ncols := (ob1 - ob0) * wob
+		band := c.take((c1 - c0) * (rows + 2) * wp)
+		gt := c.take(rows * c.Wo * ncols)
+		defer c.give(band, gt)
+		first := true
+		for b := 0; b < nimg; b++ {
+			for blk := 0; blk < nblk; blk++ {
+				i0, i1 := blk*rows, min(c.Ho, (blk+1)*rows)
+				npix := (i1 - i0) * c.Wo
+				c.padBand(band, x[(b*c.Cin+c0)*hw:], c1-c0, i0, i1, wp, (rows+2)*wp)
+				transposeBlock(c.Level, gt, g[(b*c.Cout+ob0*wob)*ohw+i0*c.Wo:], min(c.Cout, ob1*wob)-ob0*wob, ncols, npix, ohw)
+				for ci := c0; ci < c1; ci++ {
+					xb := band[(ci-c0)*(rows+2)*wp:]
+					for ob := ob0; ob < ob1; ob++ {
+						a := acc[((ci*nob)+ob)*9*wob : ((ci*nob)+ob+1)*9*wob]
+						c.gradWTile(a, xb, gt[(ob-ob0)*wob:], wp, ncols, i1-i0, first)
+					}
+				}
+				first = false
 			}
-			continue
 		}
-		if c.Level == Generic || rows < c.wmr {
-			c.gradWUnitGo(dw, x, g, nimg, o0, rows, ci, u, i0, i1)
-			continue
-		}
-		a := gradWArgs{
-			g:       uintptr(unsafe.Pointer(&g[0])) + uintptr((o0*ohw+i0*c.Wo)*4),
-			x:       uintptr(unsafe.Pointer(&x[0])) + uintptr((ci*hw+(i0+u-c.Pad)*c.W)*4) - uintptr(c.Pad*4),
-			hw:      ohw * 4,
-			gimg:    c.Cout * ohw * 4,
-			ximg:    c.Cin * hw * 4,
-			nimg:    nimg,
-			rows:    i1 - i0,
-			grow:    c.Wo * 4,
-			xrow:    c.W * 4,
-			ngrp:    c.gpr,
-			out:     uintptr(unsafe.Pointer(&dw[(o0*c.Cin+ci)*9+u*3])),
-			ostride: c.Cin * 9 * 4,
-			orows:   rows,
-		}
-		switch c.Level {
-		case AVX512:
-			a.masks = uintptr(unsafe.Pointer(&c.wmasks16[0]))
-			convGradWAVX512(&a)
-		case AVX2:
-			a.masks = uintptr(unsafe.Pointer(&c.wmasks32[0]))
-			convGradWAVX2(&a)
+	})
+	for o := 0; o < c.Cout; o++ {
+		ob, oo := o/wob, o%wob
+		for ci := 0; ci < c.Cin; ci++ {
+			a := acc[((ci*nob)+ob)*9*wob:]
+			d := dw[(o*c.Cin+ci)*9 : (o*c.Cin+ci+1)*9]
+			for tap := range d {
+				d[tap] = a[tap*wob+oo]
+			}
 		}
 	}
 }
 
-// gradWUnitGo is the plain-Go GradW of one unit.
-func (c *Conv3) gradWUnitGo(dw, x, g []float32, nimg, o0, rows, ci, u, i0, i1 int) {
-	hw, ohw := c.H*c.W, c.Ho*c.Wo
-	for r := 0; r < rows; r++ {
-		var s [3]float32
-		for b := 0; b < nimg; b++ {
-			gp := g[(b*c.Cout+o0+r)*ohw:]
-			xp := x[(b*c.Cin+ci)*hw:]
-			for i := i0; i < i1; i++ {
-				xr := xp[(i+u-c.Pad)*c.W : (i+u-c.Pad+1)*c.W]
-				gr := gp[i*c.Wo : (i+1)*c.Wo]
-				for v := 0; v < 3; v++ {
-					var acc float32
-					for j, gv := range gr {
-						if col := j + v - c.Pad; col >= 0 && col < c.W {
-							acc += gv * xr[col]
-						}
-					}
-					s[v] += acc
+// padBand copies rows i0-Pad .. i1+2-Pad of n channels of x (H,W planes)
+// into band, channel ci at ci*stride as rows of wp values, with zeros
+// outside the image.
+func (c *Conv3) padBand(band, x []float32, n, i0, i1, wp, stride int) {
+	hw := c.H * c.W
+	for ci := 0; ci < n; ci++ {
+		plane := x[ci*hw : (ci+1)*hw]
+		for k := 0; k < i1-i0+2; k++ {
+			row := band[ci*stride+k*wp : ci*stride+(k+1)*wp]
+			r := i0 + k - c.Pad
+			if r < 0 || r >= c.H {
+				clear(row)
+				continue
+			}
+			clear(row[:c.Pad])
+			copy(row[c.Pad:c.Pad+c.W], plane[r*c.W:(r+1)*c.W])
+			clear(row[c.Pad+c.W:])
+		}
+	}
+}
+
+// transposeBlock writes gt[p*ncols+o] = g[o*ohw+p] for p < npix, o < n and
+// zero for n <= o < ncols.
+func transposeBlock(l Level, gt, g []float32, n, ncols, npix, ohw int) {
+	o := 0
+	if l == AVX512 {
+		for ; o+16 <= n; o += 16 {
+			p := 0
+			for ; p+16 <= npix; p += 16 {
+				transpose16AVX512(&g[o*ohw+p], ohw*4, &gt[p*ncols+o], ncols*4)
+			}
+			for ; p < npix; p++ {
+				for k := o; k < o+16; k++ {
+					gt[p*ncols+k] = g[k*ohw+p]
 				}
 			}
 		}
-		d := dw[((o0+r)*c.Cin+ci)*9+u*3:]
-		d[0], d[1], d[2] = s[0], s[1], s[2]
 	}
+	for ; o < n; o++ {
+		src := g[o*ohw : o*ohw+npix]
+		for p, v := range src {
+			gt[p*ncols+o] = v
+		}
+	}
+	if n < ncols {
+		for p := 0; p < npix; p++ {
+			clear(gt[p*ncols+n : (p+1)*ncols])
+		}
+	}
+}
+
+// gradWTile adds (or, when first, writes) to acc[tap*WOB+o] the sum over
+// the block's pixels p = (i, j) of xb[(i+u)*wp + j+v] * gt[p*ncols+o]. The
+// block is summed from zero first, which keeps the rounding error of long
+// sums (a VGG layer sums 400,000 products) near that of a pairwise sum.
+func (c *Conv3) gradWTile(acc, xb, gt []float32, wp, ncols, rows int, first bool) {
+	if c.Level == Generic {
+		var sum [9 * 32]float32
+		for i := 0; i < rows; i++ {
+			for j := 0; j < c.Wo; j++ {
+				gp := gt[(i*c.Wo+j)*ncols : (i*c.Wo+j)*ncols+c.wob]
+				for tap := 0; tap < 9; tap++ {
+					xv := xb[(i+tap/3)*wp+j+tap%3]
+					a := sum[tap*c.wob : (tap+1)*c.wob]
+					for o, gv := range gp {
+						a[o] += xv * gv
+					}
+				}
+			}
+		}
+		for i, v := range sum[:9*c.wob] {
+			if first {
+				acc[i] = v
+			} else {
+				acc[i] += v
+			}
+		}
+		return
+	}
+	_ = xb[(rows+1)*wp+c.Wo+1]
+	_ = gt[((rows-1)*c.Wo+c.Wo-1)*ncols+c.wob-1]
+	a := gradWArgs{
+		x:       uintptr(unsafe.Pointer(&xb[0])),
+		xstride: wp * 4,
+		gt:      uintptr(unsafe.Pointer(&gt[0])),
+		gstride: ncols * 4,
+		rows:    rows,
+		cols:    c.Wo,
+		rowskip: (wp - c.Wo) * 4,
+		acc:     uintptr(unsafe.Pointer(&acc[0])),
+	}
+	if !first {
+		a.accum = 1
+	}
+	if c.Level == AVX512 {
+		convGradWAVX512(&a)
+	} else {
+		convGradWAVX2(&a)
+	}
+}
+
+// take returns a workspace of n elements (stale contents) from c's free
+// list; give returns workspaces to it.
+func (c *Conv3) take(n int) []float32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	best := -1
+	for i, b := range c.free {
+		if cap(b) >= n && (best < 0 || cap(b) < cap(c.free[best])) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return make([]float32, n)
+	}
+	b := c.free[best]
+	c.free[best] = c.free[len(c.free)-1]
+	c.free = c.free[:len(c.free)-1]
+	return b[:n]
+}
+
+func (c *Conv3) give(bufs ...[]float32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.free = append(c.free, bufs...)
 }
