@@ -103,6 +103,11 @@ func benchModelStep(b *testing.B, kind string, batch int) {
 	for i := range bt.Landmarks {
 		bt.Landmarks[i] = float32(m.InputSize / 2)
 	}
+	// One warm-up step, untimed (the PyTorch peer, torch_stn.py, also drops
+	// its first step): it maps the buffers and fills the caches.
+	if _, err := m.Step(bt); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -438,11 +438,17 @@ func convGradW[T float](s *scratch, g convGeom, d convDims, dw, x, gy []T) {
 }
 
 func convGradB[T float](d convDims, db, gy []T) {
+	l := kern.Active()
+	g32, f32 := any(gy).([]float32)
 	workpool.Chunks(d.cout, d.b*d.n, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			var sum T
 			for bi := 0; bi < d.b; bi++ {
 				off := (bi*d.cout + c) * d.n
+				if f32 && l == kern.AVX512 {
+					sum += T(kern.Sum(l, g32[off:off+d.n]))
+					continue
+				}
 				for _, v := range gy[off : off+d.n] {
 					sum += v
 				}
@@ -520,10 +526,17 @@ func (op convOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (go
 	}
 	x, w := inputs[0], inputs[1]
 	// With the fused ReLU, G is masked by y > 0 once (reluGradOp) and the
-	// three gradients below read the masked G.
+	// three gradients below read the masked G. When y feeds only a 2x2 max
+	// pool, G is that pool's gradient node: the mask is then folded into a
+	// second pool gradient that reads y once (and the first one, unused,
+	// is left out by a machine that runs only what its roots need).
 	if op.relu {
 		var err error
-		if grad, err = gorgonia.ApplyOp(reluGradOp{}, grad, output); err != nil {
+		if pg := poolGradOf(output, grad); pg != nil {
+			if grad, err = gorgonia.ApplyOp(maxPoolGradOp{relu: true}, output, pg); err != nil {
+				return nil, fmt.Errorf("%v: pool and ReLU gradient: %w", op, err)
+			}
+		} else if grad, err = gorgonia.ApplyOp(reluGradOp{}, grad, output); err != nil {
 			return nil, fmt.Errorf("%v: ReLU gradient: %w", op, err)
 		}
 	}
@@ -544,6 +557,22 @@ func (op convOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (go
 		return nil, fmt.Errorf("%v: gradient b: %w", op, err)
 	}
 	return grads, nil
+}
+
+// poolGradOf returns the pool's output gradient when grad is a plain
+// MaxPool2x2 gradient with respect to y, else nil.
+func poolGradOf(y, grad *gorgonia.Node) *gorgonia.Node {
+	if op, ok := grad.Op().(maxPoolGradOp); !ok || op.relu {
+		return nil
+	}
+	var in []*gorgonia.Node
+	for it := grad.Graph().From(grad.ID()); it.Next(); {
+		in = append(in, it.Node().(*gorgonia.Node))
+	}
+	if len(in) != 2 || in[0] != y {
+		return nil
+	}
+	return in[1]
 }
 
 // reluGradOp: (G, y) -> G * [y > 0], the backward of a ReLU given its
@@ -578,6 +607,10 @@ func (op reluGradOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 			a, b := lo*chunk, min(hi*chunk, n)
 			switch d := dst.(type) {
 			case []float32:
+				if l := kern.Active(); l == kern.AVX512 {
+					kern.ReluMask(l, d[a:b], g.([]float32)[a:b], y.([]float32)[a:b])
+					return
+				}
 				reluMask32(d[a:b], g.([]float32)[a:b], y.([]float32)[a:b])
 			case []float64:
 				reluMask64(d[a:b], g.([]float64)[a:b], y.([]float64)[a:b])

@@ -18,3 +18,15 @@ func convGradWAVX2(a *gradWArgs)
 
 //go:noescape
 func transpose16AVX512(src *float32, sstride int, dst *float32, dstride int)
+
+//go:noescape
+func maxPoolAVX512(a *poolArgs)
+
+//go:noescape
+func maxPoolGradAVX512(a *poolArgs)
+
+//go:noescape
+func reluMaskAVX512(dst, src, y *float32, n int)
+
+//go:noescape
+func sumAVX512(x *float32, n int) float32

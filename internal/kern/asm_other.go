@@ -12,3 +12,7 @@ func convGradWAVX2(a *gradWArgs)   { panic("kern: no AVX2 kernels in this build"
 func transpose16AVX512(src *float32, sstride int, dst *float32, dstride int) {
 	panic("kern: no AVX-512 kernels in this build")
 }
+func maxPoolAVX512(a *poolArgs)                  { panic("kern: no AVX-512 kernels in this build") }
+func maxPoolGradAVX512(a *poolArgs)              { panic("kern: no AVX-512 kernels in this build") }
+func reluMaskAVX512(dst, src, y *float32, n int) { panic("kern: no AVX-512 kernels in this build") }
+func sumAVX512(x *float32, n int) float32        { panic("kern: no AVX-512 kernels in this build") }

@@ -478,3 +478,433 @@ TEXT ·transpose16AVX512(SB), NOSPLIT, $0-32
 	VMOVUPS Z15, (DI)(CX*1)
 	VZEROUPPER
 	RET
+
+// Permutation tables: even and odd lanes of a 32-lane pair, and the
+// interleave of two 16-lane vectors (low and high halves).
+DATA ·poolEven+0(SB)/4, $0
+DATA ·poolEven+4(SB)/4, $2
+DATA ·poolEven+8(SB)/4, $4
+DATA ·poolEven+12(SB)/4, $6
+DATA ·poolEven+16(SB)/4, $8
+DATA ·poolEven+20(SB)/4, $10
+DATA ·poolEven+24(SB)/4, $12
+DATA ·poolEven+28(SB)/4, $14
+DATA ·poolEven+32(SB)/4, $16
+DATA ·poolEven+36(SB)/4, $18
+DATA ·poolEven+40(SB)/4, $20
+DATA ·poolEven+44(SB)/4, $22
+DATA ·poolEven+48(SB)/4, $24
+DATA ·poolEven+52(SB)/4, $26
+DATA ·poolEven+56(SB)/4, $28
+DATA ·poolEven+60(SB)/4, $30
+GLOBL ·poolEven(SB), RODATA|NOPTR, $64
+DATA ·poolOdd+0(SB)/4, $1
+DATA ·poolOdd+4(SB)/4, $3
+DATA ·poolOdd+8(SB)/4, $5
+DATA ·poolOdd+12(SB)/4, $7
+DATA ·poolOdd+16(SB)/4, $9
+DATA ·poolOdd+20(SB)/4, $11
+DATA ·poolOdd+24(SB)/4, $13
+DATA ·poolOdd+28(SB)/4, $15
+DATA ·poolOdd+32(SB)/4, $17
+DATA ·poolOdd+36(SB)/4, $19
+DATA ·poolOdd+40(SB)/4, $21
+DATA ·poolOdd+44(SB)/4, $23
+DATA ·poolOdd+48(SB)/4, $25
+DATA ·poolOdd+52(SB)/4, $27
+DATA ·poolOdd+56(SB)/4, $29
+DATA ·poolOdd+60(SB)/4, $31
+GLOBL ·poolOdd(SB), RODATA|NOPTR, $64
+DATA ·poolLo+0(SB)/4, $0
+DATA ·poolLo+4(SB)/4, $16
+DATA ·poolLo+8(SB)/4, $1
+DATA ·poolLo+12(SB)/4, $17
+DATA ·poolLo+16(SB)/4, $2
+DATA ·poolLo+20(SB)/4, $18
+DATA ·poolLo+24(SB)/4, $3
+DATA ·poolLo+28(SB)/4, $19
+DATA ·poolLo+32(SB)/4, $4
+DATA ·poolLo+36(SB)/4, $20
+DATA ·poolLo+40(SB)/4, $5
+DATA ·poolLo+44(SB)/4, $21
+DATA ·poolLo+48(SB)/4, $6
+DATA ·poolLo+52(SB)/4, $22
+DATA ·poolLo+56(SB)/4, $7
+DATA ·poolLo+60(SB)/4, $23
+GLOBL ·poolLo(SB), RODATA|NOPTR, $64
+DATA ·poolHi+0(SB)/4, $8
+DATA ·poolHi+4(SB)/4, $24
+DATA ·poolHi+8(SB)/4, $9
+DATA ·poolHi+12(SB)/4, $25
+DATA ·poolHi+16(SB)/4, $10
+DATA ·poolHi+20(SB)/4, $26
+DATA ·poolHi+24(SB)/4, $11
+DATA ·poolHi+28(SB)/4, $27
+DATA ·poolHi+32(SB)/4, $12
+DATA ·poolHi+36(SB)/4, $28
+DATA ·poolHi+40(SB)/4, $13
+DATA ·poolHi+44(SB)/4, $29
+DATA ·poolHi+48(SB)/4, $14
+DATA ·poolHi+52(SB)/4, $30
+DATA ·poolHi+56(SB)/4, $15
+DATA ·poolHi+60(SB)/4, $31
+GLOBL ·poolHi(SB), RODATA|NOPTR, $64
+
+// func maxPoolAVX512(a *poolArgs)
+//
+// 2x2 max pooling of rows output rows (pairs of input rows of width w)
+// 16 outputs at a time: vertical max, then max of the even and odd lanes;
+// NaN propagates as in Go's max.
+TEXT ·maxPoolAVX512(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), R15
+	MOVQ 0(R15), SI
+	MOVQ 8(R15), DX
+	MOVQ 16(R15), DI
+	MOVQ 24(R15), R11
+	SHLQ $2, R11
+	MOVQ 32(R15), BX
+	VMOVUPS ·poolEven(SB), Z28
+	VMOVUPS ·poolOdd(SB), Z29
+	VMOVUPS ·poolLo(SB), Z30
+	VMOVUPS ·poolHi(SB), Z31
+	VPXORD Z27, Z27, Z27
+mpf_row:
+	MOVQ SI, R12
+	LEAQ (SI)(R11*1), R13
+	MOVQ DI, R14
+	MOVQ DX, AX
+	MOVQ 40(R15), CX
+	MOVL $0xffff, R8
+	MOVL $0xffff, R9
+	MOVL $0xffff, R10
+	TESTQ CX, CX
+	JZ mpf_tail
+mpf_chunk:
+	KMOVW R8, K1
+	KMOVW R9, K2
+	VMOVUPS.Z (R12), K1, Z0
+	VMOVUPS.Z 64(R12), K2, Z1
+	VMOVUPS.Z (R13), K1, Z2
+	VMOVUPS.Z 64(R13), K2, Z3
+	VMAXPS Z2, Z0, Z4
+	VCMPPS $3, Z2, Z0, K7
+	VADDPS Z2, Z0, K7, Z4
+	VMAXPS Z3, Z1, Z5
+	VCMPPS $3, Z3, Z1, K7
+	VADDPS Z3, Z1, K7, Z5
+	VMOVAPS Z28, Z6
+	VPERMI2PS Z5, Z4, Z6
+	VMOVAPS Z29, Z7
+	VPERMI2PS Z5, Z4, Z7
+	VMAXPS Z7, Z6, Z8
+	VCMPPS $3, Z7, Z6, K7
+	VADDPS Z7, Z6, K7, Z8
+	KMOVW R10, K1
+	VMOVUPS Z8, K1, (R14)
+	ADDQ $128, R12
+	ADDQ $128, R13
+	ADDQ $64, R14
+	ADDQ $64, AX
+	DECQ CX
+	JNZ mpf_chunk
+mpf_tail:
+	MOVQ 64(R15), R10
+	TESTQ R10, R10
+	JZ mpf_next
+	MOVQ 48(R15), R8
+	MOVQ 56(R15), R9
+	KMOVW R8, K1
+	KMOVW R9, K2
+	VMOVUPS.Z (R12), K1, Z0
+	VMOVUPS.Z 64(R12), K2, Z1
+	VMOVUPS.Z (R13), K1, Z2
+	VMOVUPS.Z 64(R13), K2, Z3
+	VMAXPS Z2, Z0, Z4
+	VCMPPS $3, Z2, Z0, K7
+	VADDPS Z2, Z0, K7, Z4
+	VMAXPS Z3, Z1, Z5
+	VCMPPS $3, Z3, Z1, K7
+	VADDPS Z3, Z1, K7, Z5
+	VMOVAPS Z28, Z6
+	VPERMI2PS Z5, Z4, Z6
+	VMOVAPS Z29, Z7
+	VPERMI2PS Z5, Z4, Z7
+	VMAXPS Z7, Z6, Z8
+	VCMPPS $3, Z7, Z6, K7
+	VADDPS Z7, Z6, K7, Z8
+	KMOVW R10, K1
+	VMOVUPS Z8, K1, (R14)
+mpf_next:
+	LEAQ (SI)(R11*2), SI
+	MOVQ R11, R8
+	SHRQ $1, R8
+	ADDQ R8, DX
+	ADDQ R8, DI
+	DECQ BX
+	JNZ mpf_row
+	VZEROUPPER
+	RET
+
+// func maxPoolGradAVX512(a *poolArgs)
+//
+// dL/dx of 2x2 max pooling: each output gradient goes to the first
+// maximum of its window (top-left, top-right, bottom-left, bottom-right),
+// none for a window holding a NaN, and with relu only where the maximum
+// is > 0 (the ReLU before the pool). Opmask logic picks the first match;
+// the four masked gradients are interleaved back into the two rows.
+TEXT ·maxPoolGradAVX512(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), R15
+	MOVQ 0(R15), SI
+	MOVQ 8(R15), DX
+	MOVQ 16(R15), DI
+	MOVQ 24(R15), R11
+	SHLQ $2, R11
+	MOVQ 32(R15), BX
+	VMOVUPS ·poolEven(SB), Z28
+	VMOVUPS ·poolOdd(SB), Z29
+	VMOVUPS ·poolLo(SB), Z30
+	VMOVUPS ·poolHi(SB), Z31
+	VPXORD Z27, Z27, Z27
+	MOVL $0xffff, R8
+	CMPQ 72(R15), $0
+	JEQ mpg_norelu
+	XORL R8, R8
+mpg_norelu:
+	KMOVW R8, K0
+mpg_row:
+	MOVQ SI, R12
+	LEAQ (SI)(R11*1), R13
+	MOVQ DI, R14
+	MOVQ DX, AX
+	MOVQ 40(R15), CX
+	MOVL $0xffff, R8
+	MOVL $0xffff, R9
+	MOVL $0xffff, R10
+	TESTQ CX, CX
+	JZ mpg_tail
+mpg_chunk:
+	KMOVW R8, K1
+	KMOVW R9, K2
+	VMOVUPS.Z (R12), K1, Z0
+	VMOVUPS.Z 64(R12), K2, Z1
+	VMOVUPS.Z (R13), K1, Z2
+	VMOVUPS.Z 64(R13), K2, Z3
+	VMOVAPS Z28, Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVAPS Z29, Z5
+	VPERMI2PS Z1, Z0, Z5
+	VMOVAPS Z28, Z6
+	VPERMI2PS Z3, Z2, Z6
+	VMOVAPS Z29, Z7
+	VPERMI2PS Z3, Z2, Z7
+	VMAXPS Z5, Z4, Z8
+	VMAXPS Z7, Z6, Z9
+	VMAXPS Z9, Z8, Z8
+	VCMPPS $0, Z8, Z4, K1
+	VCMPPS $0, Z8, Z5, K2
+	VCMPPS $0, Z8, Z6, K3
+	VCMPPS $0, Z8, Z7, K4
+	KANDNW K2, K1, K2
+	KORW K1, K2, K5
+	KANDNW K3, K5, K3
+	KORW K5, K3, K5
+	KANDNW K4, K5, K4
+	VCMPPS $3, Z5, Z4, K5
+	VCMPPS $3, Z7, Z6, K6
+	KORW K6, K5, K5
+	VCMPPS $14, Z27, Z8, K6
+	KORW K0, K6, K6
+	KANDNW K6, K5, K5
+	KMOVW R10, K6
+	KANDW K6, K5, K5
+	KANDW K5, K1, K1
+	KANDW K5, K2, K2
+	KANDW K5, K3, K3
+	KANDW K5, K4, K4
+	VMOVUPS.Z (AX), K6, Z9
+	VMOVUPS.Z Z9, K1, Z10
+	VMOVUPS.Z Z9, K2, Z11
+	VMOVUPS.Z Z9, K3, Z12
+	VMOVUPS.Z Z9, K4, Z13
+	VMOVAPS Z30, Z14
+	VPERMI2PS Z11, Z10, Z14
+	VMOVAPS Z31, Z15
+	VPERMI2PS Z11, Z10, Z15
+	VMOVAPS Z30, Z16
+	VPERMI2PS Z13, Z12, Z16
+	VMOVAPS Z31, Z17
+	VPERMI2PS Z13, Z12, Z17
+	KMOVW R8, K1
+	KMOVW R9, K2
+	VMOVUPS Z14, K1, (R14)
+	VMOVUPS Z15, K2, 64(R14)
+	VMOVUPS Z16, K1, (R14)(R11*1)
+	VMOVUPS Z17, K2, 64(R14)(R11*1)
+	ADDQ $128, R12
+	ADDQ $128, R13
+	ADDQ $128, R14
+	ADDQ $64, AX
+	DECQ CX
+	JNZ mpg_chunk
+mpg_tail:
+	MOVQ 64(R15), R10
+	TESTQ R10, R10
+	JZ mpg_next
+	MOVQ 48(R15), R8
+	MOVQ 56(R15), R9
+	KMOVW R8, K1
+	KMOVW R9, K2
+	VMOVUPS.Z (R12), K1, Z0
+	VMOVUPS.Z 64(R12), K2, Z1
+	VMOVUPS.Z (R13), K1, Z2
+	VMOVUPS.Z 64(R13), K2, Z3
+	VMOVAPS Z28, Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVAPS Z29, Z5
+	VPERMI2PS Z1, Z0, Z5
+	VMOVAPS Z28, Z6
+	VPERMI2PS Z3, Z2, Z6
+	VMOVAPS Z29, Z7
+	VPERMI2PS Z3, Z2, Z7
+	VMAXPS Z5, Z4, Z8
+	VMAXPS Z7, Z6, Z9
+	VMAXPS Z9, Z8, Z8
+	VCMPPS $0, Z8, Z4, K1
+	VCMPPS $0, Z8, Z5, K2
+	VCMPPS $0, Z8, Z6, K3
+	VCMPPS $0, Z8, Z7, K4
+	KANDNW K2, K1, K2
+	KORW K1, K2, K5
+	KANDNW K3, K5, K3
+	KORW K5, K3, K5
+	KANDNW K4, K5, K4
+	VCMPPS $3, Z5, Z4, K5
+	VCMPPS $3, Z7, Z6, K6
+	KORW K6, K5, K5
+	VCMPPS $14, Z27, Z8, K6
+	KORW K0, K6, K6
+	KANDNW K6, K5, K5
+	KMOVW R10, K6
+	KANDW K6, K5, K5
+	KANDW K5, K1, K1
+	KANDW K5, K2, K2
+	KANDW K5, K3, K3
+	KANDW K5, K4, K4
+	VMOVUPS.Z (AX), K6, Z9
+	VMOVUPS.Z Z9, K1, Z10
+	VMOVUPS.Z Z9, K2, Z11
+	VMOVUPS.Z Z9, K3, Z12
+	VMOVUPS.Z Z9, K4, Z13
+	VMOVAPS Z30, Z14
+	VPERMI2PS Z11, Z10, Z14
+	VMOVAPS Z31, Z15
+	VPERMI2PS Z11, Z10, Z15
+	VMOVAPS Z30, Z16
+	VPERMI2PS Z13, Z12, Z16
+	VMOVAPS Z31, Z17
+	VPERMI2PS Z13, Z12, Z17
+	KMOVW R8, K1
+	KMOVW R9, K2
+	VMOVUPS Z14, K1, (R14)
+	VMOVUPS Z15, K2, 64(R14)
+	VMOVUPS Z16, K1, (R14)(R11*1)
+	VMOVUPS Z17, K2, 64(R14)(R11*1)
+mpg_next:
+	LEAQ (SI)(R11*2), SI
+	MOVQ R11, R8
+	SHRQ $1, R8
+	ADDQ R8, DX
+	LEAQ (DI)(R11*2), DI
+	DECQ BX
+	JNZ mpg_row
+	VZEROUPPER
+	RET
+
+// func reluMaskAVX512(dst, src, y *float32, n int)
+//
+// dst[i] = src[i] where y[i] > 0, else 0 (dst may be src).
+TEXT ·reluMaskAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	VPXORD Z31, Z31, Z31
+rm_loop:
+	CMPQ CX, $16
+	JLT rm_tail
+	VMOVUPS (DX), Z0
+	VCMPPS $14, Z31, Z0, K1
+	VMOVUPS.Z (SI), K1, Z1
+	VMOVUPS Z1, (DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	ADDQ $64, DX
+	SUBQ $16, CX
+	JMP rm_loop
+rm_tail:
+	TESTQ CX, CX
+	JZ rm_done
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K2
+	VMOVUPS.Z (DX), K2, Z0
+	VCMPPS $14, Z31, Z0, K2, K1
+	VMOVUPS.Z (SI), K1, Z1
+	VMOVUPS Z1, K2, (DI)
+rm_done:
+	VZEROUPPER
+	RET
+
+// func sumAVX512(x *float32, n int) float32
+//
+// The sum of x[:n] in a fixed order: four 16-lane partial sums over
+// blocks of 64, then a masked tail, then a fixed reduction tree.
+TEXT ·sumAVX512(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+sum_loop:
+	CMPQ CX, $64
+	JLT sum_16
+	VADDPS 0(SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+	VADDPS 192(SI), Z3, Z3
+	ADDQ $256, SI
+	SUBQ $64, CX
+	JMP sum_loop
+sum_16:
+	CMPQ CX, $16
+	JLT sum_tail
+	VADDPS (SI), Z0, Z0
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP sum_16
+sum_tail:
+	TESTQ CX, CX
+	JZ sum_reduce
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z4
+	VADDPS Z4, Z1, Z1
+sum_reduce:
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	VADDPS Z2, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS Z1, Z0, Z0
+	VEXTRACTF32X4 $1, Z0, X1
+	VADDPS Z1, Z0, Z0
+	VPERMILPS $0x4E, Z0, Z1
+	VADDPS Z1, Z0, Z0
+	VPERMILPS $0xB1, Z0, Z1
+	VADDPS Z1, Z0, Z0
+	VZEROUPPER
+	MOVSS X0, ret+16(FP)
+	RET

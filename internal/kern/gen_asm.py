@@ -301,11 +301,266 @@ def transpose512(A):
     A('')
 
 
+# poolArgs offsets: x 0, g 8, out 16, w 24, rows 32, nfull 40, tin0 48,
+# tin1 56, tout 64, relu 72.
+def pool512(A):
+    A('// Permutation tables: even and odd lanes of a 32-lane pair, and the')
+    A('// interleave of two 16-lane vectors (low and high halves).')
+    for name, idx in [('poolEven', [2*i for i in range(16)]), ('poolOdd', [2*i+1 for i in range(16)]),
+                      ('poolLo', [v for i in range(8) for v in (i, 16+i)]), ('poolHi', [v for i in range(8, 16) for v in (i, 16+i)])]:
+        for i, v in enumerate(idx):
+            A(f'DATA ·{name}+{4*i}(SB)/4, ${v}')
+        A(f'GLOBL ·{name}(SB), RODATA|NOPTR, $64')
+    A('')
+    # maxnan: dst = max(a, b) with NaN propagated
+    def maxnan(a, b, dst):
+        A(f'\tVMAXPS {b}, {a}, {dst}')
+        A(f'\tVCMPPS $3, {b}, {a}, K7')
+        A(f'\tVADDPS {b}, {a}, K7, {dst}')
+
+    def head(name, args):
+        A(f'TEXT ·{name}(SB), NOSPLIT, $0-8')
+        A('\tMOVQ a+0(FP), R15')
+        A('\tMOVQ 0(R15), SI')   # x
+        A('\tMOVQ 8(R15), DX')   # g
+        A('\tMOVQ 16(R15), DI')  # out
+        A('\tMOVQ 24(R15), R11') # w
+        A('\tSHLQ $2, R11')      # bytes per input row
+        A('\tMOVQ 32(R15), BX')  # rows
+        A('\tVMOVUPS ·poolEven(SB), Z28')
+        A('\tVMOVUPS ·poolOdd(SB), Z29')
+        A('\tVMOVUPS ·poolLo(SB), Z30')
+        A('\tVMOVUPS ·poolHi(SB), Z31')
+        A('\tVPXORD Z27, Z27, Z27')
+
+    def rowloop(pre, body, outstep):
+        # per output row: SI, DI, DX advance; chunks of 16 outputs
+        A(f'{pre}_row:')
+        A('\tMOVQ SI, R12')      # top row
+        A('\tLEAQ (SI)(R11*1), R13')  # bottom row
+        A('\tMOVQ DI, R14')      # out row (top row of dx for the gradient)
+        A('\tMOVQ DX, AX')       # g row
+        A('\tMOVQ 40(R15), CX')  # full chunks
+        A('\tMOVL $0xffff, R8')
+        A('\tMOVL $0xffff, R9')
+        A('\tMOVL $0xffff, R10')
+        A('\tTESTQ CX, CX')
+        A(f'\tJZ {pre}_tail')
+        A(f'{pre}_chunk:')
+        body()
+        A('\tADDQ $128, R12')
+        A('\tADDQ $128, R13')
+        A(f'\tADDQ ${outstep}, R14')
+        A('\tADDQ $64, AX')
+        A('\tDECQ CX')
+        A(f'\tJNZ {pre}_chunk')
+        A(f'{pre}_tail:')
+        A('\tMOVQ 64(R15), R10')
+        A('\tTESTQ R10, R10')
+        A(f'\tJZ {pre}_next')
+        A('\tMOVQ 48(R15), R8')
+        A('\tMOVQ 56(R15), R9')
+        body()
+        A(f'{pre}_next:')
+        A('\tLEAQ (SI)(R11*2), SI')   # two input rows
+        A('\tMOVQ R11, R8')
+        A('\tSHRQ $1, R8')            # one output row = w/2 floats = R11/2 bytes
+        A('\tADDQ R8, DX')
+        if outstep == 64:
+            A('\tADDQ R8, DI')
+        else:
+            A('\tLEAQ (DI)(R11*2), DI')
+        A('\tDECQ BX')
+        A(f'\tJNZ {pre}_row')
+        A('\tVZEROUPPER')
+        A('\tRET')
+        A('')
+
+    def loads():
+        A('\tKMOVW R8, K1')
+        A('\tKMOVW R9, K2')
+        A('\tVMOVUPS.Z (R12), K1, Z0')
+        A('\tVMOVUPS.Z 64(R12), K2, Z1')
+        A('\tVMOVUPS.Z (R13), K1, Z2')
+        A('\tVMOVUPS.Z 64(R13), K2, Z3')
+
+    # forward
+    A('// func maxPoolAVX512(a *poolArgs)')
+    A('//')
+    A('// 2x2 max pooling of rows output rows (pairs of input rows of width w)')
+    A('// 16 outputs at a time: vertical max, then max of the even and odd lanes;')
+    A('// NaN propagates as in Go\'s max.')
+    head('maxPoolAVX512', None)
+    def fbody():
+        loads()
+        maxnan('Z0', 'Z2', 'Z4')
+        maxnan('Z1', 'Z3', 'Z5')
+        A('\tVMOVAPS Z28, Z6')
+        A('\tVPERMI2PS Z5, Z4, Z6')
+        A('\tVMOVAPS Z29, Z7')
+        A('\tVPERMI2PS Z5, Z4, Z7')
+        maxnan('Z6', 'Z7', 'Z8')
+        A('\tKMOVW R10, K1')
+        A('\tVMOVUPS Z8, K1, (R14)')
+    rowloop('mpf', fbody, 64)
+
+    # backward
+    A('// func maxPoolGradAVX512(a *poolArgs)')
+    A('//')
+    A('// dL/dx of 2x2 max pooling: each output gradient goes to the first')
+    A('// maximum of its window (top-left, top-right, bottom-left, bottom-right),')
+    A('// none for a window holding a NaN, and with relu only where the maximum')
+    A('// is > 0 (the ReLU before the pool). Opmask logic picks the first match;')
+    A('// the four masked gradients are interleaved back into the two rows.')
+    head('maxPoolGradAVX512', None)
+    A('\tMOVL $0xffff, R8')
+    A('\tCMPQ 72(R15), $0')
+    A('\tJEQ mpg_norelu')
+    A('\tXORL R8, R8')
+    A('mpg_norelu:')
+    A('\tKMOVW R8, K0')   # K0: all ones without relu, zero with it
+    def bbody():
+        loads()
+        for src, (t1, t2), dst in [('Z28', ('Z0', 'Z1'), 'Z4'), ('Z29', ('Z0', 'Z1'), 'Z5'), ('Z28', ('Z2', 'Z3'), 'Z6'), ('Z29', ('Z2', 'Z3'), 'Z7')]:
+            A(f'\tVMOVAPS {src}, {dst}')
+            A(f'\tVPERMI2PS {t2}, {t1}, {dst}')
+        # Z4 = a (top-left), Z5 = b, Z6 = c, Z7 = d
+        A('\tVMAXPS Z5, Z4, Z8')
+        A('\tVMAXPS Z7, Z6, Z9')
+        A('\tVMAXPS Z9, Z8, Z8')
+        A('\tVCMPPS $0, Z8, Z4, K1')
+        A('\tVCMPPS $0, Z8, Z5, K2')
+        A('\tVCMPPS $0, Z8, Z6, K3')
+        A('\tVCMPPS $0, Z8, Z7, K4')
+        A('\tKANDNW K2, K1, K2')    # K2 &^= K1
+        A('\tKORW K1, K2, K5')
+        A('\tKANDNW K3, K5, K3')    # K3 &^= K1|K2
+        A('\tKORW K5, K3, K5')
+        A('\tKANDNW K4, K5, K4')    # K4 &^= K1|K2|K3
+        A('\tVCMPPS $3, Z5, Z4, K5')  # NaN in the window
+        A('\tVCMPPS $3, Z7, Z6, K6')
+        A('\tKORW K6, K5, K5')
+        A('\tVCMPPS $14, Z27, Z8, K6') # max > 0
+        A('\tKORW K0, K6, K6')         # or no ReLU
+        A('\tKANDNW K6, K5, K5')       # K5 = ~NaN & K6
+        A('\tKMOVW R10, K6')
+        A('\tKANDW K6, K5, K5')
+        A('\tKANDW K5, K1, K1')
+        A('\tKANDW K5, K2, K2')
+        A('\tKANDW K5, K3, K3')
+        A('\tKANDW K5, K4, K4')
+        A('\tVMOVUPS.Z (AX), K6, Z9')
+        A('\tVMOVUPS.Z Z9, K1, Z10')
+        A('\tVMOVUPS.Z Z9, K2, Z11')
+        A('\tVMOVUPS.Z Z9, K3, Z12')
+        A('\tVMOVUPS.Z Z9, K4, Z13')
+        for idx, (p, q), dst in [('Z30', ('Z10', 'Z11'), 'Z14'), ('Z31', ('Z10', 'Z11'), 'Z15'), ('Z30', ('Z12', 'Z13'), 'Z16'), ('Z31', ('Z12', 'Z13'), 'Z17')]:
+            A(f'\tVMOVAPS {idx}, {dst}')
+            A(f'\tVPERMI2PS {q}, {p}, {dst}')
+        A('\tKMOVW R8, K1')
+        A('\tKMOVW R9, K2')
+        A('\tVMOVUPS Z14, K1, (R14)')
+        A('\tVMOVUPS Z15, K2, 64(R14)')
+        A('\tVMOVUPS Z16, K1, (R14)(R11*1)')
+        A('\tVMOVUPS Z17, K2, 64(R14)(R11*1)')
+    rowloop('mpg', bbody, 128)
+
+
+def elem512(A):
+    A('// func reluMaskAVX512(dst, src, y *float32, n int)')
+    A('//')
+    A('// dst[i] = src[i] where y[i] > 0, else 0 (dst may be src).')
+    A('TEXT ·reluMaskAVX512(SB), NOSPLIT, $0-32')
+    A('\tMOVQ dst+0(FP), DI')
+    A('\tMOVQ src+8(FP), SI')
+    A('\tMOVQ y+16(FP), DX')
+    A('\tMOVQ n+24(FP), CX')
+    A('\tVPXORD Z31, Z31, Z31')
+    A('rm_loop:')
+    A('\tCMPQ CX, $16')
+    A('\tJLT rm_tail')
+    A('\tVMOVUPS (DX), Z0')
+    A('\tVCMPPS $14, Z31, Z0, K1')
+    A('\tVMOVUPS.Z (SI), K1, Z1')
+    A('\tVMOVUPS Z1, (DI)')
+    A('\tADDQ $64, DI')
+    A('\tADDQ $64, SI')
+    A('\tADDQ $64, DX')
+    A('\tSUBQ $16, CX')
+    A('\tJMP rm_loop')
+    A('rm_tail:')
+    A('\tTESTQ CX, CX')
+    A('\tJZ rm_done')
+    A('\tMOVL $1, AX')
+    A('\tSHLL CX, AX')
+    A('\tDECL AX')
+    A('\tKMOVW AX, K2')
+    A('\tVMOVUPS.Z (DX), K2, Z0')
+    A('\tVCMPPS $14, Z31, Z0, K2, K1')
+    A('\tVMOVUPS.Z (SI), K1, Z1')
+    A('\tVMOVUPS Z1, K2, (DI)')
+    A('rm_done:')
+    A('\tVZEROUPPER')
+    A('\tRET')
+    A('')
+    A('// func sumAVX512(x *float32, n int) float32')
+    A('//')
+    A('// The sum of x[:n] in a fixed order: four 16-lane partial sums over')
+    A('// blocks of 64, then a masked tail, then a fixed reduction tree.')
+    A('TEXT ·sumAVX512(SB), NOSPLIT, $0-20')
+    A('\tMOVQ x+0(FP), SI')
+    A('\tMOVQ n+8(FP), CX')
+    for i in range(4):
+        A(f'\tVPXORD Z{i}, Z{i}, Z{i}')
+    A('sum_loop:')
+    A('\tCMPQ CX, $64')
+    A('\tJLT sum_16')
+    for i in range(4):
+        A(f'\tVADDPS {64*i}(SI), Z{i}, Z{i}')
+    A('\tADDQ $256, SI')
+    A('\tSUBQ $64, CX')
+    A('\tJMP sum_loop')
+    A('sum_16:')
+    A('\tCMPQ CX, $16')
+    A('\tJLT sum_tail')
+    A('\tVADDPS (SI), Z0, Z0')
+    A('\tADDQ $64, SI')
+    A('\tSUBQ $16, CX')
+    A('\tJMP sum_16')
+    A('sum_tail:')
+    A('\tTESTQ CX, CX')
+    A('\tJZ sum_reduce')
+    A('\tMOVL $1, AX')
+    A('\tSHLL CX, AX')
+    A('\tDECL AX')
+    A('\tKMOVW AX, K1')
+    A('\tVMOVUPS.Z (SI), K1, Z4')
+    A('\tVADDPS Z4, Z1, Z1')
+    A('sum_reduce:')
+    A('\tVADDPS Z1, Z0, Z0')
+    A('\tVADDPS Z3, Z2, Z2')
+    A('\tVADDPS Z2, Z0, Z0')
+    A('\tVEXTRACTF64X4 $1, Z0, Y1')
+    A('\tVADDPS Z1, Z0, Z0')
+    A('\tVEXTRACTF32X4 $1, Z0, X1')
+    A('\tVADDPS Z1, Z0, Z0')
+    A('\tVPERMILPS $0x4E, Z0, Z1')
+    A('\tVADDPS Z1, Z0, Z0')
+    A('\tVPERMILPS $0xB1, Z0, Z1')
+    A('\tVADDPS Z1, Z0, Z0')
+    A('\tVZEROUPPER')
+    A('\tMOVSS X0, ret+16(FP)')
+    A('\tRET')
+    A('')
+
+
 def main():
     out = list(HEADER)
     fwd512(out.append)
     gradw(out.append, 'avx512')
     transpose512(out.append)
+    pool512(out.append)
+    elem512(out.append)
     open('conv_avx512_amd64.s', 'w').write('\n'.join(out))
     out = list(HEADER)
     fwd2(out.append)
