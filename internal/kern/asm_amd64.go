@@ -30,3 +30,9 @@ func reluMaskAVX512(dst, src, y *float32, n int)
 
 //go:noescape
 func sumAVX512(x *float32, n int) float32
+
+//go:noescape
+func adamAVX512(a *adamArgs)
+
+//go:noescape
+func sumSqDecayAVX512(gr, w *float32, n int, lambda float64) (s float64, bad bool)

@@ -16,3 +16,7 @@ func maxPoolAVX512(a *poolArgs)                  { panic("kern: no AVX-512 kerne
 func maxPoolGradAVX512(a *poolArgs)              { panic("kern: no AVX-512 kernels in this build") }
 func reluMaskAVX512(dst, src, y *float32, n int) { panic("kern: no AVX-512 kernels in this build") }
 func sumAVX512(x *float32, n int) float32        { panic("kern: no AVX-512 kernels in this build") }
+func adamAVX512(a *adamArgs)                     { panic("kern: no AVX-512 kernels in this build") }
+func sumSqDecayAVX512(gr, w *float32, n int, lambda float64) (s float64, bad bool) {
+	panic("kern: no AVX-512 kernels in this build")
+}

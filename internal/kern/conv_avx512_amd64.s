@@ -908,3 +908,134 @@ sum_reduce:
 	VZEROUPPER
 	MOVSS X0, ret+16(FP)
 	RET
+
+// func adamAVX512(a *adamArgs)
+//
+// Adam on n float32 values, 16 at a time, with exactly the operations
+// (and roundings) of the Go loop in graph.adamUpdate: the square root
+// is taken in float64 as there. g is zeroed.
+TEXT ·adamAVX512(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), R15
+	MOVQ 0(R15), DI
+	MOVQ 8(R15), SI
+	MOVQ 16(R15), R8
+	MOVQ 24(R15), R9
+	MOVQ 32(R15), CX
+	VBROADCASTSD 40(R15), Z20
+	VBROADCASTSS 48(R15), Z21
+	VBROADCASTSS 52(R15), Z22
+	VBROADCASTSS 56(R15), Z23
+	VBROADCASTSS 60(R15), Z24
+	VBROADCASTSS 64(R15), Z25
+	VBROADCASTSS 68(R15), Z26
+	VBROADCASTSS 72(R15), Z27
+	VBROADCASTSS 76(R15), Z28
+	VPXORD Z29, Z29, Z29
+	MOVL $0xffff, AX
+	KMOVW AX, K1
+adam_loop:
+	TESTQ CX, CX
+	JZ adam_done
+	CMPQ CX, $16
+	JGE adam_full
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	MOVQ $16, CX
+adam_full:
+	VMOVUPS.Z (DI), K1, Z0
+	VMOVUPS.Z (SI), K1, Z1
+	VMOVUPS.Z (R8), K1, Z2
+	VMOVUPS.Z (R9), K1, Z3
+	VMULPS Z0, Z27, Z4
+	VADDPS Z4, Z1, Z4
+	VMULPS Z28, Z4, Z4
+	VMOVUPS Z29, K1, (SI)
+	VMULPS Z2, Z21, Z5
+	VMULPS Z4, Z23, Z6
+	VADDPS Z6, Z5, Z5
+	VMULPS Z3, Z22, Z6
+	VMULPS Z4, Z24, Z7
+	VMULPS Z4, Z7, Z7
+	VADDPS Z7, Z6, Z6
+	VMOVUPS Z5, K1, (R8)
+	VMOVUPS Z6, K1, (R9)
+	VCVTPS2PD Y6, Z8
+	VEXTRACTF64X4 $1, Z6, Y9
+	VCVTPS2PD Y9, Z9
+	VMULPD Z20, Z8, Z8
+	VMULPD Z20, Z9, Z9
+	VSQRTPD Z8, Z8
+	VSQRTPD Z9, Z9
+	VCVTPD2PS Z8, Y8
+	VCVTPD2PS Z9, Y9
+	VINSERTF64X4 $1, Y9, Z8, Z8
+	VADDPS Z26, Z8, Z8
+	VMULPS Z5, Z25, Z10
+	VDIVPS Z8, Z10, Z10
+	VSUBPS Z10, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	SUBQ $16, CX
+	JMP adam_loop
+adam_done:
+	VZEROUPPER
+	RET
+
+// func sumSqDecayAVX512(gr, w *float32, n int, lambda float64) (s float64, bad bool)
+//
+// The sum of (float64(g) + lambda*float64(w))^2 in 8 float64 lanes (in a
+// fixed order), and whether any g is NaN or infinite (then s is useless).
+TEXT ·sumSqDecayAVX512(SB), NOSPLIT, $0-41
+	MOVQ gr+0(FP), SI
+	MOVQ w+8(FP), DI
+	MOVQ n+16(FP), CX
+	VBROADCASTSD lambda+24(FP), Z20
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z30, Z30, Z30
+	MOVL $0xff, AX
+	KMOVW AX, K1
+ssq_loop:
+	TESTQ CX, CX
+	JZ ssq_done
+	CMPQ CX, $8
+	JGE ssq_full
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	MOVQ $8, CX
+ssq_full:
+	VMOVUPS.Z (SI), K1, Y2
+	VMOVUPS.Z (DI), K1, Y3
+	VCVTPS2PD Y2, Z2
+	VCVTPS2PD Y3, Z3
+	VMULPD Z30, Z2, Z4
+	VADDPD Z4, Z1, Z1
+	VMULPD Z20, Z3, Z3
+	VADDPD Z3, Z2, Z2
+	VMULPD Z2, Z2, Z2
+	VADDPD Z2, Z0, Z0
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP ssq_loop
+ssq_done:
+	VEXTRACTF64X4 $1, Z0, Y2
+	VADDPD Z2, Z0, Z0
+	VEXTRACTF32X4 $1, Z0, X2
+	VADDPD Z2, Z0, Z0
+	VPERMILPD $1, Z0, Z2
+	VADDPD Z2, Z0, Z0
+	VMOVSD X0, s+32(FP)
+	VCMPPD $3, Z1, Z1, K2
+	KMOVW K2, AX
+	TESTL AX, AX
+	SETNE bad+40(FP)
+	VZEROUPPER
+	RET

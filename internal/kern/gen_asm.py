@@ -554,6 +554,136 @@ def elem512(A):
     A('')
 
 
+# adamArgs offsets: w 0, g 8, m 16, v 24, n 32, ic2 40 (float64), then
+# float32: b1 48, b2 52, a1 56, a2 60, step 64, eps 68, lam 72, scale 76.
+def adam512(A):
+    A('// func adamAVX512(a *adamArgs)')
+    A('//')
+    A('// Adam on n float32 values, 16 at a time, with exactly the operations')
+    A('// (and roundings) of the Go loop in graph.adamUpdate: the square root')
+    A('// is taken in float64 as there. g is zeroed.')
+    A('TEXT ·adamAVX512(SB), NOSPLIT, $0-8')
+    A('\tMOVQ a+0(FP), R15')
+    A('\tMOVQ 0(R15), DI')
+    A('\tMOVQ 8(R15), SI')
+    A('\tMOVQ 16(R15), R8')
+    A('\tMOVQ 24(R15), R9')
+    A('\tMOVQ 32(R15), CX')
+    A('\tVBROADCASTSD 40(R15), Z20')   # ic2
+    for i, off in enumerate([48, 52, 56, 60, 64, 68, 72, 76]):
+        A(f'\tVBROADCASTSS {off}(R15), Z{21+i}')  # Z21 b1, Z22 b2, Z23 a1, Z24 a2, Z25 step, Z26 eps, Z27 lam, Z28 scale
+    A('\tVPXORD Z29, Z29, Z29')
+    A('\tMOVL $0xffff, AX')
+    A('\tKMOVW AX, K1')
+    A('adam_loop:')
+    A('\tTESTQ CX, CX')
+    A('\tJZ adam_done')
+    A('\tCMPQ CX, $16')
+    A('\tJGE adam_full')
+    A('\tMOVL $1, AX')
+    A('\tSHLL CX, AX')
+    A('\tDECL AX')
+    A('\tKMOVW AX, K1')
+    A('\tMOVQ $16, CX')
+    A('adam_full:')
+    A('\tVMOVUPS.Z (DI), K1, Z0')     # w
+    A('\tVMOVUPS.Z (SI), K1, Z1')     # g
+    A('\tVMOVUPS.Z (R8), K1, Z2')     # m
+    A('\tVMOVUPS.Z (R9), K1, Z3')     # v
+    A('\tVMULPS Z0, Z27, Z4')         # lam*w
+    A('\tVADDPS Z4, Z1, Z4')          # g + lam*w
+    A('\tVMULPS Z28, Z4, Z4')         # gi = (...)*scale
+    A('\tVMOVUPS Z29, K1, (SI)')      # g = 0
+    A('\tVMULPS Z2, Z21, Z5')         # b1*m
+    A('\tVMULPS Z4, Z23, Z6')         # a1*gi
+    A('\tVADDPS Z6, Z5, Z5')          # mi
+    A('\tVMULPS Z3, Z22, Z6')         # b2*v
+    A('\tVMULPS Z4, Z24, Z7')         # a2*gi
+    A('\tVMULPS Z4, Z7, Z7')          # a2*gi*gi
+    A('\tVADDPS Z7, Z6, Z6')          # vi
+    A('\tVMOVUPS Z5, K1, (R8)')
+    A('\tVMOVUPS Z6, K1, (R9)')
+    A('\tVCVTPS2PD Y6, Z8')           # low 8 as float64
+    A('\tVEXTRACTF64X4 $1, Z6, Y9')
+    A('\tVCVTPS2PD Y9, Z9')
+    A('\tVMULPD Z20, Z8, Z8')
+    A('\tVMULPD Z20, Z9, Z9')
+    A('\tVSQRTPD Z8, Z8')
+    A('\tVSQRTPD Z9, Z9')
+    A('\tVCVTPD2PS Z8, Y8')
+    A('\tVCVTPD2PS Z9, Y9')
+    A('\tVINSERTF64X4 $1, Y9, Z8, Z8')
+    A('\tVADDPS Z26, Z8, Z8')         # sqrt + eps
+    A('\tVMULPS Z5, Z25, Z10')        # step*mi
+    A('\tVDIVPS Z8, Z10, Z10')        # / (...)
+    A('\tVSUBPS Z10, Z0, Z0')         # w - ...
+    A('\tVMOVUPS Z0, K1, (DI)')
+    A('\tADDQ $64, DI')
+    A('\tADDQ $64, SI')
+    A('\tADDQ $64, R8')
+    A('\tADDQ $64, R9')
+    A('\tSUBQ $16, CX')
+    A('\tJMP adam_loop')
+    A('adam_done:')
+    A('\tVZEROUPPER')
+    A('\tRET')
+    A('')
+    A('// func sumSqDecayAVX512(gr, w *float32, n int, lambda float64) (s float64, bad bool)')
+    A('//')
+    A('// The sum of (float64(g) + lambda*float64(w))^2 in 8 float64 lanes (in a')
+    A('// fixed order), and whether any g is NaN or infinite (then s is useless).')
+    A('TEXT ·sumSqDecayAVX512(SB), NOSPLIT, $0-41')
+    A('\tMOVQ gr+0(FP), SI')
+    A('\tMOVQ w+8(FP), DI')
+    A('\tMOVQ n+16(FP), CX')
+    A('\tVBROADCASTSD lambda+24(FP), Z20')
+    A('\tVPXORD Z0, Z0, Z0')
+    A('\tVPXORD Z1, Z1, Z1')
+    A('\tVPXORD Z30, Z30, Z30')   # NaN/Inf detector: sum of g*0
+    A('\tMOVL $0xff, AX')
+    A('\tKMOVW AX, K1')
+    A('ssq_loop:')
+    A('\tTESTQ CX, CX')
+    A('\tJZ ssq_done')
+    A('\tCMPQ CX, $8')
+    A('\tJGE ssq_full')
+    A('\tMOVL $1, AX')
+    A('\tSHLL CX, AX')
+    A('\tDECL AX')
+    A('\tKMOVW AX, K1')
+    A('\tMOVQ $8, CX')
+    A('ssq_full:')
+    A('\tVMOVUPS.Z (SI), K1, Y2')
+    A('\tVMOVUPS.Z (DI), K1, Y3')
+    A('\tVCVTPS2PD Y2, Z2')
+    A('\tVCVTPS2PD Y3, Z3')
+    A('\tVMULPD Z30, Z2, Z4')      # g*0: NaN for NaN or Inf
+    A('\tVADDPD Z4, Z1, Z1')
+    A('\tVMULPD Z20, Z3, Z3')
+    A('\tVADDPD Z3, Z2, Z2')
+    A('\tVMULPD Z2, Z2, Z2')
+    A('\tVADDPD Z2, Z0, Z0')
+    A('\tADDQ $32, SI')
+    A('\tADDQ $32, DI')
+    A('\tSUBQ $8, CX')
+    A('\tJMP ssq_loop')
+    A('ssq_done:')
+    A('\tVEXTRACTF64X4 $1, Z0, Y2')
+    A('\tVADDPD Z2, Z0, Z0')
+    A('\tVEXTRACTF32X4 $1, Z0, X2')
+    A('\tVADDPD Z2, Z0, Z0')
+    A('\tVPERMILPD $1, Z0, Z2')
+    A('\tVADDPD Z2, Z0, Z0')
+    A('\tVMOVSD X0, s+32(FP)')
+    A('\tVCMPPD $3, Z1, Z1, K2')   # unordered: some lane saw NaN/Inf
+    A('\tKMOVW K2, AX')
+    A('\tTESTL AX, AX')
+    A('\tSETNE bad+40(FP)')
+    A('\tVZEROUPPER')
+    A('\tRET')
+    A('')
+
+
 def main():
     out = list(HEADER)
     fwd512(out.append)
@@ -561,6 +691,7 @@ def main():
     transpose512(out.append)
     pool512(out.append)
     elem512(out.append)
+    adam512(out.append)
     open('conv_avx512_amd64.s', 'w').write('\n'.join(out))
     out = list(HEADER)
     fwd2(out.append)

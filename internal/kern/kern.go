@@ -6,7 +6,7 @@
 // The kernel set is chosen once at start-up from the CPU's features
 // (golang.org/x/sys/cpu): AVX-512 where the CPU has AVX512F, else AVX2 where
 // it has AVX2 and FMA, else Generic (plain Go, also the only level off
-// amd64 or with the purego build tag). STN3D_SIMD=generic|avx2|avx512 lowers
+// amd64 or with the purego build tag). AVX-512 means AVX512F and AVX512VL. STN3D_SIMD=generic|avx2|avx512 lowers
 // the choice (for comparisons; a level the CPU lacks is never chosen).
 //
 // Every function takes its Level explicitly, so tests run each level the
