@@ -130,3 +130,45 @@ func BenchmarkTrainStepVGGFace(b *testing.B) {
 	}
 	benchModelStep(b, LocaliserVGGFace, 8)
 }
+
+// benchInfer times Network.Fit (localiser + STN forward: pose, shape,
+// landmarks, sampled texture and mask, what normalize, eval and detection
+// run) of the small model on batches of batch faces, and reports faces/s
+// and ms per face.
+func benchInfer(b *testing.B, batch int) {
+	gm := benchGrid(64, 10)
+	cfg := NetworkConfig{
+		Localiser: LocaliserOptions{Kind: LocaliserSmall, Seed: 1},
+		Loss:      LossOptions{Weights: DefaultLossWeights()},
+		Optim:     OptimizerConfig{Kind: SolverAdam, Schedule: Schedule{Base: 1e-6}},
+		Scheme:    "aflw21",
+	}
+	if batch%2 != 0 {
+		cfg.Loss.Weights.Siamese = 0
+	}
+	m, err := NewNetwork(cfg, gm, batch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	images := toyBatch(batch, m.InputSize, m.NumLandmarks, 3).Images
+	if _, err := m.Fit(images); err != nil { // warm-up: maps the buffers
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := m.Fit(images); err != nil {
+			b.Fatal(err)
+		}
+	}
+	per := b.Elapsed().Seconds() / float64(b.N*batch)
+	b.ReportMetric(1/per, "faces/s")
+	b.ReportMetric(per*1e3, "ms/face")
+}
+
+// BenchmarkInferSmallB1: one face at a time (latency).
+func BenchmarkInferSmallB1(b *testing.B) { benchInfer(b, 1) }
+
+// BenchmarkInferSmallB64: batches of 64 faces (throughput).
+func BenchmarkInferSmallB64(b *testing.B) { benchInfer(b, 64) }

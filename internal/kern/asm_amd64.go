@@ -36,3 +36,9 @@ func adamAVX512(a *adamArgs)
 
 //go:noescape
 func sumSqDecayAVX512(gr, w *float32, n int, lambda float64) (s float64, bad bool)
+
+//go:noescape
+func winoInAVX512(a *winoInArgs)
+
+//go:noescape
+func winoOutAVX512(a *winoOutArgs)

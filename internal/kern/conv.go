@@ -163,6 +163,7 @@ type fwdArgs struct {
 	npanel int                   // 272: panels to compute
 	mptr   [9][maxGroups]uintptr // 280: AVX2 load masks (addresses of 8 int32)
 	sptr   [maxGroups]uintptr    // 568: AVX2 store masks
+	ntaps  int                   // 600: taps (9; 1 for the GEMMs of Winograd)
 }
 
 // maskBank32[m] is the AVX2 form of the 8-lane mask m.
@@ -201,6 +202,7 @@ func (c *Conv3) ForwardPanels(y, x, packed, bias []float32, relu bool, t0, t1, p
 		return
 	}
 	var a fwdArgs
+	a.ntaps = 9
 	a.cin = c.Cin
 	a.plane = c.H * c.W * 4
 	a.ldc = c.Ho * c.Wo * 4

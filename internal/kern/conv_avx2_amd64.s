@@ -68,7 +68,7 @@ fwd2_chan:
 	DECQ CX
 	JNZ fwd2_chan
 	INCQ BX
-	CMPQ BX, $9
+	CMPQ BX, 600(R15)
 	JLT fwd2_tap
 	MOVQ 568(R15), R8
 	VMOVUPS (R8), Y10

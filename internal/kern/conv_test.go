@@ -28,7 +28,7 @@ func TestArgOffsets(t *testing.T) {
 		{"fwd.b", unsafe.Offsetof(f.b), 24}, {"fwd.c", unsafe.Offsetof(f.c), 56}, {"fwd.ldc", unsafe.Offsetof(f.ldc), 88},
 		{"fwd.tapoff", unsafe.Offsetof(f.tapoff), 96}, {"fwd.mask", unsafe.Offsetof(f.mask), 168}, {"fwd.smask", unsafe.Offsetof(f.smask), 240},
 		{"fwd.bias", unsafe.Offsetof(f.bias), 248}, {"fwd.relu", unsafe.Offsetof(f.relu), 256}, {"fwd.rows", unsafe.Offsetof(f.rows), 264},
-		{"fwd.npanel", unsafe.Offsetof(f.npanel), 272}, {"fwd.mptr", unsafe.Offsetof(f.mptr), 280}, {"fwd.sptr", unsafe.Offsetof(f.sptr), 568},
+		{"fwd.npanel", unsafe.Offsetof(f.npanel), 272}, {"fwd.mptr", unsafe.Offsetof(f.mptr), 280}, {"fwd.sptr", unsafe.Offsetof(f.sptr), 568}, {"fwd.ntaps", unsafe.Offsetof(f.ntaps), 600},
 		{"gw.x", unsafe.Offsetof(g.x), 0}, {"gw.xstride", unsafe.Offsetof(g.xstride), 8}, {"gw.gt", unsafe.Offsetof(g.gt), 16},
 		{"gw.gstride", unsafe.Offsetof(g.gstride), 24}, {"gw.rows", unsafe.Offsetof(g.rows), 32}, {"gw.cols", unsafe.Offsetof(g.cols), 40},
 		{"gw.rowskip", unsafe.Offsetof(g.rowskip), 48}, {"gw.acc", unsafe.Offsetof(g.acc), 56}, {"gw.accum", unsafe.Offsetof(g.accum), 64},

@@ -14,7 +14,7 @@ def fwd512(A):
     A('//')
     A('// npanel panels of 8 output channels x 3 groups of 16 pixels: 24')
     A('// accumulators Z0..Z23 (row r, group g in Z(3r+g)), summed over the 9 taps')
-    A('// and cin input channels; each tap loads each group\'s 16 input values with')
+    A('// (ntaps of them) and cin input channels; each tap loads each group\'s 16 input values with')
     A('// its opmask (zero outside the image), broadcasts the 8 packed weights and')
     A('// issues 24 FMAs. The epilogue adds the bias, applies max(., floor) with')
     A('// floor 0 (ReLU) or -Inf (none, NaN kept) and stores rows < rows with the')
@@ -72,7 +72,7 @@ def fwd512(A):
     A('\tDECQ CX')
     A('\tJNZ fwd_chan')
     A('\tINCQ BX')
-    A('\tCMPQ BX, $9')
+    A('\tCMPQ BX, 600(R15)')
     A('\tJLT fwd_tap')
     A('')
     A('\tMOVQ 264(R15), CX')
@@ -151,7 +151,7 @@ def fwd2(A):
     A('\tDECQ CX')
     A('\tJNZ fwd2_chan')
     A('\tINCQ BX')
-    A('\tCMPQ BX, $9')
+    A('\tCMPQ BX, 600(R15)')
     A('\tJLT fwd2_tap')
     A('\tMOVQ 568(R15), R8')
     A('\tVMOVUPS (R8), Y10')
@@ -684,6 +684,262 @@ def adam512(A):
     A('')
 
 
+# winoInArgs: x 0, v 8, vxi 16, w 24, h 32, nty 40, ntx 48, nvec 56, masks 64, tmp 72
+# winoOutArgs: m 0, mxi 8, y 16, wo 24, ho 32, nty 40, ntx 48, nvec 56, masks 64, tmp 72, bias 80, relu 88
+def wino512(A):
+    A('// Winograd F(4x4,3x3) tables: phase s of 64 consecutive values (lanes 0-7')
+    A('// from the first register pair, 8-15 from the second), and the qword')
+    A('// interleaves that put four phase vectors back in column order.')
+    for ph in range(4):
+        idx = [ph + 4*i for i in range(8)] * 2
+        for i, v in enumerate(idx):
+            A(f'DATA ·winoPhase{ph}+{4*i}(SB)/4, ${v}')
+        A(f'GLOBL ·winoPhase{ph}(SB), RODATA|NOPTR, $64')
+    for name, idx in [('winoQLo', [0, 8, 1, 9, 2, 10, 3, 11]), ('winoQHi', [4, 12, 5, 13, 6, 14, 7, 15])]:
+        for i, v in enumerate(idx):
+            A(f'DATA ·{name}+{8*i}(SB)/8, ${v}')
+        A(f'GLOBL ·{name}(SB), RODATA|NOPTR, $64')
+    for name, v in [('winoTwo', 0x40000000), ('winoFour', 0x40800000), ('winoEight', 0x41000000)]:
+        A(f'DATA ·{name}+0(SB)/4, ${v}')
+        A(f'GLOBL ·{name}(SB), RODATA|NOPTR, $4')
+    A('')
+
+    def bt(d, t):
+        """t[0..5] = B^T d (registers); uses Z26..Z29 as temporaries;
+        Z30 = 4, Z31 = 2."""
+        q, a, r2, u = 'Z26', 'Z27', 'Z28', 'Z29'
+        A(f'\tVSUBPS {d[2]}, {d[4]}, {q}')      # q = d4 - d2
+        A(f'\tVSUBPS {d[2]}, {d[0]}, {a}')      # a = d0 - d2
+        A(f'\tVMOVAPS {q}, {t[0]}')
+        A(f'\tVFMADD231PS Z30, {a}, {t[0]}')    # t0 = 4a + q
+        A(f'\tVMOVAPS {d[4]}, {a}')
+        A(f'\tVFNMADD231PS Z30, {d[2]}, {a}')   # e = d4 - 4 d2
+        A(f'\tVMOVAPS {d[3]}, {u}')
+        A(f'\tVFMSUB231PS Z30, {d[1]}, {u}')    # f = 4 d1 - d3
+        A(f'\tVSUBPS {u}, {a}, {t[1]}')         # t1 = e - f
+        A(f'\tVADDPS {u}, {a}, {t[2]}')         # t2 = e + f
+        A(f'\tVSUBPS {d[1]}, {d[3]}, {r2}')     # r2 = d3 - d1
+        A(f'\tVMOVAPS {q}, {t[3]}')
+        A(f'\tVFMADD231PS Z31, {r2}, {t[3]}')   # t3 = q + 2 r2
+        A(f'\tVMOVAPS {q}, {t[4]}')
+        A(f'\tVFNMADD231PS Z31, {r2}, {t[4]}')  # t4 = q - 2 r2
+        A(f'\tVSUBPS {d[3]}, {d[5]}, {t[5]}')   # u = d5 - d3
+        A(f'\tVFNMADD231PS Z30, {r2}, {t[5]}')  # t5 = u - 4 r2
+
+    A('// func winoInAVX512(a *winoInArgs)')
+    A('//')
+    A('// Input transform of one image channel: for every 6x6 patch (stride 4,')
+    A('// padding 1) V = B^T d B, 16 tiles of a tile row in the lanes. Each patch')
+    A('// row is loaded as 64+2 consecutive values (masked to the image) and')
+    A('// split into its six phases; the row transforms go to tmp, then the')
+    A('// column transforms to V[xi][tile] (masked to the tile row).')
+    A('TEXT ·winoInAVX512(SB), NOSPLIT, $0-8')
+    A('\tMOVQ a+0(FP), R15')
+    A('\tVBROADCASTSS ·winoFour(SB), Z30')
+    A('\tVBROADCASTSS ·winoTwo(SB), Z31')
+    A('\tVMOVUPS ·winoPhase0(SB), Z20')
+    A('\tVMOVUPS ·winoPhase1(SB), Z21')
+    A('\tVMOVUPS ·winoPhase2(SB), Z22')
+    A('\tVMOVUPS ·winoPhase3(SB), Z23')
+    A('\tMOVL $0xff00, AX')
+    A('\tKMOVW AX, K7')
+    A('\tMOVQ 24(R15), R11')
+    A('\tSHLQ $2, R11')              # bytes per input row
+    A('\tMOVQ 72(R15), R14')         # tmp
+    A('\tXORQ BX, BX')               # ty
+    A('wi_ty:')
+    A('\tXORQ CX, CX')               # vector index vi
+    A('wi_vec:')
+    A('\tMOVQ CX, R12')
+    A('\tSHLQ $4, R12')
+    A('\tADDQ 64(R15), R12')         # masks of this vector (16 bytes)
+    A('\tXORQ DX, DX')               # patch row r
+    A('wi_r:')
+    # y = 4ty - 1 + r
+    A('\tLEAQ -1(DX)(BX*4), R8')
+    A('\tCMPQ R8, $0')
+    A('\tJLT wi_zero')
+    A('\tCMPQ R8, 32(R15)')
+    A('\tJGE wi_zero')
+    # row pointer at col 64*vi - 1
+    A('\tIMULQ R11, R8')
+    A('\tADDQ 0(R15), R8')
+    A('\tMOVQ CX, R9')
+    A('\tSHLQ $8, R9')               # 64 floats * 4 bytes
+    A('\tLEAQ -4(R8)(R9*1), R8')
+    for j in range(4):
+        A(f'\tKMOVW {2*j}(R12), K1')
+        A(f'\tVMOVUPS.Z {64*j}(R8), K1, Z{j}')
+    A('\tKMOVW 8(R12), K1')
+    A('\tVMOVUPS.Z 256(R8), K1, Z4')
+    A('\tKMOVW 10(R12), K1')
+    A('\tVMOVUPS.Z 260(R8), K1, Z5')
+    for ph in range(4):
+        A(f'\tVMOVAPS Z{20+ph}, Z{6+ph}')
+        A(f'\tVPERMI2PS Z1, Z0, Z{6+ph}')
+        A(f'\tVMOVAPS Z{20+ph}, Z12')
+        A(f'\tVPERMI2PS Z3, Z2, Z12')
+        A(f'\tVMOVAPS Z12, K7, Z{6+ph}')
+    A('\tVALIGND $1, Z6, Z4, Z10')     # phase 4: phase 0 of the next tile
+    A('\tVALIGND $1, Z7, Z5, Z11')     # phase 5: phase 1 of the next tile
+    A('\tJMP wi_row')
+    A('wi_zero:')
+    for i in range(6, 12):
+        A(f'\tVPXORD Z{i}, Z{i}, Z{i}')
+    A('wi_row:')
+    bt([f'Z{i}' for i in range(6, 12)], [f'Z{i}' for i in range(13, 19)])
+    # tmp[r][s] at (r*6+s)*64
+    A('\tIMUL3Q $384, DX, R9')
+    for s_ in range(6):
+        A(f'\tVMOVUPS Z{13+s_}, {64*s_}(R14)(R9*1)')
+    A('\tINCQ DX')
+    A('\tCMPQ DX, $6')
+    A('\tJLT wi_r')
+    # columns: V[(i*6+j)] = B^T tmp[.][j]
+    A('\tKMOVW 12(R12), K2')          # store mask
+    A('\tMOVQ BX, R8')
+    A('\tIMULQ 48(R15), R8')          # ty*ntx
+    A('\tMOVQ CX, R9')
+    A('\tSHLQ $4, R9')
+    A('\tADDQ R9, R8')
+    A('\tSHLQ $2, R8')
+    A('\tADDQ 8(R15), R8')            # &V[0][tile]
+    A('\tMOVQ 16(R15), R9')           # bytes per xi
+    A('\tIMUL3Q $6, R9, R10')         # bytes per 6 xi
+    A('\tMOVQ R8, R13')
+    for j in range(6):
+        for r in range(6):
+            A(f'\tVMOVUPS {(r*6+j)*64}(R14), Z{r}')
+        bt([f'Z{i}' for i in range(6)], [f'Z{i}' for i in range(6, 12)])
+        A('\tMOVQ R13, AX')            # xi = j
+        for i in range(6):
+            A(f'\tVMOVUPS Z{6+i}, K2, (AX)')
+            if i < 5:
+                A('\tADDQ R10, AX')    # xi += 6
+        A('\tADDQ R9, R13')
+    A('\tINCQ CX')
+    A('\tCMPQ CX, 56(R15)')
+    A('\tJLT wi_vec')
+    A('\tINCQ BX')
+    A('\tCMPQ BX, 40(R15)')
+    A('\tJLT wi_ty')
+    A('\tVZEROUPPER')
+    A('\tRET')
+    A('')
+
+    def at(m, y):
+        """y[0..3] = A^T m; temporaries Z26..Z29; Z30 = 4, Z31 = 2, Z25 = 8."""
+        s12, d12, s34, d34 = 'Z26', 'Z27', 'Z28', 'Z29'
+        A(f'\tVADDPS {m[2]}, {m[1]}, {s12}')
+        A(f'\tVSUBPS {m[2]}, {m[1]}, {d12}')
+        A(f'\tVADDPS {m[4]}, {m[3]}, {s34}')
+        A(f'\tVSUBPS {m[4]}, {m[3]}, {d34}')
+        A(f'\tVADDPS {s12}, {m[0]}, {y[0]}')
+        A(f'\tVADDPS {s34}, {y[0]}, {y[0]}')
+        A(f'\tVMOVAPS {d12}, {y[1]}')
+        A(f'\tVFMADD231PS Z31, {d34}, {y[1]}')
+        A(f'\tVMOVAPS {s12}, {y[2]}')
+        A(f'\tVFMADD231PS Z30, {s34}, {y[2]}')
+        A(f'\tVADDPS {m[5]}, {d12}, {y[3]}')
+        A(f'\tVFMADD231PS Z25, {d34}, {y[3]}')
+
+    A('// func winoOutAVX512(a *winoOutArgs)')
+    A('//')
+    A('// Output transform of one image channel: Y = A^T M A for every tile (16')
+    A('// tiles of a tile row in the lanes), plus the bias, ReLU (max with 0) or')
+    A('// none (max with -Inf), interleaved back into rows and stored masked to')
+    A('// the image.')
+    A('TEXT ·winoOutAVX512(SB), NOSPLIT, $0-8')
+    A('\tMOVQ a+0(FP), R15')
+    A('\tVBROADCASTSS ·winoFour(SB), Z30')
+    A('\tVBROADCASTSS ·winoTwo(SB), Z31')
+    A('\tVBROADCASTSS ·winoEight(SB), Z25')
+    A('\tVBROADCASTSS 80(R15), Z24')   # bias
+    A('\tVPXORD Z23, Z23, Z23')
+    A('\tCMPQ 88(R15), $0')
+    A('\tJNE wo_floor')
+    A('\tMOVL $0xFF800000, AX')
+    A('\tVPBROADCASTD AX, Z23')
+    A('wo_floor:')
+    A('\tVMOVUPS ·poolLo(SB), Z19')
+    A('\tVMOVUPS ·poolHi(SB), Z20')
+    A('\tVMOVUPS ·winoQLo(SB), Z21')
+    A('\tVMOVUPS ·winoQHi(SB), Z22')
+    A('\tMOVQ 24(R15), R11')
+    A('\tSHLQ $2, R11')               # bytes per output row
+    A('\tMOVQ 72(R15), R14')
+    A('\tXORQ BX, BX')
+    A('wo_ty:')
+    A('\tXORQ CX, CX')
+    A('wo_vec:')
+    A('\tMOVQ CX, R12')
+    A('\tSHLQ $4, R12')
+    A('\tADDQ 64(R15), R12')
+    A('\tKMOVW 0(R12), K1')           # tiles of this vector
+    A('\tMOVQ BX, R8')
+    A('\tIMULQ 48(R15), R8')
+    A('\tMOVQ CX, R9')
+    A('\tSHLQ $4, R9')
+    A('\tADDQ R9, R8')
+    A('\tSHLQ $2, R8')
+    A('\tADDQ 0(R15), R8')            # &M[0][tile]
+    A('\tMOVQ 8(R15), R9')
+    A('\tIMUL3Q $6, R9, R10')
+    A('\tMOVQ R8, R13')
+    # columns j: tmp[r][j] = A^T M[.][j]  (r = 0..3)
+    for j in range(6):
+        A('\tMOVQ R13, AX')
+        for i in range(6):
+            A(f'\tVMOVUPS.Z (AX), K1, Z{i}')
+            if i < 5:
+                A('\tADDQ R10, AX')
+        A('\tADDQ R9, R13')
+        at([f'Z{i}' for i in range(6)], [f'Z{i}' for i in range(6, 10)])
+        for r in range(4):
+            A(f'\tVMOVUPS Z{6+r}, {(r*6+j)*64}(R14)')
+    # rows r: y row 4ty+r
+    A('\tXORQ DX, DX')
+    A('wo_r:')
+    A('\tLEAQ (DX)(BX*4), R8')        # output row
+    A('\tCMPQ R8, 32(R15)')
+    A('\tJGE wo_done_vec')
+    A('\tIMULQ R11, R8')
+    A('\tADDQ 16(R15), R8')
+    A('\tMOVQ CX, R9')
+    A('\tSHLQ $8, R9')
+    A('\tADDQ R9, R8')                # &y[row][64 vi]
+    A('\tIMUL3Q $384, DX, R9')
+    for jj in range(6):
+        A(f'\tVMOVUPS {64*jj}(R14)(R9*1), Z{jj}')
+    at([f'Z{i}' for i in range(6)], [f'Z{i}' for i in range(6, 10)])
+    for k in range(4):
+        A(f'\tVADDPS Z24, Z{6+k}, Z{6+k}')
+        A(f'\tVMAXPS Z{6+k}, Z23, Z{6+k}')
+    # interleave: I01 lo/hi, I23 lo/hi
+    for dst, idx, (p, q) in [('Z10', 'Z19', ('Z6', 'Z7')), ('Z11', 'Z20', ('Z6', 'Z7')), ('Z12', 'Z19', ('Z8', 'Z9')), ('Z13', 'Z20', ('Z8', 'Z9'))]:
+        A(f'\tVMOVAPS {idx}, {dst}')
+        A(f'\tVPERMI2PS {q}, {p}, {dst}')
+    for dst, idx, (p, q) in [('Z14', 'Z21', ('Z10', 'Z12')), ('Z15', 'Z22', ('Z10', 'Z12')), ('Z16', 'Z21', ('Z11', 'Z13')), ('Z17', 'Z22', ('Z11', 'Z13'))]:
+        A(f'\tVMOVAPD {idx}, {dst}')
+        A(f'\tVPERMI2PD {q}, {p}, {dst}')
+    for qq in range(4):
+        A(f'\tKMOVW {2+2*qq}(R12), K2')
+        A(f'\tVMOVUPS Z{14+qq}, K2, {64*qq}(R8)')
+    A('\tINCQ DX')
+    A('\tCMPQ DX, $4')
+    A('\tJLT wo_r')
+    A('wo_done_vec:')
+    A('\tINCQ CX')
+    A('\tCMPQ CX, 56(R15)')
+    A('\tJLT wo_vec')
+    A('\tINCQ BX')
+    A('\tCMPQ BX, 40(R15)')
+    A('\tJLT wo_ty')
+    A('\tVZEROUPPER')
+    A('\tRET')
+    A('')
+
+
 def main():
     out = list(HEADER)
     fwd512(out.append)
@@ -692,6 +948,7 @@ def main():
     pool512(out.append)
     elem512(out.append)
     adam512(out.append)
+    wino512(out.append)
     open('conv_avx512_amd64.s', 'w').write('\n'.join(out))
     out = list(HEADER)
     fwd2(out.append)
