@@ -104,9 +104,20 @@ func newConv(name string, x, w, b *gorgonia.Node, pad, stride int, relu bool) (c
 // layer: the forward one and the one that computes dL/dx. They are used
 // when the CPU has AVX2 or AVX-512 (kern.Active); otherwise, and for float64
 // and other geometries, the layer uses im2col + GEMM.
+//
+// With AVX-512, layers with padding 1, at least 16 input (or output, for
+// dL/dx) channels and images at least 28 wide run their forward and dL/dx
+// convolutions with Winograd F(4x4,3x3) (kern.Wino) when the batch has
+// enough 4x4 tiles for its GEMMs; smaller images gain too little over the
+// direct kernel to pay for transforming the weights on every step.
 type direct struct {
-	fwd, gradX *kern.Conv3
+	fwd, gradX       *kern.Conv3
+	winoF, winoGradX *kern.Wino
 }
+
+// winoMinTiles is the least number of 4x4 output tiles in a batch for which
+// a layer uses Winograd.
+const winoMinTiles = 96
 
 func newDirect(g convGeom, cin, cout int) *direct {
 	if kern.Active() == kern.Generic || g.k != 3 || g.stride != 1 || g.pad > 2 {
@@ -120,8 +131,20 @@ func newDirect(g convGeom, cin, cout int) *direct {
 	if err != nil {
 		return nil
 	}
-	return &direct{fwd: fwd, gradX: gx}
+	d := &direct{fwd: fwd, gradX: gx}
+	if kern.Active() == kern.AVX512 && g.pad == 1 && g.w >= 28 && g.h >= 28 {
+		if cin >= 16 {
+			d.winoF, _ = kern.NewWino(cin, cout, g.h, g.w, false)
+		}
+		if cout >= 16 {
+			d.winoGradX, _ = kern.NewWino(cout, cin, g.h, g.w, true)
+		}
+	}
+	return d
 }
+
+// useWino reports whether wn (possibly nil) should run a batch of b images.
+func useWino(wn *kern.Wino, b int) bool { return wn != nil && b*wn.Tiles() >= winoMinTiles }
 
 // directForward runs c (the forward or the input-gradient convolution) on
 // every image of x (b images) into y with packed weights. Images are shared
@@ -503,12 +526,13 @@ func (op convOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	d := op.geom.dims(xs[0], xs[1], ws[0])
 	return dispatch(out,
 		func() {
+			if dc := op.ws.direct; dc != nil && useWino(dc.winoF, d.b) {
+				dc.winoF.Forward(data[float32](out), data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), d.b, op.relu)
+				return
+			}
 			if dc := op.ws.direct; dc != nil {
 				c := dc.fwd
-				packed := take[float32](op.ws, c.PackedLen())
-				c.Pack(packed, data[float32](in[1]))
-				directForward(c, d.b, data[float32](out), data[float32](in[0]), packed, data[float32](in[2]), op.relu)
-				give(op.ws, packed)
+				directForward(c, d.b, data[float32](out), data[float32](in[0]), c.Packed(data[float32](in[1]), false), data[float32](in[2]), op.relu)
 				return
 			}
 			convForward(op.ws, op.geom, d, op.relu, data[float32](out), data[float32](in[0]), data[float32](in[1]), data[float32](in[2]))
@@ -667,12 +691,13 @@ func (op convGradXOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	d := op.geom.dims(gs[0], ws[1], ws[0])
 	return dispatch(out,
 		func() {
+			if dc := op.ws.direct; dc != nil && useWino(dc.winoGradX, d.b) {
+				dc.winoGradX.Forward(data[float32](out), data[float32](in[1]), data[float32](in[0]), nil, d.b, false)
+				return
+			}
 			if dc := op.ws.direct; dc != nil {
 				c := dc.gradX
-				packed := take[float32](op.ws, c.PackedLen())
-				c.PackFlipped(packed, data[float32](in[0]))
-				directForward(c, d.b, data[float32](out), data[float32](in[1]), packed, nil, false)
-				give(op.ws, packed)
+				directForward(c, d.b, data[float32](out), data[float32](in[1]), c.Packed(data[float32](in[0]), true), nil, false)
 				return
 			}
 			convGradX(op.ws, op.geom, d, data[float32](out), data[float32](in[0]), data[float32](in[1]))

@@ -42,3 +42,9 @@ func winoInAVX512(a *winoInArgs)
 
 //go:noescape
 func winoOutAVX512(a *winoOutArgs)
+
+//go:noescape
+func denseAVX512(a *denseArgs)
+
+//go:noescape
+func denseRowAVX512(a *denseRowArgs)

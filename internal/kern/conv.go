@@ -1,6 +1,7 @@
 package kern
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 	"unsafe"
@@ -41,8 +42,11 @@ type Conv3 struct {
 	lenMask []uint16
 	zero    []float32
 
-	mu   sync.Mutex
-	free [][]float32 // GradW workspaces
+	mu         sync.Mutex
+	free       [][]float32 // GradW workspaces
+	packed     []float32   // Packed's result
+	packedFor  []float32   // the weights it was built from
+	packedFlip bool
 }
 
 const maxGroups = 4
@@ -124,6 +128,41 @@ func (c *Conv3) Pack(dst, w []float32) {
 // w[ci, o, 2-u, 2-v].
 func (c *Conv3) PackFlipped(dst, w []float32) {
 	c.pack(dst, func(o, ci, tap int) float32 { return w[(ci*c.Cout+o)*9+8-tap] })
+}
+
+// Packed returns w packed by Pack (or, with flipped, PackFlipped), kept from
+// the last call while w holds the same values (they are compared with a
+// copy, a fraction of the packing's cost): inference reuses it, training
+// repacks after every update. The result is valid until the next call.
+func (c *Conv3) Packed(w []float32, flipped bool) []float32 {
+	n := c.Cout * c.Cin * 9
+	w = w[:n]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.packedFor != nil && c.packedFlip == flipped && equalFloats(c.packedFor, w) {
+		return c.packed
+	}
+	if len(c.packed) != c.PackedLen() {
+		c.packed = make([]float32, c.PackedLen())
+	}
+	if flipped {
+		c.PackFlipped(c.packed, w)
+	} else {
+		c.Pack(c.packed, w)
+	}
+	c.packedFor, c.packedFlip = append(c.packedFor[:0], w...), flipped
+	return c.packed
+}
+
+// equalFloats reports whether a and b hold the same bits.
+func equalFloats(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 {
+		return true
+	}
+	return bytes.Equal(unsafe.Slice((*byte)(unsafe.Pointer(&a[0])), 4*len(a)), unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), 4*len(b)))
 }
 
 func (c *Conv3) pack(dst []float32, at func(o, ci, tap int) float32) {

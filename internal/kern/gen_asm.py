@@ -940,6 +940,108 @@ def wino512(A):
     A('')
 
 
+# denseArgs: a [8] 0..63, b 64, ldb 72, c [8] 80..143, k 144, mask0 152, mask1 154, bias 160, relu 168, rows 176
+def dense512(A):
+    A('// func denseAVX512(a *denseArgs)')
+    A('//')
+    A('// C[r][0:32] = relu?(bias + sum_k A_r[k] B[k][0:32]) for 8 rows of A given by')
+    A('// row pointers (rows past the matrix point to zeros) and the rows of B read')
+    A('// in place (no packing: a batch-1 fully connected layer streams its weights')
+    A('// once); column masks for a partial block; rows < rows are stored.')
+    A('TEXT ·denseAVX512(SB), NOSPLIT, $0-8')
+    A('\tMOVQ a+0(FP), R15')
+    regs = ['R8', 'R9', 'R10', 'R11', 'R12', 'R13', 'R14', 'SI']
+    for i, r in enumerate(regs):
+        A(f'\tMOVQ {8*i}(R15), {r}')
+    A('\tMOVQ 64(R15), DX')
+    A('\tMOVQ 72(R15), BX')
+    A('\tMOVQ 144(R15), AX')
+    A('\tKMOVW 152(R15), K1')
+    A('\tKMOVW 154(R15), K2')
+    for i in range(16):
+        A(f'\tVPXORD Z{i}, Z{i}, Z{i}')
+    A('\tXORQ CX, CX')
+    A('\tTESTQ AX, AX')
+    A('\tJZ dn_epi')
+    A('dn_k:')
+    A('\tVMOVUPS.Z (DX), K1, Z16')
+    A('\tVMOVUPS.Z 64(DX), K2, Z17')
+    for r in range(8):
+        t = 18 + r % 4
+        A(f'\tVBROADCASTSS ({regs[r]})(CX*4), Z{t}')
+        A(f'\tVFMADD231PS Z16, Z{t}, Z{2*r}')
+        A(f'\tVFMADD231PS Z17, Z{t}, Z{2*r+1}')
+    A('\tADDQ BX, DX')
+    A('\tINCQ CX')
+    A('\tCMPQ CX, AX')
+    A('\tJLT dn_k')
+    A('dn_epi:')
+    A('\tMOVQ 160(R15), DX')
+    A('\tVMOVUPS.Z (DX), K1, Z16')
+    A('\tVMOVUPS.Z 64(DX), K2, Z17')
+    A('\tVPXORD Z31, Z31, Z31')
+    A('\tCMPQ 168(R15), $0')
+    A('\tJNE dn_floor')
+    A('\tMOVL $0xFF800000, AX')
+    A('\tVPBROADCASTD AX, Z31')
+    A('dn_floor:')
+    A('\tMOVQ 176(R15), CX')
+    for r in range(8):
+        A(f'\tMOVQ {80+8*r}(R15), DX')
+        A(f'\tVADDPS Z16, Z{2*r}, Z{2*r}')
+        A(f'\tVADDPS Z17, Z{2*r+1}, Z{2*r+1}')
+        A(f'\tVMAXPS Z{2*r}, Z31, Z{2*r}')
+        A(f'\tVMAXPS Z{2*r+1}, Z31, Z{2*r+1}')
+        A(f'\tVMOVUPS Z{2*r}, K1, (DX)')
+        A(f'\tVMOVUPS Z{2*r+1}, K2, 64(DX)')
+        A('\tDECQ CX')
+        A('\tJZ dn_done')
+    A('dn_done:')
+    A('\tVZEROUPPER')
+    A('\tRET')
+    A('')
+
+
+# denseRowArgs: x 0, w 8, ldw 16, k 24, y 32, masks [16]uint16 40..71
+def denserow512(A):
+    A('// func denseRowAVX512(a *denseRowArgs)')
+    A('//')
+    A('// y[0:256] = sum_k x[k] w[k][0:256] (columns masked by masks[j] per 16):')
+    A('// one row of A against 256 columns, reading each row of w as 1 KiB of')
+    A('// consecutive memory; the batch-1 fully connected layer streams its')
+    A('// weights this way.')
+    A('TEXT ·denseRowAVX512(SB), NOSPLIT, $0-8')
+    A('\tMOVQ a+0(FP), R15')
+    A('\tMOVQ 0(R15), SI')
+    A('\tMOVQ 8(R15), DX')
+    A('\tMOVQ 16(R15), BX')
+    A('\tMOVQ 24(R15), CX')
+    for i in range(16):
+        A(f'\tVPXORD Z{i}, Z{i}, Z{i}')
+    # masks: K1..K7 for zmm 9..15 only matter when n < 256; load all 16 masks
+    # per iteration would be slow, so the Go side calls this only with full
+    # 256-column blocks except the last, for which masks apply: use masked loads
+    # for all 16 via K registers reloaded per column group of 7.
+    A('\tTESTQ CX, CX')
+    A('\tJZ dr_store')
+    A('dr_k:')
+    A('\tVBROADCASTSS (SI), Z16')
+    for j in range(16):
+        A(f'\tVFMADD231PS {64*j}(DX), Z16, Z{j}')
+    A('\tADDQ $4, SI')
+    A('\tADDQ BX, DX')
+    A('\tDECQ CX')
+    A('\tJNZ dr_k')
+    A('dr_store:')
+    A('\tMOVQ 32(R15), DI')
+    for j in range(16):
+        A(f'\tKMOVW {40+2*j}(R15), K1')
+        A(f'\tVMOVUPS Z{j}, K1, {64*j}(DI)')
+    A('\tVZEROUPPER')
+    A('\tRET')
+    A('')
+
+
 def main():
     out = list(HEADER)
     fwd512(out.append)
@@ -949,6 +1051,8 @@ def main():
     elem512(out.append)
     adam512(out.append)
     wino512(out.append)
+    dense512(out.append)
+    denserow512(out.append)
     open('conv_avx512_amd64.s', 'w').write('\n'.join(out))
     out = list(HEADER)
     fwd2(out.append)

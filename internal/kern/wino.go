@@ -1,7 +1,6 @@
 package kern
 
 import (
-	"bytes"
 	"fmt"
 	"runtime"
 	"sync"
@@ -122,10 +121,8 @@ type winoOutArgs struct {
 // pack transforms the weights w into U unless they are those of the last
 // call.
 func (wn *Wino) pack(w []float32) {
-	n := wn.Cout * wn.Cin * 9
-	w = w[:n]
-	wb := unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), 4*n)
-	if wn.raw != nil && bytes.Equal(wb, unsafe.Slice((*byte)(unsafe.Pointer(&wn.raw[0])), 4*n)) {
+	w = w[:wn.Cout*wn.Cin*9]
+	if wn.raw != nil && equalFloats(wn.raw, w) {
 		return
 	}
 	wn.raw = append(wn.raw[:0], w...)
