@@ -105,15 +105,22 @@ func newConv(name string, x, w, b *gorgonia.Node, pad, stride int, relu bool) (c
 // when the CPU has AVX2 or AVX-512 (kern.Active); otherwise, and for float64
 // and other geometries, the layer uses im2col + GEMM.
 //
-// With AVX-512, layers with padding 1, at least 16 input (or output, for
-// dL/dx) channels and images at least 28 wide run their forward and dL/dx
-// convolutions with Winograd F(4x4,3x3) (kern.Wino) when the batch has
-// enough 4x4 tiles for its GEMMs; smaller images gain too little over the
-// direct kernel to pay for transforming the weights on every step.
+// With AVX-512, layers with padding 1 and at least 16 input (or output,
+// for dL/dx) channels run their forward and dL/dx convolutions with
+// Winograd F(4x4,3x3) (kern.Wino) when the batch has enough 4x4 tiles for
+// its GEMMs: on images at least 28 wide always, on smaller ones (8 to 27)
+// from batches of winoMinBatchSmall, where the weights, transformed once,
+// serve many images (inference); a training batch there gains too little to
+// pay for transforming the weights after every update.
 type direct struct {
 	fwd, gradX       *kern.Conv3
 	winoF, winoGradX *kern.Wino
+	winoMinB         int
 }
+
+// winoMinBatchSmall is the least batch for Winograd on images narrower
+// than 28.
+const winoMinBatchSmall = 32
 
 // winoMinTiles is the least number of 4x4 output tiles in a batch for which
 // a layer uses Winograd.
@@ -132,7 +139,10 @@ func newDirect(g convGeom, cin, cout int) *direct {
 		return nil
 	}
 	d := &direct{fwd: fwd, gradX: gx}
-	if kern.Active() == kern.AVX512 && g.pad == 1 && g.w >= 28 && g.h >= 28 {
+	if g.w < 28 || g.h < 28 {
+		d.winoMinB = winoMinBatchSmall
+	}
+	if kern.Active() == kern.AVX512 && !kern.WinogradOff && g.pad == 1 && g.w >= 8 && g.h >= 8 {
 		if cin >= 16 {
 			d.winoF, _ = kern.NewWino(cin, cout, g.h, g.w, false)
 		}
@@ -144,7 +154,9 @@ func newDirect(g convGeom, cin, cout int) *direct {
 }
 
 // useWino reports whether wn (possibly nil) should run a batch of b images.
-func useWino(wn *kern.Wino, b int) bool { return wn != nil && b*wn.Tiles() >= winoMinTiles }
+func (d *direct) useWino(wn *kern.Wino, b int) bool {
+	return wn != nil && b >= d.winoMinB && b*wn.Tiles() >= winoMinTiles
+}
 
 // directForward runs c (the forward or the input-gradient convolution) on
 // every image of x (b images) into y with packed weights. Images are shared
@@ -526,7 +538,7 @@ func (op convOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	d := op.geom.dims(xs[0], xs[1], ws[0])
 	return dispatch(out,
 		func() {
-			if dc := op.ws.direct; dc != nil && useWino(dc.winoF, d.b) {
+			if dc := op.ws.direct; dc != nil && dc.useWino(dc.winoF, d.b) {
 				dc.winoF.Forward(data[float32](out), data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), d.b, op.relu)
 				return
 			}
@@ -691,7 +703,7 @@ func (op convGradXOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	d := op.geom.dims(gs[0], ws[1], ws[0])
 	return dispatch(out,
 		func() {
-			if dc := op.ws.direct; dc != nil && useWino(dc.winoGradX, d.b) {
+			if dc := op.ws.direct; dc != nil && dc.useWino(dc.winoGradX, d.b) {
 				dc.winoGradX.Forward(data[float32](out), data[float32](in[1]), data[float32](in[0]), nil, d.b, false)
 				return
 			}

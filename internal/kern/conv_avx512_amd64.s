@@ -1855,6 +1855,11 @@ dn_epi:
 dn_floor:
 	MOVQ 176(R15), CX
 	MOVQ 80(R15), DX
+	CMPQ 184(R15), $0
+	JEQ dn_noacc0
+	VADDPS.Z (DX), Z0, K1, Z0
+	VADDPS.Z 64(DX), Z1, K2, Z1
+dn_noacc0:
 	VADDPS Z16, Z0, Z0
 	VADDPS Z17, Z1, Z1
 	VMAXPS Z0, Z31, Z0
@@ -1864,6 +1869,11 @@ dn_floor:
 	DECQ CX
 	JZ dn_done
 	MOVQ 88(R15), DX
+	CMPQ 184(R15), $0
+	JEQ dn_noacc1
+	VADDPS.Z (DX), Z2, K1, Z2
+	VADDPS.Z 64(DX), Z3, K2, Z3
+dn_noacc1:
 	VADDPS Z16, Z2, Z2
 	VADDPS Z17, Z3, Z3
 	VMAXPS Z2, Z31, Z2
@@ -1873,6 +1883,11 @@ dn_floor:
 	DECQ CX
 	JZ dn_done
 	MOVQ 96(R15), DX
+	CMPQ 184(R15), $0
+	JEQ dn_noacc2
+	VADDPS.Z (DX), Z4, K1, Z4
+	VADDPS.Z 64(DX), Z5, K2, Z5
+dn_noacc2:
 	VADDPS Z16, Z4, Z4
 	VADDPS Z17, Z5, Z5
 	VMAXPS Z4, Z31, Z4
@@ -1882,6 +1897,11 @@ dn_floor:
 	DECQ CX
 	JZ dn_done
 	MOVQ 104(R15), DX
+	CMPQ 184(R15), $0
+	JEQ dn_noacc3
+	VADDPS.Z (DX), Z6, K1, Z6
+	VADDPS.Z 64(DX), Z7, K2, Z7
+dn_noacc3:
 	VADDPS Z16, Z6, Z6
 	VADDPS Z17, Z7, Z7
 	VMAXPS Z6, Z31, Z6
@@ -1891,6 +1911,11 @@ dn_floor:
 	DECQ CX
 	JZ dn_done
 	MOVQ 112(R15), DX
+	CMPQ 184(R15), $0
+	JEQ dn_noacc4
+	VADDPS.Z (DX), Z8, K1, Z8
+	VADDPS.Z 64(DX), Z9, K2, Z9
+dn_noacc4:
 	VADDPS Z16, Z8, Z8
 	VADDPS Z17, Z9, Z9
 	VMAXPS Z8, Z31, Z8
@@ -1900,6 +1925,11 @@ dn_floor:
 	DECQ CX
 	JZ dn_done
 	MOVQ 120(R15), DX
+	CMPQ 184(R15), $0
+	JEQ dn_noacc5
+	VADDPS.Z (DX), Z10, K1, Z10
+	VADDPS.Z 64(DX), Z11, K2, Z11
+dn_noacc5:
 	VADDPS Z16, Z10, Z10
 	VADDPS Z17, Z11, Z11
 	VMAXPS Z10, Z31, Z10
@@ -1909,6 +1939,11 @@ dn_floor:
 	DECQ CX
 	JZ dn_done
 	MOVQ 128(R15), DX
+	CMPQ 184(R15), $0
+	JEQ dn_noacc6
+	VADDPS.Z (DX), Z12, K1, Z12
+	VADDPS.Z 64(DX), Z13, K2, Z13
+dn_noacc6:
 	VADDPS Z16, Z12, Z12
 	VADDPS Z17, Z13, Z13
 	VMAXPS Z12, Z31, Z12
@@ -1918,6 +1953,11 @@ dn_floor:
 	DECQ CX
 	JZ dn_done
 	MOVQ 136(R15), DX
+	CMPQ 184(R15), $0
+	JEQ dn_noacc7
+	VADDPS.Z (DX), Z14, K1, Z14
+	VADDPS.Z 64(DX), Z15, K2, Z15
+dn_noacc7:
 	VADDPS Z16, Z14, Z14
 	VADDPS Z17, Z15, Z15
 	VMAXPS Z14, Z31, Z14

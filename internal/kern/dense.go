@@ -20,7 +20,13 @@ type denseArgs struct {
 	bias  uintptr // 160
 	relu  int     // 168
 	rows  int     // 176
+	accum int     // 184: add C's values first
 }
+
+// denseKSlice is the number of rows of w that the blocked product takes at
+// a time: 1024 rows of a 32-column block are 128 KiB, which stay in L2
+// while every block of 8 rows of x passes.
+const denseKSlice = 1024
 
 // denseRowArgs is the argument block of denseRowAVX512.
 type denseRowArgs struct {
@@ -109,43 +115,65 @@ func DenseForward(l Level, y, x, w, bias []float32, m, n, k int, relu bool) bool
 	} else {
 		_ = bias[n-1]
 	}
+
 	rb, cb := (m+7)/8, (n+31)/32
-	workpool.For(rb*cb, 8*32*k, func(u int) {
-		r0, c0 := u/cb*8, u%cb*32
-		var a denseArgs
-		for r := 0; r < 8; r++ {
-			if r0+r < m && k > 0 {
-				a.a[r] = uintptr(unsafe.Pointer(&x[(r0+r)*k]))
-			} else {
-				a.a[r] = uintptr(unsafe.Pointer(&zeroRow[0]))
-			}
-			if r0+r < m {
-				a.c[r] = uintptr(unsafe.Pointer(&y[(r0+r)*n+c0]))
-			}
-		}
+	nks := max(1, (k+denseKSlice-1)/denseKSlice)
+	zeroBias := make([]float32, 32)
+	// Units are column blocks; each takes k in slices and runs all row
+	// blocks on a slice before the next, adding to y (fixed order).
+	workpool.For(cb, rb*8*32*k, func(u int) {
+		c0 := u * 32
 		cols := min(32, n-c0)
+		var a denseArgs
 		a.mask0 = uint16(1<<min(cols, 16) - 1)
 		a.mask1 = uint16(1<<max(0, cols-16) - 1)
-		a.b = uintptr(unsafe.Pointer(&zeroRow[0]))
-		if k > 0 {
-			a.b = uintptr(unsafe.Pointer(&w[c0]))
-		}
 		a.ldb = 4 * n
-		a.k = k
+		var tail []float32
+		biasPtr := uintptr(unsafe.Pointer(&zeroBias[0]))
 		if c0+32 <= len(bias) {
-			a.bias = uintptr(unsafe.Pointer(&bias[c0]))
+			biasPtr = uintptr(unsafe.Pointer(&bias[c0]))
 		} else { // a partial block at the end of an exact-length bias
-			tail := make([]float32, 32)
+			tail = make([]float32, 32)
 			copy(tail, bias[c0:n])
-			a.bias = uintptr(unsafe.Pointer(&tail[0]))
-			defer runtime.KeepAlive(tail)
+			biasPtr = uintptr(unsafe.Pointer(&tail[0]))
 		}
-		if relu {
-			a.relu = 1
+		for ks := 0; ks < nks; ks++ {
+			k0, k1 := ks*k/nks, (ks+1)*k/nks
+			last := ks == nks-1
+			a.k = k1 - k0
+			a.b = uintptr(unsafe.Pointer(&zeroRow[0]))
+			if k1 > k0 {
+				a.b = uintptr(unsafe.Pointer(&w[k0*n+c0]))
+			}
+			a.accum, a.relu = 0, 0
+			if ks > 0 {
+				a.accum = 1
+			}
+			a.bias = uintptr(unsafe.Pointer(&zeroBias[0]))
+			if last {
+				a.bias = biasPtr
+				if relu {
+					a.relu = 1
+				}
+			}
+			for rbi := 0; rbi < rb; rbi++ {
+				r0 := rbi * 8
+				for r := 0; r < 8; r++ {
+					a.a[r] = uintptr(unsafe.Pointer(&zeroRow[0]))
+					if r0+r < m && k1 > k0 {
+						a.a[r] = uintptr(unsafe.Pointer(&x[(r0+r)*k+k0]))
+					}
+					if r0+r < m {
+						a.c[r] = uintptr(unsafe.Pointer(&y[(r0+r)*n+c0]))
+					}
+				}
+				a.rows = min(8, m-r0)
+				denseAVX512(&a)
+			}
 		}
-		a.rows = min(8, m-r0)
-		denseAVX512(&a)
+		runtime.KeepAlive(tail)
 	})
+	runtime.KeepAlive(zeroBias)
 	runtime.KeepAlive(zeroRow)
 	runtime.KeepAlive(bias)
 	return true

@@ -10,7 +10,7 @@ import (
 func TestDenseForward(t *testing.T) {
 	levelOrSkip(t, AVX512)
 	r := rand.New(rand.NewPCG(41, 42))
-	for _, s := range [][3]int{{1, 1, 1}, {1, 256, 1000}, {1, 300, 999}, {1, 512, 13}, {16, 256, 12544}, {3, 16, 256}, {9, 33, 7}, {64, 40, 31}, {8, 32, 0}} {
+	for _, s := range [][3]int{{1, 1, 1}, {1, 256, 1000}, {1, 300, 999}, {1, 512, 13}, {20, 70, 3000}, {16, 256, 12544}, {3, 16, 256}, {9, 33, 7}, {64, 40, 31}, {8, 32, 0}} {
 		m, n, k := s[0], s[1], s[2]
 		for _, relu := range []bool{false, true} {
 			t.Run(fmt.Sprint(s, relu), func(t *testing.T) {

@@ -940,7 +940,7 @@ def wino512(A):
     A('')
 
 
-# denseArgs: a [8] 0..63, b 64, ldb 72, c [8] 80..143, k 144, mask0 152, mask1 154, bias 160, relu 168, rows 176
+# denseArgs: a [8] 0..63, b 64, ldb 72, c [8] 80..143, k 144, mask0 152, mask1 154, bias 160, relu 168, rows 176, accum 184
 def dense512(A):
     A('// func denseAVX512(a *denseArgs)')
     A('//')
@@ -988,6 +988,11 @@ def dense512(A):
     A('\tMOVQ 176(R15), CX')
     for r in range(8):
         A(f'\tMOVQ {80+8*r}(R15), DX')
+        A('\tCMPQ 184(R15), $0')
+        A(f'\tJEQ dn_noacc{r}')
+        A(f'\tVADDPS.Z (DX), Z{2*r}, K1, Z{2*r}')
+        A(f'\tVADDPS.Z 64(DX), Z{2*r+1}, K2, Z{2*r+1}')
+        A(f'dn_noacc{r}:')
         A(f'\tVADDPS Z16, Z{2*r}, Z{2*r}')
         A(f'\tVADDPS Z17, Z{2*r+1}, Z{2*r+1}')
         A(f'\tVMAXPS Z{2*r}, Z31, Z{2*r}')

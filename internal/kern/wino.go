@@ -2,6 +2,7 @@ package kern
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -44,6 +45,10 @@ type Wino struct {
 	raw    []float32 // the weights packed was built from
 	free   [][]float32
 }
+
+// WinogradOff is set by STN3D_WINOGRAD=0, for comparisons: callers then
+// use the direct kernels only.
+var WinogradOff = os.Getenv("STN3D_WINOGRAD") == "0"
 
 // winoChunkTiles is the least number of patches per chunk.
 const winoChunkTiles = 192
@@ -128,38 +133,42 @@ func (wn *Wino) pack(w []float32) {
 	wn.raw = append(wn.raw[:0], w...)
 	pl := wn.panels * wn.Cin * 8
 	if len(wn.packed) != 36*pl {
-		wn.packed = make([]float32, 36*pl)
-	} else {
-		clear(wn.packed)
+		wn.packed = make([]float32, 36*pl) // channels past Cout stay zero
 	}
-	var g [9]float64
-	var t [6][3]float64
-	gcol := func(a, b, c float64) [6]float64 {
-		return [6]float64{a / 4, -(a + b + c) / 6, -(a - b + c) / 6, a/24 + b/12 + c/6, a/24 - b/12 + c/6, c}
-	}
-	for o := 0; o < wn.Cout; o++ {
-		for ci := 0; ci < wn.Cin; ci++ {
-			for k := 0; k < 9; k++ {
+	workpool.Chunks(wn.Cout, wn.Cin*200, func(lo, hi int) {
+		var g [9]float32
+		var t [18]float32 // G g, 6x3
+		for o := lo; o < hi; o++ {
+			for ci := 0; ci < wn.Cin; ci++ {
 				if wn.flip { // w is (Cin, Cout, 3, 3) of the forward layer
-					g[k] = float64(w[(ci*wn.Cout+o)*9+8-k])
+					src := w[(ci*wn.Cout+o)*9 : (ci*wn.Cout+o)*9+9]
+					for k := range g {
+						g[k] = src[8-k]
+					}
 				} else {
-					g[k] = float64(w[(o*wn.Cin+ci)*9+k])
+					g = [9]float32(w[(o*wn.Cin+ci)*9 : (o*wn.Cin+ci)*9+9])
 				}
-			}
-			for k := 0; k < 3; k++ {
-				col := gcol(g[k], g[3+k], g[6+k])
-				for i := range col {
-					t[i][k] = col[i]
+				for k := 0; k < 3; k++ {
+					c0, c1, c2 := winoG(g[k], g[3+k], g[6+k])
+					t[k], t[3+k], t[6+k], t[9+k], t[12+k], t[15+k] = c0[0], c0[1], c1[0], c1[1], c2[0], c2[1]
 				}
-			}
-			for i := 0; i < 6; i++ {
-				row := gcol(t[i][0], t[i][1], t[i][2])
-				for j, u := range row {
-					wn.packed[(i*6+j)*pl+((o/8)*wn.Cin+ci)*8+o%8] = float32(u)
+				base := ((o/8)*wn.Cin+ci)*8 + o%8
+				for i := 0; i < 6; i++ {
+					c0, c1, c2 := winoG(t[3*i], t[3*i+1], t[3*i+2])
+					p := wn.packed[(i*6)*pl+base:]
+					p[0], p[pl], p[2*pl], p[3*pl], p[4*pl], p[5*pl] = c0[0], c0[1], c1[0], c1[1], c2[0], c2[1]
 				}
 			}
 		}
-	}
+	})
+}
+
+// winoG returns G [a b c]^T, the 6 values in pairs: a/4, -(a+b+c)/6,
+// -(a-b+c)/6, a/24+b/12+c/6, a/24-b/12+c/6, c.
+func winoG(a, b, c float32) ([2]float32, [2]float32, [2]float32) {
+	ac := a + c
+	p, q := a/24+c/6, b/12
+	return [2]float32{a / 4, -(ac + b) / 6}, [2]float32{-(ac - b) / 6, p + q}, [2]float32{p - q, c}
 }
 
 // Forward computes y (nimg, Cout, H, W) = relu?(conv(x) + bias) for x
