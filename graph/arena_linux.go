@@ -12,7 +12,7 @@ import (
 // costs a page fault per page on first use (dear on virtual machines) and a
 // TLB miss per page afterwards. The mapping is released with unmapFloats.
 // Where the mapping fails it falls back to the Go heap (unmap is then nil).
-func mapFloats(n, size int) (mem unsafe.Pointer, unmap func()) {
+func mapFloats(n, size int) (mem unsafe.Pointer, unmap func() error) {
 	if n == 0 {
 		return nil, nil
 	}
@@ -20,6 +20,13 @@ func mapFloats(n, size int) (mem unsafe.Pointer, unmap func()) {
 	if err != nil {
 		return unsafe.Pointer(unsafe.SliceData(make([]byte, n*size))), nil
 	}
-	_ = unix.Madvise(b, unix.MADV_HUGEPAGE) // advice only: without it the memory still works
-	return unsafe.Pointer(&b[0]), func() { _ = unix.Munmap(b) }
+	if err := unix.Madvise(b, unix.MADV_HUGEPAGE); err != nil {
+		// Advice only (a kernel without transparent huge pages refuses
+		// it): the mapping works the same with small pages.
+		hugePagesRefused = true
+	}
+	return unsafe.Pointer(&b[0]), func() error { return unix.Munmap(b) }
 }
+
+// hugePagesRefused records that the kernel refused MADV_HUGEPAGE.
+var hugePagesRefused bool

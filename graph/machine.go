@@ -57,49 +57,48 @@ type mstep struct {
 // arena is the memory of the planned buffers of one or more machines. It
 // grows to the largest plan; growing it bumps gen so that every machine
 // rebuilds its views.
+//
+// The memory is mapped outside the Go heap (mapFloats). A mapping that a
+// larger plan outgrows is kept until release, because values bound to
+// nodes by an earlier run may still point into it.
 type arena struct {
-	f32     []float32
-	f64     []float64
-	gen     int
-	unmap32 func()
-	unmap64 func()
+	f32   []float32
+	f64   []float64
+	gen   int
+	unmap []func() error
 }
 
 func (a *arena) reserve(n32, n64 int) {
 	if n32 > len(a.f32) {
-		a.release32()
 		p, unmap := mapFloats(n32, 4)
-		a.f32, a.unmap32 = unsafe.Slice((*float32)(p), n32), unmap
-		a.gen++
+		a.f32 = unsafe.Slice((*float32)(p), n32)
+		a.keep(unmap)
 	}
 	if n64 > len(a.f64) {
-		a.release64()
 		p, unmap := mapFloats(n64, 8)
-		a.f64, a.unmap64 = unsafe.Slice((*float64)(p), n64), unmap
-		a.gen++
+		a.f64 = unsafe.Slice((*float64)(p), n64)
+		a.keep(unmap)
 	}
 }
 
-func (a *arena) release32() {
-	if a.unmap32 != nil {
-		a.unmap32()
+func (a *arena) keep(unmap func() error) {
+	if unmap != nil {
+		a.unmap = append(a.unmap, unmap)
 	}
-	a.f32, a.unmap32 = nil, nil
-}
-
-func (a *arena) release64() {
-	if a.unmap64 != nil {
-		a.unmap64()
-	}
-	a.f64, a.unmap64 = nil, nil
-}
-
-// release frees the arena; machines using it rebuild their views (and the
-// arena) on their next run.
-func (a *arena) release() {
-	a.release32()
-	a.release64()
 	a.gen++
+}
+
+// release frees the arena's memory. Values the machines bound to nodes
+// point into it and must not be read afterwards; a machine that runs again
+// maps a new arena.
+func (a *arena) release() error {
+	var err error
+	for _, f := range a.unmap {
+		err = errors.Join(err, f())
+	}
+	a.f32, a.f64, a.unmap = nil, nil, nil
+	a.gen++
+	return err
 }
 
 // bytes returns the arena's size.

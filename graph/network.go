@@ -235,7 +235,9 @@ func (m *Network) Params() []*gorgonia.Node { return m.params }
 // Close releases the machines' buffers: the values of the network's nodes
 // other than its parameters are invalid afterwards.
 func (m *Network) Close() error {
-	m.arena.release()
+	if err := m.arena.release(); err != nil {
+		return fmt.Errorf("graph: close: %w", err)
+	}
 	return nil
 }
 

@@ -143,11 +143,11 @@ func newDirect(g convGeom, cin, cout int) *direct {
 		d.winoMinB = winoMinBatchSmall
 	}
 	if kern.Active() == kern.AVX512 && !kern.WinogradOff && g.pad == 1 && g.w >= 8 && g.h >= 8 {
-		if cin >= 16 {
-			d.winoF, _ = kern.NewWino(cin, cout, g.h, g.w, false)
+		if wn, err := kern.NewWino(cin, cout, g.h, g.w, false); err == nil && cin >= 16 {
+			d.winoF = wn
 		}
-		if cout >= 16 {
-			d.winoGradX, _ = kern.NewWino(cout, cin, g.h, g.w, true)
+		if wn, err := kern.NewWino(cout, cin, g.h, g.w, true); err == nil && cout >= 16 {
+			d.winoGradX = wn
 		}
 	}
 	return d
