@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/chewxy/hm"
+	"github.com/stn3d/stn3d/internal/kern"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -222,3 +223,8 @@ func (plain) FreshOutput() {}
 func (plain) ReturnsPtr() bool     { return false }
 func (plain) CallsExtern() bool    { return false }
 func (plain) OverwritesInput() int { return -1 }
+
+// simd is the internal/kern level of this package's float32 kernels: the
+// CPU's (kern.Active), fixed when an op is built for the convolutions. Tests
+// lower it to run every level the machine has.
+var simd = kern.Active()

@@ -105,32 +105,31 @@ func newConv(name string, x, w, b *gorgonia.Node, pad, stride int, relu bool) (c
 // when the CPU has AVX2 or AVX-512 (kern.Active); otherwise, and for float64
 // and other geometries, the layer uses im2col + GEMM.
 //
-// With AVX-512, layers with padding 1 and at least 16 input (or output,
-// for dL/dx) channels run their forward and dL/dx convolutions with
-// Winograd F(4x4,3x3) (kern.Wino) when the batch has enough 4x4 tiles for
-// its GEMMs: on images at least 28 wide always, on smaller ones (8 to 27)
-// from batches of winoMinBatchSmall, where the weights, transformed once,
-// serve many images (inference); a training batch there gains too little to
-// pay for transforming the weights after every update.
+// With AVX-512, layers with padding 1, images at least 8 wide and at least
+// 16 input (or output, for dL/dx) channels run their forward and dL/dx
+// convolutions with Winograd F(4x4,3x3) (kern.Wino) from batches of
+// winoMinBatch: inference batches, where the weights, transformed once,
+// serve many images. Training batches (the configs use 8 and 16) stay on
+// the direct kernels, which round like a plain sum: Winograd's float32
+// rounding (~1e-5 per layer) would otherwise flip ReLU and pooling choices
+// near ties and move gradients by up to ~1e-3 through four layers.
 type direct struct {
 	fwd, gradX       *kern.Conv3
 	winoF, winoGradX *kern.Wino
-	winoMinB         int
 }
 
-// winoMinBatchSmall is the least batch for Winograd on images narrower
-// than 28.
-const winoMinBatchSmall = 32
+// winoMinBatch is the least batch for which a layer uses Winograd.
+const winoMinBatch = 32
 
 // winoMinTiles is the least number of 4x4 output tiles in a batch for which
 // a layer uses Winograd.
 const winoMinTiles = 96
 
 func newDirect(g convGeom, cin, cout int) *direct {
-	if kern.Active() == kern.Generic || g.k != 3 || g.stride != 1 || g.pad > 2 {
+	if simd == kern.Generic || g.k != 3 || g.stride != 1 || g.pad > 2 {
 		return nil
 	}
-	fwd, err := kern.NewConv3(kern.Active(), cin, cout, g.h, g.w, g.pad)
+	fwd, err := kern.NewConv3(simd, cin, cout, g.h, g.w, g.pad)
 	if err != nil {
 		return nil
 	}
@@ -139,10 +138,7 @@ func newDirect(g convGeom, cin, cout int) *direct {
 		return nil
 	}
 	d := &direct{fwd: fwd, gradX: gx}
-	if g.w < 28 || g.h < 28 {
-		d.winoMinB = winoMinBatchSmall
-	}
-	if kern.Active() == kern.AVX512 && !kern.WinogradOff && g.pad == 1 && g.w >= 8 && g.h >= 8 {
+	if simd == kern.AVX512 && !kern.WinogradOff && g.pad == 1 && g.w >= 8 && g.h >= 8 {
 		if wn, err := kern.NewWino(cin, cout, g.h, g.w, false); err == nil && cin >= 16 {
 			d.winoF = wn
 		}
@@ -155,7 +151,7 @@ func newDirect(g convGeom, cin, cout int) *direct {
 
 // useWino reports whether wn (possibly nil) should run a batch of b images.
 func (d *direct) useWino(wn *kern.Wino, b int) bool {
-	return wn != nil && b >= d.winoMinB && b*wn.Tiles() >= winoMinTiles
+	return wn != nil && b >= winoMinBatch && b*wn.Tiles() >= winoMinTiles
 }
 
 // directForward runs c (the forward or the input-gradient convolution) on
@@ -473,7 +469,7 @@ func convGradW[T float](s *scratch, g convGeom, d convDims, dw, x, gy []T) {
 }
 
 func convGradB[T float](d convDims, db, gy []T) {
-	l := kern.Active()
+	l := simd
 	g32, f32 := any(gy).([]float32)
 	workpool.Chunks(d.cout, d.b*d.n, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
@@ -643,7 +639,7 @@ func (op reluGradOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 			a, b := lo*chunk, min(hi*chunk, n)
 			switch d := dst.(type) {
 			case []float32:
-				if l := kern.Active(); l == kern.AVX512 {
+				if l := simd; l == kern.AVX512 {
 					kern.ReluMask(l, d[a:b], g.([]float32)[a:b], y.([]float32)[a:b])
 					return
 				}

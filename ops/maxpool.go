@@ -146,7 +146,7 @@ func (op maxPoolOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	p, h, w, _ := poolDims(in[0].Shape())
 	return dispatch(out,
 		func() {
-			if l := kern.Active(); l == kern.AVX512 {
+			if l := simd; l == kern.AVX512 {
 				// Rows of consecutive planes are consecutive rows.
 				o, x := data[float32](out), data[float32](in[0])
 				workpool.Chunks(p*h/2, 2*w, func(lo, hi int) {
@@ -211,7 +211,7 @@ func (op maxPoolGradOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	p, h, w, _ := poolDims(in[0].Shape())
 	return dispatch(out,
 		func() {
-			if l := kern.Active(); l == kern.AVX512 {
+			if l := simd; l == kern.AVX512 {
 				dx, x, g := data[float32](out), data[float32](in[0]), data[float32](in[1])
 				workpool.Chunks(p*h/2, 4*w, func(lo, hi int) {
 					kern.MaxPool2x2Grad(l, dx[lo*2*w:hi*2*w], x[lo*2*w:hi*2*w], g[lo*w/2:hi*w/2], hi-lo, w, op.relu)
