@@ -4,7 +4,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"sort"
 	"testing"
+	"time"
 
 	"github.com/stn3d/stn3d/bfm"
 	"gorgonia.org/gorgonia"
@@ -108,12 +110,34 @@ func benchModelStep(b *testing.B, kind string, batch int) {
 	if _, err := m.Step(bt); err != nil {
 		b.Fatal(err)
 	}
+	if os.Getenv("STN3D_BENCH_OPS") == "1" {
+		m.train.opTime = map[string]time.Duration{}
+		defer logOpTimes(b, m.train.opTime)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := m.Step(bt); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// logOpTimes logs the time per op kind (STN3D_BENCH_OPS=1), largest first.
+func logOpTimes(b *testing.B, t map[string]time.Duration) {
+	type kv struct {
+		k string
+		v time.Duration
+	}
+	var all []kv
+	var sum time.Duration
+	for k, v := range t {
+		all = append(all, kv{k, v})
+		sum += v
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].v > all[j].v })
+	for _, e := range all {
+		b.Logf("%-28s %8.3f s %5.1f%%", e.k, e.v.Seconds(), 100*e.v.Seconds()/sum.Seconds())
 	}
 }
 

@@ -3,6 +3,8 @@ package graph
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/stn3d/stn3d/ops"
@@ -39,6 +41,9 @@ type machine struct {
 	gen   int // arena generation the views were built for
 	// Need32, Need64: arena elements this machine's plan uses.
 	need32, need64 int
+	// opTime, when non-nil, accumulates the wall time of each op (by its
+	// String up to the first '{' or '('), for benchmarks.
+	opTime map[string]time.Duration
 }
 
 type mstep struct {
@@ -299,10 +304,21 @@ func (m *machine) run() error {
 		}
 		var v gorgonia.Value
 		var err error
+		var t0 time.Time
+		if m.opTime != nil {
+			t0 = time.Now()
+		}
 		if s.pre != nil {
 			v, err = s.pre.UsePreallocDo(s.out, s.in...)
 		} else {
 			v, err = s.op.Do(s.in...)
+		}
+		if m.opTime != nil {
+			name := s.op.String()
+			if i := strings.IndexAny(name, "{("); i > 0 {
+				name = name[:i]
+			}
+			m.opTime[name] += time.Since(t0)
 		}
 		if err != nil {
 			return fmt.Errorf("graph: machine: %v: %w", m.nodes[s.node], err)
