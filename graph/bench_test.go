@@ -179,6 +179,10 @@ func benchInfer(b *testing.B, batch int) {
 	if _, err := m.Fit(images); err != nil { // warm-up: maps the buffers
 		b.Fatal(err)
 	}
+	if os.Getenv("STN3D_BENCH_OPS") == "1" {
+		m.fitVM.opTime = map[string]time.Duration{}
+		defer logOpTimes(b, m.fitVM.opTime)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -26,14 +26,14 @@ func (m *Network) Fit(images []float32) ([]Fit, error) {
 		if m.predictLandmarks != nil {
 			roots = append(roots, m.predictLandmarks)
 		}
-		vm, err := newMachine(m.Graph, roots, m.arena)
+		vm, err := newMachine(m.Graph, roots, m.arena, true)
 		if err != nil {
 			return nil, err
 		}
 		m.fitVM = vm
 	}
 	N := m.STN.Rows * m.STN.Cols
-	var out []Fit
+	out := make([]Fit, 0, len(images)/max(1, 3*m.InputSize*m.InputSize))
 	err := m.runChunks(m.fitVM, "fit", images, func(k int) error {
 		preds := m.predictions(k)
 		sc := m.STN.Scale.Value().Data()

@@ -113,8 +113,10 @@ func (a *arena) bytes() int { return 4*len(a.f32) + 8*len(a.f64) }
 // float32).
 const planAlign = 16
 
-// newMachine compiles the nodes of g that roots need.
-func newMachine(g *gorgonia.ExprGraph, roots []*gorgonia.Node, a *arena) (*machine, error) {
+// newMachine compiles the nodes of g that roots need. A forward-only
+// machine (inference: it computes no gradients) runs the inference form of
+// ops that have one (ops.Inferencer: e.g. Winograd convolutions).
+func newMachine(g *gorgonia.ExprGraph, roots []*gorgonia.Node, a *arena, inference bool) (*machine, error) {
 	if len(roots) == 0 {
 		return nil, errors.New("graph: machine: no roots")
 	}
@@ -162,6 +164,9 @@ func newMachine(g *gorgonia.ExprGraph, roots []*gorgonia.Node, a *arena) (*machi
 			continue
 		}
 		s := mstep{node: i, op: n.Op(), off: -1}
+		if inf, ok := s.op.(ops.Inferencer); ok && inference {
+			s.op = inf.ForInference()
+		}
 		for _, c := range children(n) {
 			ci, ok := index[c]
 			if !ok || ci >= i {

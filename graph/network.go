@@ -216,14 +216,14 @@ func NewNetwork(cfg NetworkConfig, gm *bfm.GridModel, batch int) (*Network, erro
 			trainRoots = append(trainRoots, n)
 		}
 	}
-	if m.train, err = newMachine(g, append(trainRoots, m.grads...), m.arena); err != nil {
+	if m.train, err = newMachine(g, append(trainRoots, m.grads...), m.arena, false); err != nil {
 		return nil, err
 	}
 	roots := []*gorgonia.Node{m.Localiser.Theta, m.STN.Rotation, m.STN.Scale}
 	if m.predictLandmarks != nil {
 		roots = append(roots, m.predictLandmarks)
 	}
-	if m.predict, err = newMachine(g, roots, m.arena); err != nil {
+	if m.predict, err = newMachine(g, roots, m.arena, true); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -220,6 +220,14 @@ type Fresh interface {
 // FreshOutput marks the op as Fresh.
 func (plain) FreshOutput() {}
 
+// Inferencer is implemented by ops with a faster form for machines that
+// compute no gradients (graph's predict and fit machines): ForInference
+// returns it. It computes the same function with possibly different
+// rounding; it is Fresh when the op is.
+type Inferencer interface {
+	ForInference() gorgonia.Op
+}
+
 func (plain) ReturnsPtr() bool     { return false }
 func (plain) CallsExtern() bool    { return false }
 func (plain) OverwritesInput() int { return -1 }

@@ -105,21 +105,19 @@ func newConv(name string, x, w, b *gorgonia.Node, pad, stride int, relu bool) (c
 // when the CPU has AVX2 or AVX-512 (kern.Active); otherwise, and for float64
 // and other geometries, the layer uses im2col + GEMM.
 //
-// With AVX-512, layers with padding 1, images at least 8 wide and at least
-// 16 input (or output, for dL/dx) channels run their forward and dL/dx
-// convolutions with Winograd F(4x4,3x3) (kern.Wino) from batches of
-// winoMinBatch: inference batches, where the weights, transformed once,
-// serve many images. Training batches (the configs use 8 and 16) stay on
-// the direct kernels, which round like a plain sum: Winograd's float32
-// rounding (~1e-5 per layer) would otherwise flip ReLU and pooling choices
-// near ties and move gradients by up to ~1e-3 through four layers.
+// With AVX-512, the inference form of a layer (see ForInference) with
+// padding 1, images at least 8 wide and at least 16 input channels runs
+// with Winograd F(4x4,3x3) (kern.Wino) when the batch has enough 4x4 tiles
+// for its GEMMs; the weights, transformed once, serve every later call.
+// Training stays on the direct kernels, which round like a plain sum:
+// Winograd's float32 rounding (~2e-5 of an output's rms, 8x the direct
+// sum's) would flip ReLU and pooling choices near ties and move gradients
+// by up to ~2e-3 through four layers, and its weights would have to be
+// transformed again after every update.
 type direct struct {
-	fwd, gradX       *kern.Conv3
-	winoF, winoGradX *kern.Wino
+	fwd, gradX *kern.Conv3
+	wino       *kern.Wino
 }
-
-// winoMinBatch is the least batch for which a layer uses Winograd.
-const winoMinBatch = 32
 
 // winoMinTiles is the least number of 4x4 output tiles in a batch for which
 // a layer uses Winograd.
@@ -138,20 +136,18 @@ func newDirect(g convGeom, cin, cout int) *direct {
 		return nil
 	}
 	d := &direct{fwd: fwd, gradX: gx}
-	if simd == kern.AVX512 && !kern.WinogradOff && g.pad == 1 && g.w >= 8 && g.h >= 8 {
-		if wn, err := kern.NewWino(cin, cout, g.h, g.w, false); err == nil && cin >= 16 {
-			d.winoF = wn
-		}
-		if wn, err := kern.NewWino(cout, cin, g.h, g.w, true); err == nil && cout >= 16 {
-			d.winoGradX = wn
+	if simd == kern.AVX512 && !kern.WinogradOff && g.pad == 1 && g.w >= 8 && g.h >= 8 && cin >= 16 {
+		if wn, err := kern.NewWino(cin, cout, g.h, g.w, false); err == nil {
+			d.wino = wn
 		}
 	}
 	return d
 }
 
-// useWino reports whether wn (possibly nil) should run a batch of b images.
-func (d *direct) useWino(wn *kern.Wino, b int) bool {
-	return wn != nil && b >= winoMinBatch && b*wn.Tiles() >= winoMinTiles
+// useWino reports whether the inference form should run a batch of b
+// images with Winograd.
+func (d *direct) useWino(b int) bool {
+	return d.wino != nil && b*d.wino.Tiles() >= winoMinTiles
 }
 
 // directForward runs c (the forward or the input-gradient convolution) on
@@ -496,6 +492,17 @@ type convOp struct {
 	relu        bool
 	noInputGrad bool
 	ws          *scratch // workspaces, shared with the backward ops
+	// inference marks the form a forward-only machine runs (ForInference):
+	// it may use Winograd.
+	inference bool
+}
+
+// ForInference returns the form of the op for a machine that computes no
+// gradients: the same function, possibly rounded differently (Winograd
+// where it pays). The graph keeps the op itself.
+func (op convOp) ForInference() gorgonia.Op {
+	op.inference = true
+	return op
 }
 
 func (op convOp) name() string {
@@ -534,8 +541,8 @@ func (op convOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	d := op.geom.dims(xs[0], xs[1], ws[0])
 	return dispatch(out,
 		func() {
-			if dc := op.ws.direct; dc != nil && dc.useWino(dc.winoF, d.b) {
-				dc.winoF.Forward(data[float32](out), data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), d.b, op.relu)
+			if dc := op.ws.direct; dc != nil && op.inference && dc.useWino(d.b) {
+				dc.wino.Forward(data[float32](out), data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), d.b, op.relu)
 				return
 			}
 			if dc := op.ws.direct; dc != nil {
@@ -699,10 +706,6 @@ func (op convGradXOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	d := op.geom.dims(gs[0], ws[1], ws[0])
 	return dispatch(out,
 		func() {
-			if dc := op.ws.direct; dc != nil && dc.useWino(dc.winoGradX, d.b) {
-				dc.winoGradX.Forward(data[float32](out), data[float32](in[1]), data[float32](in[0]), nil, d.b, false)
-				return
-			}
 			if dc := op.ws.direct; dc != nil {
 				c := dc.gradX
 				directForward(c, d.b, data[float32](out), data[float32](in[1]), c.Packed(data[float32](in[0]), true), nil, false)

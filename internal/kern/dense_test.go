@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -39,5 +40,20 @@ func TestDenseForward(t *testing.T) {
 				maxErr(t, "y", y[:m*n], want, 1e-5*math.Sqrt(float64(k+1)))
 			})
 		}
+	}
+}
+
+func BenchmarkDenseForward(b *testing.B) {
+	for _, s := range [][3]int{{1, 256, 12544}, {16, 256, 12544}, {64, 256, 12544}, {8, 4096, 25088}} {
+		m, n, k := s[0], s[1], s[2]
+		b.Run(fmt.Sprint(s), func(b *testing.B) {
+			levelOrSkip(b, AVX512)
+			r := rand.New(rand.NewPCG(1, 2))
+			x, w, bias := randSlice(r, m*k), randSlice(r, k*n), randSlice(r, n)
+			y := make([]float32, m*n)
+			prev := runtime.GOMAXPROCS(1)
+			defer runtime.GOMAXPROCS(prev)
+			timed(b, float64(2*m*n*k), func() { DenseForward(AVX512, y, x, w, bias, m, n, k, true) })
+		})
 	}
 }
