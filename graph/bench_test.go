@@ -4,7 +4,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"sort"
 	"testing"
+	"time"
 
 	"github.com/stn3d/stn3d/bfm"
 	"gorgonia.org/gorgonia"
@@ -103,12 +105,39 @@ func benchModelStep(b *testing.B, kind string, batch int) {
 	for i := range bt.Landmarks {
 		bt.Landmarks[i] = float32(m.InputSize / 2)
 	}
+	// One warm-up step, untimed (the PyTorch peer, torch_stn.py, also drops
+	// its first step): it maps the buffers and fills the caches.
+	if _, err := m.Step(bt); err != nil {
+		b.Fatal(err)
+	}
+	if os.Getenv("STN3D_BENCH_OPS") == "1" {
+		m.train.opTime = map[string]time.Duration{}
+		defer logOpTimes(b, m.train.opTime)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := m.Step(bt); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// logOpTimes logs the time per op kind (STN3D_BENCH_OPS=1), largest first.
+func logOpTimes(b *testing.B, t map[string]time.Duration) {
+	type kv struct {
+		k string
+		v time.Duration
+	}
+	var all []kv
+	var sum time.Duration
+	for k, v := range t {
+		all = append(all, kv{k, v})
+		sum += v
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].v > all[j].v })
+	for _, e := range all {
+		b.Logf("%-28s %8.3f s %5.1f%%", e.k, e.v.Seconds(), 100*e.v.Seconds()/sum.Seconds())
 	}
 }
 
@@ -125,3 +154,49 @@ func BenchmarkTrainStepVGGFace(b *testing.B) {
 	}
 	benchModelStep(b, LocaliserVGGFace, 8)
 }
+
+// benchInfer times Network.Fit (localiser + STN forward: pose, shape,
+// landmarks, sampled texture and mask, what normalize, eval and detection
+// run) of the small model on batches of batch faces, and reports faces/s
+// and ms per face.
+func benchInfer(b *testing.B, batch int) {
+	gm := benchGrid(64, 10)
+	cfg := NetworkConfig{
+		Localiser: LocaliserOptions{Kind: LocaliserSmall, Seed: 1},
+		Loss:      LossOptions{Weights: DefaultLossWeights()},
+		Optim:     OptimizerConfig{Kind: SolverAdam, Schedule: Schedule{Base: 1e-6}},
+		Scheme:    "aflw21",
+	}
+	if batch%2 != 0 {
+		cfg.Loss.Weights.Siamese = 0
+	}
+	m, err := NewNetwork(cfg, gm, batch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	images := toyBatch(batch, m.InputSize, m.NumLandmarks, 3).Images
+	if _, err := m.Fit(images); err != nil { // warm-up: maps the buffers
+		b.Fatal(err)
+	}
+	if os.Getenv("STN3D_BENCH_OPS") == "1" {
+		m.fitVM.opTime = map[string]time.Duration{}
+		defer logOpTimes(b, m.fitVM.opTime)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := m.Fit(images); err != nil {
+			b.Fatal(err)
+		}
+	}
+	per := b.Elapsed().Seconds() / float64(b.N*batch)
+	b.ReportMetric(1/per, "faces/s")
+	b.ReportMetric(per*1e3, "ms/face")
+}
+
+// BenchmarkInferSmallB1: one face at a time (latency).
+func BenchmarkInferSmallB1(b *testing.B) { benchInfer(b, 1) }
+
+// BenchmarkInferSmallB64: batches of 64 faces (throughput).
+func BenchmarkInferSmallB64(b *testing.B) { benchInfer(b, 64) }

@@ -24,32 +24,53 @@ func (m *Network) Fit(images []float32) ([]Fit, error) {
 	if m.fitVM == nil {
 		roots := append([]*gorgonia.Node{m.Localiser.Theta, m.STN.Rotation, m.STN.Scale, m.STN.Points2D, m.STN.Points3D, m.STN.Texture, m.STN.Mask},
 			m.landmarkNodes()...)
-		m.fitVM = gorgonia.NewTapeMachine(m.Graph.SubgraphRoots(roots...))
+		vm, err := newMachine(m.Graph, roots, m.arena, true)
+		if err != nil {
+			return nil, err
+		}
+		m.fitVM = vm
 	}
 	N := m.STN.Rows * m.STN.Cols
-	var out []Fit
+	out := make([]Fit, 0, len(images)/max(1, 3*m.InputSize*m.InputSize))
 	err := m.runChunks(m.fitVM, "fit", images, func(k int) error {
 		preds := m.predictions(k)
-		sc := toFloat64s(m.STN.Scale.Value().Data())
-		p2 := toFloat64s(m.STN.Points2D.Value().Data())
-		p3 := toFloat64s(m.STN.Points3D.Value().Data())
-		tex := toFloat64s(m.STN.Texture.Value().Data())
-		mask := toFloat64s(m.STN.Mask.Value().Data())
-		C := len(tex) / (m.BatchSize * N)
+		sc := m.STN.Scale.Value().Data()
+		p2, p3 := m.STN.Points2D.Value().Data(), m.STN.Points3D.Value().Data()
+		tex, mask := m.STN.Texture.Value().Data(), m.STN.Mask.Value().Data()
+		C := dataLen(tex) / (m.BatchSize * N)
 		for b, p := range preds {
 			f := Fit{Prediction: p, Points2D: make([][2]float64, N), Depth: make([]float64, N),
 				Texture: make([]float32, C*N), Mask: make([]float32, N)}
-			for v := 0; v < N; v++ {
-				f.Points2D[v] = [2]float64{p2[b*2*N+v], p2[b*2*N+N+v]}
-				f.Depth[v] = sc[b] * p3[b*3*N+2*N+v]
-				f.Mask[v] = float32(mask[b*N+v])
-			}
-			for i := range f.Texture {
-				f.Texture[i] = float32(tex[b*C*N+i])
-			}
+			fillFit(&f, b, N, sc, p2, p3, tex, mask)
 			out = append(out, f)
 		}
 		return nil
 	})
 	return out, err
+}
+
+// fillFit copies item b's geometry, texture and mask from the machine's
+// values (float32 or float64 data) into f.
+func fillFit(f *Fit, b, N int, sc, p2, p3, tex, mask any) {
+	switch s := sc.(type) {
+	case []float32:
+		fillFitT(f, b, N, s, p2.([]float32), p3.([]float32), tex.([]float32), mask.([]float32))
+	case []float64:
+		fillFitT(f, b, N, s, p2.([]float64), p3.([]float64), tex.([]float64), mask.([]float64))
+	}
+}
+
+func fillFitT[T float32 | float64](f *Fit, b, N int, sc, p2, p3, tex, mask []T) {
+	x, y := p2[b*2*N:b*2*N+N], p2[b*2*N+N:b*2*N+2*N]
+	z := p3[b*3*N+2*N : b*3*N+3*N]
+	s := float64(sc[b])
+	for v := range f.Points2D {
+		f.Points2D[v] = [2]float64{float64(x[v]), float64(y[v])}
+		f.Depth[v] = s * float64(z[v])
+		f.Mask[v] = float32(mask[b*N+v])
+	}
+	C := len(f.Texture) / N
+	for i, t := range tex[b*C*N : (b+1)*C*N] {
+		f.Texture[i] = float32(t)
+	}
 }

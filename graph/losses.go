@@ -134,54 +134,6 @@ func PriorLoss(alpha *gorgonia.Node) (*gorgonia.Node, error) {
 	return out, nil
 }
 
-// maskedPairLoss returns sum P*(a-b)^2 / (C * (sum P + eps)) for a, b
-// (B,C,R,W) and P (B,1,R,W).
-func maskedPairLoss(a, b, p *gorgonia.Node, eps float64) (*gorgonia.Node, error) {
-	c := a.Shape()[1]
-	d, err := gorgonia.Sub(a, b)
-	if err != nil {
-		return nil, err
-	}
-	if d, err = gorgonia.Square(d); err != nil {
-		return nil, err
-	}
-	if d, err = gorgonia.BroadcastHadamardProd(d, p, nil, []byte{1}); err != nil {
-		return nil, err
-	}
-	num, err := gorgonia.Sum(d)
-	if err != nil {
-		return nil, err
-	}
-	den, err := gorgonia.Sum(p)
-	if err != nil {
-		return nil, err
-	}
-	g, dt := a.Graph(), a.Dtype()
-	if den, err = gorgonia.Add(den, scalarNode(g, dt, eps)); err != nil {
-		return nil, err
-	}
-	if den, err = gorgonia.Mul(den, scalarNode(g, dt, float64(c))); err != nil {
-		return nil, err
-	}
-	return gorgonia.Div(num, den)
-}
-
-func texMask4(tex, mask *gorgonia.Node, rows, cols int) (*gorgonia.Node, *gorgonia.Node, error) {
-	ts, ms := tex.Shape(), mask.Shape()
-	if len(ts) != 3 || ts[2] != rows*cols || len(ms) != 2 || ms[0] != ts[0] || ms[1] != ts[2] {
-		return nil, nil, fmt.Errorf("texture %v and mask %v: want (B,C,%d) and (B,%d)", ts, ms, rows*cols, rows*cols)
-	}
-	t4, err := gorgonia.Reshape(tex, tensor.Shape{ts[0], ts[1], rows, cols})
-	if err != nil {
-		return nil, nil, err
-	}
-	m4, err := gorgonia.Reshape(mask, tensor.Shape{ms[0], 1, rows, cols})
-	if err != nil {
-		return nil, nil, err
-	}
-	return t4, m4, nil
-}
-
 // SymmetryLoss is the bilateral symmetry term (Sec. 3.3) on the sampled
 // texture tex (B,C,N) with visibility mask (B,N), N = rows*cols, texel
 // k = row*cols + col mirrored at col' = cols-1-col:
@@ -191,25 +143,10 @@ func texMask4(tex, mask *gorgonia.Node, rows, cols int) (*gorgonia.Node, *gorgon
 //
 // (both texels visible). Every pair is counted twice (k and k'), in both
 // numerator and denominator: the term is the mean squared difference per
-// visible texel and channel, independent of batch and grid size.
+// visible texel and channel, independent of batch and grid size. It is one
+// op (ops.PairLoss).
 func SymmetryLoss(tex, mask *gorgonia.Node, rows, cols int, eps float64) (*gorgonia.Node, error) {
-	t4, m4, err := texMask4(tex, mask, rows, cols)
-	if err != nil {
-		return nil, fmt.Errorf("graph: symmetry loss: %w", err)
-	}
-	tf, err := ops.FlipCols(t4, cols)
-	if err != nil {
-		return nil, fmt.Errorf("graph: symmetry loss: %w", err)
-	}
-	mf, err := ops.FlipCols(m4, cols)
-	if err != nil {
-		return nil, fmt.Errorf("graph: symmetry loss: %w", err)
-	}
-	p, err := gorgonia.HadamardProd(m4, mf)
-	if err != nil {
-		return nil, fmt.Errorf("graph: symmetry loss: %w", err)
-	}
-	out, err := maskedPairLoss(t4, tf, p, eps)
+	out, err := ops.PairLoss(tex, mask, rows, cols, false, eps)
 	if err != nil {
 		return nil, fmt.Errorf("graph: symmetry loss: %w", err)
 	}
@@ -224,34 +161,13 @@ func SymmetryLoss(tex, mask *gorgonia.Node, rows, cols int, eps float64) (*gorgo
 //	L_sia = sum_{b,c,k} P_bk (T_bck - S_bck)^2 / (C (sum_{b,k} P_bk + eps))
 //
 // Each pair is compared from both sides (b = 2i and 2i+1), both in the
-// numerator and the denominator. B must be even.
+// numerator and the denominator. B must be even. It is one op
+// (ops.PairLoss with pairs).
 func SiameseLoss(tex, mask *gorgonia.Node, rows, cols int, eps float64) (*gorgonia.Node, error) {
 	if b := tex.Shape()[0]; b%2 != 0 {
 		return nil, fmt.Errorf("graph: siamese loss: batch %d: want an even batch of image/mirror pairs", b)
 	}
-	t4, m4, err := texMask4(tex, mask, rows, cols)
-	if err != nil {
-		return nil, fmt.Errorf("graph: siamese loss: %w", err)
-	}
-	ts, err := ops.SwapPairs(t4)
-	if err != nil {
-		return nil, fmt.Errorf("graph: siamese loss: %w", err)
-	}
-	if ts, err = ops.FlipCols(ts, cols); err != nil {
-		return nil, fmt.Errorf("graph: siamese loss: %w", err)
-	}
-	ms, err := ops.SwapPairs(m4)
-	if err != nil {
-		return nil, fmt.Errorf("graph: siamese loss: %w", err)
-	}
-	if ms, err = ops.FlipCols(ms, cols); err != nil {
-		return nil, fmt.Errorf("graph: siamese loss: %w", err)
-	}
-	p, err := gorgonia.HadamardProd(m4, ms)
-	if err != nil {
-		return nil, fmt.Errorf("graph: siamese loss: %w", err)
-	}
-	out, err := maskedPairLoss(t4, ts, p, eps)
+	out, err := ops.PairLoss(tex, mask, rows, cols, true, eps)
 	if err != nil {
 		return nil, fmt.Errorf("graph: siamese loss: %w", err)
 	}

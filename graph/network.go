@@ -99,12 +99,14 @@ type Network struct {
 	Labels     *gorgonia.Node
 
 	params         []*gorgonia.Node
+	grads          []*gorgonia.Node
 	lmIdx          []int
 	imgT, tgtT, wT tensor.Tensor
-	train, predict gorgonia.VM
-	fitVM          gorgonia.VM
-	embedVM        gorgonia.VM
 	labelT         tensor.Tensor
+	// The machines (training: losses and gradients; predict; fit and embed,
+	// built on first use) share one arena of planned buffers.
+	arena                          *arena
+	train, predict, fitVM, embedVM *machine
 }
 
 // NewNetwork builds the whole training graph for batch size batch.
@@ -212,7 +214,7 @@ func NewNetwork(cfg NetworkConfig, gm *bfm.GridModel, batch int) (*Network, erro
 			return nil, err
 		}
 	}
-	if _, err := gorgonia.Grad(m.Losses.Total, m.params...); err != nil {
+	if m.grads, err = gorgonia.Grad(m.Losses.Total, m.params...); err != nil {
 		return nil, fmt.Errorf("graph: network: gradients: %w", err)
 	}
 	mults := map[string]ParamMult{}
@@ -228,25 +230,33 @@ func NewNetwork(cfg NetworkConfig, gm *bfm.GridModel, batch int) (*Network, erro
 	if m.Optimizer, err = NewOptimizer(cfg.Optim, m.params, mults); err != nil {
 		return nil, err
 	}
-	m.train = gorgonia.NewTapeMachine(g, gorgonia.BindDualValues(m.params...))
+	m.arena = &arena{}
+	var trainRoots []*gorgonia.Node
+	for _, n := range []*gorgonia.Node{m.Losses.Total, m.Losses.Landmark, m.Losses.Prior, m.Losses.Symmetry, m.Losses.Siamese, m.Losses.Identity} {
+		if n != nil {
+			trainRoots = append(trainRoots, n)
+		}
+	}
+	if m.train, err = newMachine(g, append(trainRoots, m.grads...), m.arena, false); err != nil {
+		return nil, err
+	}
 	roots := append([]*gorgonia.Node{m.Localiser.Theta, m.STN.Rotation, m.STN.Scale}, m.landmarkNodes()...)
-	m.predict = gorgonia.NewTapeMachine(g.SubgraphRoots(roots...))
+	if m.predict, err = newMachine(g, roots, m.arena, true); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
 // Params returns the learnable nodes (localiser, then trainable STN basis).
 func (m *Network) Params() []*gorgonia.Node { return m.params }
 
-// Close releases both machines.
+// Close releases the machines' buffers: the values of the network's nodes
+// other than its parameters are invalid afterwards.
 func (m *Network) Close() error {
-	err := errors.Join(m.train.Close(), m.predict.Close())
-	if m.embedVM != nil {
-		err = errors.Join(err, m.embedVM.Close())
+	if err := m.arena.release(); err != nil {
+		return fmt.Errorf("graph: close: %w", err)
 	}
-	if m.fitVM != nil {
-		err = errors.Join(err, m.fitVM.Close())
-	}
-	return err
+	return nil
 }
 
 func fill(dst tensor.Tensor, src []float32) {
@@ -324,8 +334,7 @@ func (m *Network) Step(b *Batch) (LossValues, error) {
 			return lv, fmt.Errorf("graph: step: %w", err)
 		}
 	}
-	defer m.train.Reset()
-	if err := m.train.RunAll(); err != nil {
+	if err := m.train.run(); err != nil {
 		return lv, fmt.Errorf("graph: step: forward/backward: %w", err)
 	}
 	lv.Total = scalarOf(m.Losses.Total)
@@ -356,7 +365,7 @@ func (m *Network) Predict(images []float32) ([]Prediction, error) {
 // runChunks feeds images (n x 3 x S x S values) to vm B at a time, zero-
 // padding the last chunk, and calls each(k) after every run while the node
 // values hold the chunk's results (k = real images in the chunk).
-func (m *Network) runChunks(vm gorgonia.VM, what string, images []float32, each func(k int) error) error {
+func (m *Network) runChunks(vm *machine, what string, images []float32, each func(k int) error) error {
 	per := 3 * m.InputSize * m.InputSize
 	if len(images) == 0 || len(images)%per != 0 {
 		return fmt.Errorf("graph: %s: %d image values, want a positive multiple of 3 x %d x %d", what, len(images), m.InputSize, m.InputSize)
@@ -374,11 +383,10 @@ func (m *Network) runChunks(vm gorgonia.VM, what string, images []float32, each 
 		if err := gorgonia.Let(m.Images, m.imgT); err != nil {
 			return fmt.Errorf("graph: %s: %w", what, err)
 		}
-		err := vm.RunAll()
+		err := vm.run()
 		if err == nil {
 			err = each(k)
 		}
-		vm.Reset()
 		if err != nil {
 			return fmt.Errorf("graph: %s: %w", what, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -140,5 +141,53 @@ func TestModelStepPredictConsistency(t *testing.T) {
 	}
 	if got := m.Params()[0].Value().Data().([]float32); got[0] != before[0] {
 		t.Errorf("refused step changed conv1.w")
+	}
+}
+
+// TestStepReproducible: two networks trained from the same seed on the same
+// batches end with bit-identical parameters, also when one of them runs on
+// a single worker (every parallel reduction has a fixed order).
+func TestStepReproducible(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains the small localiser twice")
+	}
+	train := func(procs int) [][]float32 {
+		prev := runtime.GOMAXPROCS(procs)
+		defer runtime.GOMAXPROCS(prev)
+		gm := benchGrid(16, 4)
+		cfg := NetworkConfig{
+			Localiser: LocaliserOptions{Kind: LocaliserSmall, Seed: 3},
+			Loss:      LossOptions{Weights: DefaultLossWeights()},
+			Optim:     OptimizerConfig{Kind: SolverAdam, Schedule: Schedule{Base: 1e-3}, ClipNorm: 10},
+			Mults:     ReferenceMultipliers(),
+			Scheme:    "aflw21",
+		}
+		m, err := NewNetwork(cfg, gm, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		for s := 0; s < 3; s++ {
+			b := toyBatch(4, m.InputSize, m.NumLandmarks, uint64(10+s))
+			for i := range b.Landmarks {
+				b.Landmarks[i] = float32(m.InputSize/2 + i%7)
+			}
+			if _, err := m.Step(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var out [][]float32
+		for _, p := range m.Params() {
+			out = append(out, append([]float32(nil), p.Value().Data().([]float32)...))
+		}
+		return out
+	}
+	a, b, c := train(2), train(2), train(1)
+	for i := range a {
+		for j := range a[i] {
+			if a[i][j] != b[i][j] || a[i][j] != c[i][j] {
+				t.Fatalf("parameter %d[%d]: %v, %v (again), %v (one worker)", i, j, a[i][j], b[i][j], c[i][j])
+			}
+		}
 	}
 }

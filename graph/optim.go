@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/stn3d/stn3d/internal/kern"
 	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -352,8 +353,17 @@ func adamUpdate[T float32 | float64](w, g, m, v []T, lr, b1, b2, c1, c2, eps, la
 	}
 }
 
-// spanSums runs pass 1 of Step on span sp.
+// spanSums runs pass 1 of Step on span sp (float32 through internal/kern,
+// vectorised where the CPU allows: the sum's order is fixed per level).
 func spanSums[T float32 | float64](w, g []T, sp optimSpan, lambda float64) spanResult {
+	if g32, ok := any(g).([]float32); ok {
+		gs := g32[sp.lo:sp.hi]
+		s, bad := kern.SumSqDecay(kern.Active(), gs, any(w).([]float32)[sp.lo:sp.hi], lambda)
+		if bad >= 0 {
+			return spanResult{bad: bad + sp.lo, val: float64(gs[bad])}
+		}
+		return spanResult{sumSq: s, bad: -1}
+	}
 	s, bad, val := sumSqFinite(g[sp.lo:sp.hi], w[sp.lo:sp.hi], lambda)
 	if bad >= 0 {
 		bad += sp.lo
@@ -453,7 +463,10 @@ func (o *Optimizer) Step() error {
 			if o.cfg.Kind == SolverSGD {
 				sgdUpdate(w[lo:hi], g, st.m32[lo:hi], plr, o.cfg.Momentum, lambda, scale)
 			} else {
-				adamUpdate(w[lo:hi], g, st.m32[lo:hi], st.v32[lo:hi], plr, o.cfg.Beta1, o.cfg.Beta2, c1, c2, o.cfg.Eps, lambda, scale)
+				// adamUpdate's arithmetic, vectorised (same roundings).
+				b1, b2 := o.cfg.Beta1, o.cfg.Beta2
+				kern.Adam(kern.Active(), w[lo:hi], g, st.m32[lo:hi], st.v32[lo:hi], float32(b1), float32(b2), float32(1-b1), float32(1-b2),
+					float32(plr/c1), float32(o.cfg.Eps), float32(lambda), float32(scale), 1/c2)
 			}
 		case []float64:
 			g := o.gd[i].([]float64)[lo:hi]

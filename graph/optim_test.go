@@ -3,10 +3,12 @@ package graph
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/stn3d/stn3d/internal/kern"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -323,5 +325,40 @@ func TestAdamChunkedMatchesSerial(t *testing.T) {
 	var nf *NonFiniteError
 	if err := opt.Step(); !errors.As(err, &nf) || nf.Param != "late" || nf.Index != n-5 || !math.IsInf(nf.Value, -1) {
 		t.Fatalf("Step error = %v, want NonFiniteError on late[%d] = -Inf", err, n-5)
+	}
+}
+
+// TestAdamKernMatchesGo: the vectorised float32 Adam that Step uses rounds
+// exactly like adamUpdate, on every level the CPU has.
+func TestAdamKernMatchesGo(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const n = 1037
+	mk := func() []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		return v
+	}
+	w, g, m, v := mk(), mk(), mk(), mk()
+	for i := range v {
+		v[i] *= v[i]
+	}
+	lr, b1, b2, eps, lambda, scale := 2e-3, 0.9, 0.999, 1e-8, 5e-4, 0.8
+	c1, c2 := 1-math.Pow(b1, 4), 1-math.Pow(b2, 4)
+	ww, gg, mm, vv := append([]float32(nil), w...), append([]float32(nil), g...), append([]float32(nil), m...), append([]float32(nil), v...)
+	adamUpdate(ww, gg, mm, vv, lr, b1, b2, c1, c2, eps, lambda, scale)
+	for _, l := range kern.Levels {
+		if !kern.Supported(l) {
+			t.Logf("%v: not supported by this CPU, skipped", l)
+			continue
+		}
+		w2, g2, m2, v2 := append([]float32(nil), w...), append([]float32(nil), g...), append([]float32(nil), m...), append([]float32(nil), v...)
+		kern.Adam(l, w2, g2, m2, v2, float32(b1), float32(b2), float32(1-b1), float32(1-b2), float32(lr/c1), float32(eps), float32(lambda), float32(scale), 1/c2)
+		for i := range w2 {
+			if w2[i] != ww[i] || m2[i] != mm[i] || v2[i] != vv[i] || g2[i] != 0 {
+				t.Fatalf("%v: element %d: w %v/%v m %v/%v v %v/%v", l, i, w2[i], ww[i], m2[i], mm[i], v2[i], vv[i])
+			}
+		}
 	}
 }

@@ -235,7 +235,11 @@ func (m *Network) Embed(images []float32) ([][]float32, error) {
 		return nil, errors.New("graph: embed: the network has no recogniser")
 	}
 	if m.embedVM == nil {
-		m.embedVM = gorgonia.NewTapeMachine(m.Graph.SubgraphRoots(m.Recogniser.Embedding))
+		vm, err := newMachine(m.Graph, []*gorgonia.Node{m.Recogniser.Embedding}, m.arena, true)
+		if err != nil {
+			return nil, fmt.Errorf("graph: embed: %w", err)
+		}
+		m.embedVM = vm
 	}
 	var out [][]float32
 	err := m.runChunks(m.embedVM, "embed", images, func(k int) error {

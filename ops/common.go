@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/chewxy/hm"
+	"github.com/stn3d/stn3d/internal/kern"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -204,6 +205,34 @@ func shapeErr(op fmt.Stringer, what string, in []tensor.Shape) error {
 // and never overwrite an input.
 type plain struct{}
 
+// Fresh is implemented by every op of this package (forward and backward).
+// UsePreallocDo writes the whole output into the given tensor whenever it
+// has the output's shape and dtype and is not a view, whatever it holds, and
+// returns it; no output ever shares memory with an input. A machine can
+// therefore plan one buffer per output, reuse it across runs and share it
+// with outputs whose lifetimes do not overlap (graph's machine does).
+type Fresh interface {
+	gorgonia.Op
+	gorgonia.UsePreallocDoer
+	FreshOutput()
+}
+
+// FreshOutput marks the op as Fresh.
+func (plain) FreshOutput() {}
+
+// Inferencer is implemented by ops with a faster form for machines that
+// compute no gradients (graph's predict and fit machines): ForInference
+// returns it. It computes the same function with possibly different
+// rounding; it is Fresh when the op is.
+type Inferencer interface {
+	ForInference() gorgonia.Op
+}
+
 func (plain) ReturnsPtr() bool     { return false }
 func (plain) CallsExtern() bool    { return false }
 func (plain) OverwritesInput() int { return -1 }
+
+// simd is the internal/kern level of this package's float32 kernels: the
+// CPU's (kern.Active), fixed when an op is built for the convolutions. Tests
+// lower it to run every level the machine has.
+var simd = kern.Active()

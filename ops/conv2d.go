@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/chewxy/hm"
+	"github.com/stn3d/stn3d/internal/kern"
 	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -94,7 +95,82 @@ func newConv(name string, x, w, b *gorgonia.Node, pad, stride int, relu bool) (c
 	if xs[2]+2*pad < k || xs[3]+2*pad < k {
 		return convOp{}, fmt.Errorf("%s: x is %dx%d, padded by %d it is smaller than the %dx%d kernel", name, xs[2], xs[3], pad, k, k)
 	}
-	return convOp{geom: convGeom{pad: pad, stride: stride, k: k, h: xs[2], w: xs[3], biasDims: len(bs)}, relu: relu, ws: &scratch{}}, nil
+	op := convOp{geom: convGeom{pad: pad, stride: stride, k: k, h: xs[2], w: xs[3], biasDims: len(bs)}, relu: relu, ws: &scratch{}}
+	op.ws.direct = newDirect(op.geom, xs[1], ws[0])
+	return op, nil
+}
+
+// direct holds the internal/kern convolutions of a float32 3x3, stride-1
+// layer: the forward one and the one that computes dL/dx. They are used
+// when the CPU has AVX2 or AVX-512 (kern.Active); otherwise, and for float64
+// and other geometries, the layer uses im2col + GEMM.
+//
+// With AVX-512, the inference form of a layer (see ForInference) with
+// padding 1, images at least 8 wide and at least 16 input channels runs
+// with Winograd F(4x4,3x3) (kern.Wino) when the batch has enough 4x4 tiles
+// for its GEMMs; the weights, transformed once, serve every later call.
+// Training stays on the direct kernels, which round like a plain sum:
+// Winograd's float32 rounding (~2e-5 of an output's rms, 8x the direct
+// sum's) would flip ReLU and pooling choices near ties and move gradients
+// by up to ~2e-3 through four layers, and its weights would have to be
+// transformed again after every update.
+type direct struct {
+	fwd, gradX *kern.Conv3
+	wino       *kern.Wino
+}
+
+// winoMinTiles is the least number of 4x4 output tiles in a batch for which
+// a layer uses Winograd.
+const winoMinTiles = 96
+
+func newDirect(g convGeom, cin, cout int) *direct {
+	if simd == kern.Generic || g.k != 3 || g.stride != 1 || g.pad > 2 {
+		return nil
+	}
+	fwd, err := kern.NewConv3(simd, cin, cout, g.h, g.w, g.pad)
+	if err != nil {
+		return nil
+	}
+	gx, err := fwd.GradX()
+	if err != nil {
+		return nil
+	}
+	d := &direct{fwd: fwd, gradX: gx}
+	if simd == kern.AVX512 && !kern.WinogradOff && g.pad == 1 && g.w >= 8 && g.h >= 8 && cin >= 16 {
+		if wn, err := kern.NewWino(cin, cout, g.h, g.w, false); err == nil {
+			d.wino = wn
+		}
+	}
+	return d
+}
+
+// useWino reports whether the inference form should run a batch of b
+// images with Winograd.
+func (d *direct) useWino(b int) bool {
+	return d.wino != nil && b*d.wino.Tiles() >= winoMinTiles
+}
+
+// directForward runs c (the forward or the input-gradient convolution) on
+// every image of x (b images) into y with packed weights. Images are shared
+// out to the workers; with fewer images than twice the workers each image's
+// tiles (and, when it has few tiles, its channel panels) are split too, so
+// that a batch of one uses every core.
+func directForward(c *kern.Conv3, b int, y, x, packed, bias []float32, relu bool) {
+	in, out := c.Cin*c.H*c.W, c.Cout*c.Ho*c.Wo
+	tiles, panels := c.Tiles(), c.Panels()
+	tc, pc := 1, 1
+	if w := workpool.Workers(b*tiles, c.TileWork()); b < 2*w {
+		tc = min(tiles, (4*w+b-1)/b)
+		if tiles < 2*w {
+			pc = min(panels, (4*w+b*tc-1)/(b*tc))
+		}
+	}
+	work := c.TileWork() * tiles / (tc * pc)
+	workpool.For(b*tc*pc, work, func(i int) {
+		bi, t, p := i/(tc*pc), i/pc%tc, i%pc
+		c.ForwardPanels(y[bi*out:(bi+1)*out], x[bi*in:(bi+1)*in], packed, bias, relu,
+			t*tiles/tc, (t+1)*tiles/tc, p*panels/pc, (p+1)*panels/pc)
+	})
 }
 
 func biasShapeOK(bs tensor.Shape, cout int) bool {
@@ -141,6 +217,8 @@ type scratch struct {
 	mu  sync.Mutex
 	f32 [][]float32
 	f64 [][]float64
+	// direct is the layer's kern convolutions (nil: im2col + GEMM).
+	direct *direct
 }
 
 func scratchList[T float](s *scratch) *[][]T {
@@ -387,11 +465,17 @@ func convGradW[T float](s *scratch, g convGeom, d convDims, dw, x, gy []T) {
 }
 
 func convGradB[T float](d convDims, db, gy []T) {
+	l := simd
+	g32, f32 := any(gy).([]float32)
 	workpool.Chunks(d.cout, d.b*d.n, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			var sum T
 			for bi := 0; bi < d.b; bi++ {
 				off := (bi*d.cout + c) * d.n
+				if f32 && l == kern.AVX512 {
+					sum += T(kern.Sum(l, g32[off:off+d.n]))
+					continue
+				}
 				for _, v := range gy[off : off+d.n] {
 					sum += v
 				}
@@ -408,6 +492,17 @@ type convOp struct {
 	relu        bool
 	noInputGrad bool
 	ws          *scratch // workspaces, shared with the backward ops
+	// inference marks the form a forward-only machine runs (ForInference):
+	// it may use Winograd.
+	inference bool
+}
+
+// ForInference returns the form of the op for a machine that computes no
+// gradients: the same function, possibly rounded differently (Winograd
+// where it pays). The graph keeps the op itself.
+func (op convOp) ForInference() gorgonia.Op {
+	op.inference = true
+	return op
 }
 
 func (op convOp) name() string {
@@ -446,6 +541,15 @@ func (op convOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	d := op.geom.dims(xs[0], xs[1], ws[0])
 	return dispatch(out,
 		func() {
+			if dc := op.ws.direct; dc != nil && op.inference && dc.useWino(d.b) {
+				dc.wino.Forward(data[float32](out), data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), d.b, op.relu)
+				return
+			}
+			if dc := op.ws.direct; dc != nil {
+				c := dc.fwd
+				directForward(c, d.b, data[float32](out), data[float32](in[0]), c.Packed(data[float32](in[1]), false), data[float32](in[2]), op.relu)
+				return
+			}
 			convForward(op.ws, op.geom, d, op.relu, data[float32](out), data[float32](in[0]), data[float32](in[1]), data[float32](in[2]))
 		},
 		func() {
@@ -461,10 +565,17 @@ func (op convOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (go
 	}
 	x, w := inputs[0], inputs[1]
 	// With the fused ReLU, G is masked by y > 0 once (reluGradOp) and the
-	// three gradients below read the masked G.
+	// three gradients below read the masked G. When y feeds only a 2x2 max
+	// pool, G is that pool's gradient node: the mask is then folded into a
+	// second pool gradient that reads y once (and the first one, unused,
+	// is left out by a machine that runs only what its roots need).
 	if op.relu {
 		var err error
-		if grad, err = gorgonia.ApplyOp(reluGradOp{}, grad, output); err != nil {
+		if pg := poolGradOf(output, grad); pg != nil {
+			if grad, err = gorgonia.ApplyOp(maxPoolGradOp{relu: true}, output, pg); err != nil {
+				return nil, fmt.Errorf("%v: pool and ReLU gradient: %w", op, err)
+			}
+		} else if grad, err = gorgonia.ApplyOp(reluGradOp{}, grad, output); err != nil {
 			return nil, fmt.Errorf("%v: ReLU gradient: %w", op, err)
 		}
 	}
@@ -485,6 +596,22 @@ func (op convOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (go
 		return nil, fmt.Errorf("%v: gradient b: %w", op, err)
 	}
 	return grads, nil
+}
+
+// poolGradOf returns the pool's output gradient when grad is a plain
+// MaxPool2x2 gradient with respect to y, else nil.
+func poolGradOf(y, grad *gorgonia.Node) *gorgonia.Node {
+	if op, ok := grad.Op().(maxPoolGradOp); !ok || op.relu {
+		return nil
+	}
+	var in []*gorgonia.Node
+	for it := grad.Graph().From(grad.ID()); it.Next(); {
+		in = append(in, it.Node().(*gorgonia.Node))
+	}
+	if len(in) != 2 || in[0] != y {
+		return nil
+	}
+	return in[1]
 }
 
 // reluGradOp: (G, y) -> G * [y > 0], the backward of a ReLU given its
@@ -519,6 +646,10 @@ func (op reluGradOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 			a, b := lo*chunk, min(hi*chunk, n)
 			switch d := dst.(type) {
 			case []float32:
+				if l := simd; l == kern.AVX512 {
+					kern.ReluMask(l, d[a:b], g.([]float32)[a:b], y.([]float32)[a:b])
+					return
+				}
 				reluMask32(d[a:b], g.([]float32)[a:b], y.([]float32)[a:b])
 			case []float64:
 				reluMask64(d[a:b], g.([]float64)[a:b], y.([]float64)[a:b])
@@ -575,6 +706,11 @@ func (op convGradXOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	d := op.geom.dims(gs[0], ws[1], ws[0])
 	return dispatch(out,
 		func() {
+			if dc := op.ws.direct; dc != nil {
+				c := dc.gradX
+				directForward(c, d.b, data[float32](out), data[float32](in[1]), c.Packed(data[float32](in[0]), true), nil, false)
+				return
+			}
 			convGradX(op.ws, op.geom, d, data[float32](out), data[float32](in[0]), data[float32](in[1]))
 		},
 		func() {
@@ -618,6 +754,10 @@ func (op convGradWOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	d := op.geom.dims(xs[0], xs[1], gs[1])
 	return dispatch(out,
 		func() {
+			if dc := op.ws.direct; dc != nil {
+				dc.fwd.GradW(data[float32](out), data[float32](in[0]), data[float32](in[1]), d.b)
+				return
+			}
 			convGradW(op.ws, op.geom, d, data[float32](out), data[float32](in[0]), data[float32](in[1]))
 		},
 		func() {

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"github.com/stn3d/stn3d/internal/kern"
 	"math"
 	"runtime"
 	"strings"
@@ -546,8 +547,32 @@ func TestSmallLocaliserMatchesBuiltin(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds two 112x112 networks")
 	}
+	testSmallLocaliser(t, 2, 1e-4)
+}
+
+// TestSmallLocaliserLevels runs the comparison with the built-ins with the
+// float32 kernels of every internal/kern level the CPU has (the others are
+// skipped, named).
+func TestSmallLocaliserLevels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds 112x112 networks")
+	}
+	for _, l := range kern.Levels {
+		t.Run(l.String(), func(t *testing.T) {
+			if !kern.Supported(l) {
+				t.Skipf("CPU lacks %v (best %v): its kernels cannot run here", l, kern.Best())
+			}
+			prev := simd
+			simd = l
+			defer func() { simd = prev }()
+			testSmallLocaliser(t, 2, 1e-4)
+		})
+	}
+}
+
+func testSmallLocaliser(t *testing.T, batch int, gradTol float64) {
 	run := func(ours bool) ([]float64, [][]float64) {
-		g, theta, grads, err := buildSmallLocaliser(2, ours, ours, 4)
+		g, theta, grads, err := buildSmallLocaliser(batch, ours, ours, 4)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -578,7 +603,7 @@ func TestSmallLocaliserMatchesBuiltin(t *testing.T) {
 			t.Fatalf("gradient %d is identically zero; the comparison would be vacuous", i)
 		}
 		for j, v := range gotGrads[i] {
-			if d := math.Abs(v - wantGrads[i][j]); d > 1e-4*scale {
+			if d := math.Abs(v - wantGrads[i][j]); d > gradTol*scale {
 				t.Fatalf("gradient %d element %d = %g, built-in %g (scale %g)", i, j, v, wantGrads[i][j], scale)
 			}
 		}
@@ -629,6 +654,48 @@ func TestConv2DGradWBitReproducible(t *testing.T) {
 		for i := range got {
 			if got[i] != first[i] {
 				t.Fatalf("run %d: dL/dw[%d] = %v, first run %v", run, i, got[i], first[i])
+			}
+		}
+	}
+}
+
+// TestConv2DInferenceForm: the inference form of a float32 layer (Winograd
+// with AVX-512, given enough tiles) computes the same convolution as the
+// op: within 1e-4 of the output's rms, bias and ReLU included.
+func TestConv2DInferenceForm(t *testing.T) {
+	for _, c := range [][5]int{{1, 32, 64, 56, 56}, {4, 16, 8, 14, 14}, {2, 64, 32, 28, 28}, {3, 3, 8, 16, 16}} {
+		b, cin, cout, h, w := c[0], c[1], c[2], c[3], c[4]
+		g := gorgonia.NewGraph()
+		x := param32(g, "x", heNormal32(5, b*cin*h*w, 1), b, cin, h, w)
+		wt := param32(g, "w", heNormal32(6, cout*cin*9, cin*9), cout, cin, 3, 3)
+		bias := param32(g, "b", heNormal32(7, cout, 4), cout)
+		y, err := Conv2D(x, wt, bias, 1, 1, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		op := y.Op().(convOp)
+		want, err := op.Do(x.Value(), wt.Value(), bias.Value())
+		if err != nil {
+			t.Fatal(err)
+		}
+		inf := op.ForInference()
+		got, err := inf.Do(x.Value(), wt.Value(), bias.Value())
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := inf.Do(x.Value(), wt.Value(), bias.Value())
+		if err != nil {
+			t.Fatal(err)
+		}
+		wv, gv, av := asF64(want), asF64(got), asF64(again)
+		var rms float64
+		for _, v := range wv {
+			rms += v * v
+		}
+		rms = math.Sqrt(rms / float64(len(wv)))
+		for i := range wv {
+			if math.Abs(gv[i]-wv[i]) > 1e-4*rms || gv[i] != av[i] {
+				t.Fatalf("%v: inference form [%d] = %v (again %v), op %v (rms %v)", c, i, gv[i], av[i], wv[i], rms)
 			}
 		}
 	}

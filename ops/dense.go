@@ -6,6 +6,7 @@ import (
 	"runtime"
 
 	"github.com/chewxy/hm"
+	"github.com/stn3d/stn3d/internal/kern"
 	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -100,6 +101,9 @@ func denseMask[T float](s *scratch, g, y []T, relu bool) (masked, buf []T) {
 }
 
 func denseForward[T float](s *scratch, bsz, in, out int, relu bool, y, x, w, bias []T) {
+	if y32, ok := any(y).([]float32); ok && kern.DenseForward(simd, y32, any(x).([]float32), any(w).([]float32), any(bias).([]float32), bsz, out, in, relu) {
+		return
+	}
 	parallelGemm(s, false, false, bsz, out, in, x, in, w, out, 0, y, out)
 	for r := 0; r < bsz; r++ {
 		row := y[r*out : (r+1)*out]

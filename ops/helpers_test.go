@@ -59,6 +59,12 @@ func forward(t testing.TB, f func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*
 	if err := m.RunAll(); err != nil {
 		t.Fatalf("run: %v", err)
 	}
+	switch v := out.Value().(type) {
+	case *gorgonia.F64:
+		return []float64{float64(*v)}, tensor.ScalarShape()
+	case *gorgonia.F32:
+		return []float64{float64(*v)}, tensor.ScalarShape()
+	}
 	v := out.Value().(tensor.Tensor)
 	switch d := v.Data().(type) {
 	case []float64:

@@ -3,9 +3,11 @@ package ops
 import (
 	"fmt"
 	"hash"
+	"math"
 	"unsafe"
 
 	"github.com/chewxy/hm"
+	"github.com/stn3d/stn3d/internal/kern"
 	"github.com/stn3d/stn3d/internal/workpool"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -64,7 +66,7 @@ func maxPoolKernel[T float](out, x []T, planes, h, w int) {
 // eqMask(v, m) is all ones when v - m is +0 or -0, i.e. v equals the
 // window maximum m, and the first-match masks select where gy goes. U is the
 // unsigned integer type of T's size (uint32 for float32, uint64 for float64).
-func maxPoolGradKernel[T float, U uint32 | uint64](dx, x, gy []T, planes, h, w int) {
+func maxPoolGradKernel[T float, U uint32 | uint64](dx, x, gy []T, planes, h, w int, relu bool) {
 	ho, wo := h/2, w/2
 	workpool.Chunks(planes, h*w, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
@@ -80,6 +82,9 @@ func maxPoolGradKernel[T float, U uint32 | uint64](dx, x, gy []T, planes, h, w i
 				for j, gv := range gr {
 					a, b, c, e := r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]
 					m := max(max(a, b), max(c, e))
+					if relu && !(m > 0) {
+						m = T(math.NaN()) // no gradient: the ReLU below is off
+					}
 					k0 := eqMask[T, U](a, m)
 					k1 := eqMask[T, U](b, m) &^ k0
 					k2 := eqMask[T, U](c, m) &^ (k0 | k1)
@@ -140,7 +145,17 @@ func (op maxPoolOp) outShape(in []tensor.Shape) (tensor.Shape, error) {
 func (op maxPoolOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	p, h, w, _ := poolDims(in[0].Shape())
 	return dispatch(out,
-		func() { maxPoolKernel(data[float32](out), data[float32](in[0]), p, h, w) },
+		func() {
+			if l := simd; l == kern.AVX512 {
+				// Rows of consecutive planes are consecutive rows.
+				o, x := data[float32](out), data[float32](in[0])
+				workpool.Chunks(p*h/2, 2*w, func(lo, hi int) {
+					kern.MaxPool2x2(l, o[lo*w/2:hi*w/2], x[lo*2*w:hi*2*w], hi-lo, w)
+				})
+				return
+			}
+			maxPoolKernel(data[float32](out), data[float32](in[0]), p, h, w)
+		},
 		func() { maxPoolKernel(data[float64](out), data[float64](in[0]), p, h, w) })
 }
 
@@ -157,12 +172,23 @@ func (op maxPoolOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) 
 	return gorgonia.Nodes{g}, nil
 }
 
-// maxPoolGradOp: (x (B,C,H,W), G (B,C,H/2,W/2)) -> dL/dx (B,C,H,W).
-type maxPoolGradOp struct{ plain }
+// maxPoolGradOp: (x (B,C,H,W), G (B,C,H/2,W/2)) -> dL/dx (B,C,H,W). With
+// relu, x is the output of a ReLU and the result is the gradient with
+// respect to the ReLU's input (Conv2D's SymDiff fuses the two this way):
+// a window whose maximum is not > 0 passes nothing.
+type maxPoolGradOp struct {
+	plain
+	relu bool
+}
 
-func (op maxPoolGradOp) Arity() int            { return 2 }
-func (op maxPoolGradOp) Type() hm.Type         { return fnType(4, 4, 4) }
-func (op maxPoolGradOp) String() string        { return "MaxPool2x2Grad" }
+func (op maxPoolGradOp) Arity() int    { return 2 }
+func (op maxPoolGradOp) Type() hm.Type { return fnType(4, 4, 4) }
+func (op maxPoolGradOp) String() string {
+	if op.relu {
+		return "MaxPool2x2ReLUGrad"
+	}
+	return "MaxPool2x2Grad"
+}
 func (op maxPoolGradOp) WriteHash(h hash.Hash) { writeString(h, op.String()) }
 func (op maxPoolGradOp) Hashcode() uint32      { return hashOf(op) }
 func (op maxPoolGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
@@ -185,9 +211,16 @@ func (op maxPoolGradOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	p, h, w, _ := poolDims(in[0].Shape())
 	return dispatch(out,
 		func() {
-			maxPoolGradKernel[float32, uint32](data[float32](out), data[float32](in[0]), data[float32](in[1]), p, h, w)
+			if l := simd; l == kern.AVX512 {
+				dx, x, g := data[float32](out), data[float32](in[0]), data[float32](in[1])
+				workpool.Chunks(p*h/2, 4*w, func(lo, hi int) {
+					kern.MaxPool2x2Grad(l, dx[lo*2*w:hi*2*w], x[lo*2*w:hi*2*w], g[lo*w/2:hi*w/2], hi-lo, w, op.relu)
+				})
+				return
+			}
+			maxPoolGradKernel[float32, uint32](data[float32](out), data[float32](in[0]), data[float32](in[1]), p, h, w, op.relu)
 		},
 		func() {
-			maxPoolGradKernel[float64, uint64](data[float64](out), data[float64](in[0]), data[float64](in[1]), p, h, w)
+			maxPoolGradKernel[float64, uint64](data[float64](out), data[float64](in[0]), data[float64](in[1]), p, h, w, op.relu)
 		})
 }
