@@ -67,11 +67,13 @@ func complete(pts [][2]float64) bool {
 // localiser's input size) and scores them against their ground truth in
 // scheme, in input pixels (3DDFA protocol; see dataset.Metrics).
 func EvaluateSource(ctx context.Context, m *graph.Network, src dataset.Source, n int, scheme string) (*dataset.Metrics, error) {
-	met, _, err := evaluate(ctx, m, src, n, scheme, 0, nil)
+	met, _, err := evaluate(ctx, m, src, n, scheme, 0, 0, nil)
 	return met, err
 }
 
-func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, scheme string, keep int, log *slog.Logger) (*dataset.Metrics, []evalItem, error) {
+// refine more passes re-crop each image around the last pass's landmarks
+// (refineBatch; sources that crop photographs only).
+func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, scheme string, keep, refine int, log *slog.Logger) (*dataset.Metrics, []evalItem, error) {
 	n = min(n, src.Len())
 	if n <= 0 {
 		return nil, nil, fmt.Errorf("evaluate: no images")
@@ -97,22 +99,26 @@ func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, 
 			}
 			samples[j] = s
 		}
-		var fits []graph.Fit
-		if len(kept) < keep {
-			f, err := m.Fit(buf[:k*per])
-			if err != nil {
-				return nil, nil, err
+		predict := func(in []float32) ([]graph.Fit, error) {
+			if len(kept) < keep {
+				return m.Fit(in)
 			}
-			fits = f
-		} else {
-			preds, err := m.Predict(buf[:k*per])
+			preds, err := m.Predict(in)
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
-			fits = make([]graph.Fit, len(preds))
+			fits := make([]graph.Fit, len(preds))
 			for i := range preds {
 				fits[i].Prediction = preds[i]
 			}
+			return fits, nil
+		}
+		fits, err := predict(buf[:k*per])
+		if err != nil {
+			return nil, nil, err
+		}
+		if samples, fits, err = refineBatch(src, start, samples, fits, refine, buf, m.InputSize, predict); err != nil {
+			return nil, nil, err
 		}
 		for j, s := range samples {
 			predScheme, gtScheme, ok := comparedSchemes(s, fits[j].Prediction, scheme)
@@ -247,7 +253,7 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (_ *dataset.Metr
 		keep = cfg.Eval.Panels
 	}
 	log.Info("evaluating", "checkpoint", tm.CheckpointPath, "images", n, "scheme", cfg.Model.Scheme)
-	met, items, err := evaluate(ctx, net, src, n, cfg.Model.Scheme, keep, log)
+	met, items, err := evaluate(ctx, net, src, n, cfg.Model.Scheme, keep, cfg.Eval.Refine, log)
 	if err != nil {
 		return nil, err
 	}

@@ -86,13 +86,20 @@ func SyntheticConfigFrom(cfg Config, size int, count int) dataset.SyntheticConfi
 	sc.Size = size
 	sc.YawDeg, sc.PitchDeg, sc.RollDeg = d.YawDeg, d.PitchDeg, d.RollDeg
 	sc.ScaleMin, sc.ScaleMax = d.ScaleMin, d.ScaleMax
+	sc.Placement = d.Placement
+	if d.Placement == dataset.PlaceLandmarks {
+		sc.BoxOffsetY = d.LandmarkOffsetY
+	}
 	sc.TransJitter = d.TransJitter
 	sc.ShapeStd = d.ShapeStd
 	if d.Background != "plain" {
 		sc.Background = d.Background
 	}
 	sc.OccluderProb = d.OccluderProb
-	sc.Photometric = dataset.Photometric{ColorJitter: d.ColorJitter, GrayProb: d.GrayProb, BlurProb: d.BlurProb, NoiseStd: d.NoiseStd}
+	sc.HeadProb = d.HeadProb
+	sc.LightJitter, sc.Specular = d.LightJitter, d.Specular
+	sc.Photometric = dataset.Photometric{ColorJitter: d.ColorJitter, GrayProb: d.GrayProb, BlurProb: d.BlurProb, NoiseStd: d.NoiseStd,
+		LowResProb: d.LowResProb, JPEGProb: d.JPEGProb, PadProb: d.PadProb}
 	return sc
 }
 
@@ -157,19 +164,9 @@ type croppedSource struct {
 func (c croppedSource) Len() int { return c.src.Len() }
 
 func (c croppedSource) Sample(i int) (dataset.Sample, error) {
-	s, err := c.src.Sample(i)
+	s, err := c.Original(i)
 	if err != nil {
 		return s, err
-	}
-	if c.scheme != "" {
-		if _, ok := s.Landmarks[c.scheme]; !ok {
-			for from, l := range s.Landmarks {
-				if conv, err := dataset.ConvertLandmarks(l, from, c.scheme); err == nil {
-					s.Landmarks[c.scheme] = conv
-					break
-				}
-			}
-		}
 	}
 	cs, _, err := dataset.CropSample(s, c.opt)
 	if err != nil {
