@@ -242,6 +242,8 @@ type normItem struct {
 	tr   dataset.CropTransform
 	info NormalizeCrop
 	err  error
+	// orig is the loaded image, kept for eval.refine's passes.
+	orig dataset.Sample
 }
 
 // Normalize loads a trained model and writes, for each input image, into
@@ -354,6 +356,9 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (_ *NormalizeResult, e
 			if err != nil {
 				return res, fmt.Errorf("normalize: %w", err)
 			}
+			if fits, err = refineNormalize(items, ok, fits, buf, model, cfg.Eval.Refine, cfg.Data.Margin, cfg.Data.LandmarkOffsetY); err != nil {
+				return res, fmt.Errorf("normalize: %w", err)
+			}
 			workpool.For(len(ok), workpool.Heavy, func(i int) {
 				it := &items[ok[i]]
 				it.err = w.write(it, fits[i])
@@ -448,7 +453,7 @@ func prepareNormItem(it *normItem, opt NormalizeOptions, size int, margin, offse
 	info.FaceBox = [4]float64{fb.X0, fb.Y0, fb.X1, fb.Y1}
 	info.Region = [4]int{tr.Region.Min.X, tr.Region.Min.Y, tr.Region.Max.X, tr.Region.Max.Y}
 	info.Size, info.Scale, info.Offset = size, tr.Scale, [2]float64{tr.OffX, tr.OffY}
-	it.crop, it.tr, it.info = cs, tr, info
+	it.crop, it.tr, it.info, it.orig = cs, tr, info, dataset.Sample{Name: it.input, Image: img}
 	return nil
 }
 

@@ -63,14 +63,7 @@ func refinePoints(p graph.Prediction) [][2]float64 {
 // made of it: the returned sample is the new crop with orig's annotations
 // mapped into it, and its transform from orig.
 func recrop(orig dataset.Sample, tr dataset.CropTransform, pts [][2]float64, opt dataset.CropOptions) (dataset.Sample, dataset.CropTransform, error) {
-	lm := dataset.Landmarks{Points: make([][2]float64, 0, len(pts)), Visible: make([]bool, 0, len(pts))}
-	for _, p := range pts {
-		if math.IsNaN(p[0]) || math.IsNaN(p[1]) {
-			continue
-		}
-		lm.Points = append(lm.Points, tr.Invert(p))
-		lm.Visible = append(lm.Visible, true)
-	}
+	lm := invertAll(tr, pts)
 	if len(lm.Points) < 2 {
 		return dataset.Sample{}, dataset.CropTransform{}, fmt.Errorf("refine %s: fewer than 2 predicted points", orig.Name)
 	}
@@ -143,4 +136,59 @@ func refineBatch(src dataset.Source, start int, samples []dataset.Sample, fits [
 		fits = f
 	}
 	return out, fits, nil
+}
+
+// refineNormalize runs eval.refine's passes for normalize: each crops the
+// items ok again, with data.margin and data.landmark_offset_y, around the
+// previous fit's iBUG-68 points (whatever the first crop came from: an
+// annotation, a box or the whole image) and fits again. The items' crop,
+// transform and crop record follow the last pass (Source gets "+refined").
+func refineNormalize(items []normItem, ok []int, fits []graph.Fit, buf []float32, model *graph.Network, passes int, margin, offsetY float64) ([]graph.Fit, error) {
+	per := 3 * model.InputSize * model.InputSize
+	opt := dataset.CropOptions{Size: model.InputSize, Margin: margin, LandmarkOffsetY: offsetY}
+	for pass := 0; pass < passes; pass++ {
+		for i, j := range ok {
+			it := &items[j]
+			cs, tr, err := recrop(it.orig, it.tr, refinePoints(fits[i].Prediction), opt)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", it.input, err)
+			}
+			if err := toInput(buf[i*per:(i+1)*per], cs.Image, model.InputSize); err != nil {
+				return nil, fmt.Errorf("%s: %w", it.input, err)
+			}
+			// The box the new crop is centred on: the previous points' box.
+			fb, err := dataset.FaceBox(dataset.Sample{Landmarks: map[string]dataset.Landmarks{bfm.SchemeIBUG68: invertAll(it.tr, refinePoints(fits[i].Prediction))}}, false)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", it.input, err)
+			}
+			it.crop, it.tr = cs, tr
+			if pass == 0 {
+				it.info.Source += "+refined"
+			}
+			it.info.FaceBox = [4]float64{fb.X0, fb.Y0, fb.X1, fb.Y1}
+			it.info.Margin = margin
+			it.info.Region = [4]int{tr.Region.Min.X, tr.Region.Min.Y, tr.Region.Max.X, tr.Region.Max.Y}
+			it.info.Scale, it.info.Offset = tr.Scale, [2]float64{tr.OffX, tr.OffY}
+		}
+		f, err := model.Fit(buf[:len(ok)*per])
+		if err != nil {
+			return nil, err
+		}
+		fits = f
+	}
+	return fits, nil
+}
+
+// invertAll maps crop points back to the original image (NaN points
+// dropped), all visible.
+func invertAll(tr dataset.CropTransform, pts [][2]float64) dataset.Landmarks {
+	var lm dataset.Landmarks
+	for _, p := range pts {
+		if math.IsNaN(p[0]) || math.IsNaN(p[1]) {
+			continue
+		}
+		lm.Points = append(lm.Points, tr.Invert(p))
+		lm.Visible = append(lm.Visible, true)
+	}
+	return lm
 }

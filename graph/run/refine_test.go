@@ -1,9 +1,15 @@
 package run
 
 import (
+	"context"
 	"image"
 	"math"
+	"os"
+	"path/filepath"
+	"reflect"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/stn3d/stn3d/bfm"
 	"github.com/stn3d/stn3d/dataset"
@@ -113,5 +119,60 @@ func TestRefineBatchFollowsPrediction(t *testing.T) {
 		if err != nil || calls != 1 || s[0].Image != first.Image {
 			t.Errorf("passes %d: refined (err %v, %d predictions)", c.passes, err, calls)
 		}
+	}
+}
+
+// TestNormalizeRefine: with eval.refine 1, normalize crops the whole image,
+// fits, then crops again around the first fit's 68 points (the points the
+// one-pass run reports, in original pixels) with data.margin and
+// data.landmark_offset_y, and records it; two runs agree byte for byte.
+func TestNormalizeRefine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a model; skipped with -short")
+	}
+	run, cfg, _ := normRun(t)
+	in := t.TempDir()
+	writePNGFile(t, filepath.Join(in, "whole.png"), noiseImage(160, 100, 2))
+	one := filepath.Join(t.TempDir(), "one")
+	res, err := Normalize(context.Background(), NormalizeOptions{Checkpoint: run, Out: one, Batch: 2, Margin: -1, Inputs: []string{filepath.Join(in, "whole.png")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := readRecord(t, res.Processed[0])
+	cfg.Eval.Refine = 1
+	y, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "refine.yaml")
+	if err := os.WriteFile(cfgPath, y, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var recs []NormalizeRecord
+	for k := 0; k < 2; k++ {
+		out := filepath.Join(t.TempDir(), "two")
+		res, err := Normalize(context.Background(), NormalizeOptions{Checkpoint: run, Config: cfgPath, Out: out, Batch: 2, Margin: -1, Inputs: []string{filepath.Join(in, "whole.png")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, readRecord(t, res.Processed[0]))
+	}
+	lm := dataset.Landmarks{}
+	for _, p := range first.Landmarks[bfm.SchemeIBUG68].Points {
+		lm.Points = append(lm.Points, *p)
+		lm.Visible = append(lm.Visible, true)
+	}
+	s := dataset.Sample{Name: "whole", Image: noiseImage(160, 100, 2), Landmarks: map[string]dataset.Landmarks{bfm.SchemeIBUG68: lm}}
+	_, tr, err := dataset.CropSample(s, dataset.CropOptions{Size: 112, Margin: cfg.Data.Margin, LandmarkOffsetY: cfg.Data.LandmarkOffsetY})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := recs[0].Crop
+	want := [4]int{tr.Region.Min.X, tr.Region.Min.Y, tr.Region.Max.X, tr.Region.Max.Y}
+	if first.Crop.Source != "image" || r.Source != "image+refined" || r.Region != want || r.Margin != cfg.Data.Margin || r.Scale != tr.Scale {
+		t.Errorf("refined crop %+v, want source image+refined, region %v, margin %g, scale %g (first crop %+v)", r, want, cfg.Data.Margin, tr.Scale, first.Crop)
+	}
+	if !reflect.DeepEqual(recs[0], recs[1]) {
+		t.Error("two refined runs differ")
 	}
 }
