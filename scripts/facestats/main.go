@@ -17,14 +17,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"sort"
+	"strings"
 
 	"github.com/stn3d/stn3d/bfm"
 	"github.com/stn3d/stn3d/bfm/mat5"
-	"gonum.org/v1/gonum/mat"
 	"github.com/stn3d/stn3d/dataset"
 	"github.com/stn3d/stn3d/graph/run"
+	"gonum.org/v1/gonum/mat"
 )
 
 func main() {
