@@ -272,3 +272,103 @@ func TestRenderSpecular(t *testing.T) {
 		t.Errorf("30 px off centre: %d with the highlight, %d without", c, b)
 	}
 }
+
+// TestAmbientOcclusion: a convex shape (the test face, half an ellipsoid)
+// is unoccluded everywhere; on the default face the inner eye corner
+// (iBUG 40) gets 0.81 of the sky, the nose tip and the forehead all of it.
+func TestAmbientOcclusion(t *testing.T) {
+	ao, err := ambientOcclusion(testFaceModel(), 32, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo := 1.0
+	for _, a := range ao {
+		lo = min(lo, a)
+	}
+	// Rim vertices, seen edge-on, may miss one grazing direction.
+	if lo < 0.995 {
+		t.Errorf("convex test face: a vertex gets %.4f of the sky, want 1 (0.995 at the rim)", lo)
+	}
+	m, err := bfm.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ao, err = ambientOcclusion(m, 48, 256); err != nil {
+		t.Fatal(err)
+	}
+	ib := m.Landmarks[bfm.SchemeIBUG68]
+	if a := ao[ib[39]]; math.Abs(a-0.81) > 0.01 {
+		t.Errorf("inner eye corner: %.3f of the sky, want 0.81", a)
+	}
+	if a, b := ao[ib[30]], ao[10*bfm.DefaultCols+bfm.DefaultCols/2]; a != 1 || b != 1 {
+		t.Errorf("nose tip %.3f, forehead %.3f of the sky, want 1", a, b)
+	}
+}
+
+// TestAlbedoVariety: the beard region covers the chin below the lower lip
+// and the upper lip's skin, not the lips, the nose or the forehead; at
+// strength 0 the albedo is unchanged; at 1 the forehead skin stays within
+// the blotch and grain bounds (+-21%) and the brows change with the
+// features' contrast.
+func TestAlbedoVariety(t *testing.T) {
+	m, err := bfm.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSynthetic(m, SyntheticConfig{Seed: 1, Count: 1, Size: 112, ScaleMin: 0.5, ScaleMax: 0.5, Background: BackgroundNoise, AlbedoVariety: 1}, "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := s.albedo
+	ib := m.Landmarks[bfm.SchemeIBUG68]
+	mid := func(a, b int) int { // the vertex halfway between two landmarks' rows on the mid-line
+		ra, rb := ib[a]/bfm.DefaultCols, ib[b]/bfm.DefaultCols
+		return (ra+rb)/2*bfm.DefaultCols + bfm.DefaultCols/2
+	}
+	for _, c := range []struct {
+		name   string
+		v      int
+		lo, hi float64
+	}{
+		{"chin (between lower lip and chin)", mid(57, 8), 0.9, 1},
+		{"upper lip skin (between nose and lip)", mid(33, 51), 0.5, 1},
+		{"lower lip", ib[57], 0, 0.1},
+		{"nose tip", ib[30], 0, 0},
+		{"forehead", 10*bfm.DefaultCols + bfm.DefaultCols/2, 0, 0},
+	} {
+		if b := f.beard[c.v]; b < c.lo || b > c.hi {
+			t.Errorf("%s: beard weight %.3f, want in [%g, %g]", c.name, b, c.lo, c.hi)
+		}
+	}
+	tone := [3]float64{0.5, 0.3, 0.2}
+	base := make([][3]float64, m.NumVertices())
+	for v := range base {
+		base[v] = tone
+	}
+	brow := ib[19]
+	base[brow] = [3]float64{0.05, 0.03, 0.02}
+	col := append([][3]float64(nil), base...)
+	f.vary(col, tone, 0, rand.New(rand.NewPCG(1, 2)))
+	for v := range col {
+		if col[v] != base[v] {
+			t.Fatalf("strength 0 changed vertex %d: %v -> %v", v, base[v], col[v])
+		}
+	}
+	changed := 0
+	for seed := uint64(0); seed < 20; seed++ {
+		col = append(col[:0], base...)
+		f.vary(col, tone, 1, rand.New(rand.NewPCG(seed, 2)))
+		fh := col[10*bfm.DefaultCols+bfm.DefaultCols/2]
+		for k := range fh {
+			if r := fh[k] / tone[k]; r < 0.79 || r > 1.21 {
+				t.Errorf("seed %d: forehead channel %d at %.3f of the skin, want within 21%%", seed, k, r)
+			}
+		}
+		if col[brow] != base[brow] {
+			changed++
+		}
+	}
+	if changed < 18 {
+		t.Errorf("the brow's albedo changed in %d of 20 images", changed)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"sync"
 
 	"github.com/stn3d/stn3d/bfm"
@@ -91,6 +92,15 @@ type SyntheticConfig struct {
 	// rectangles or ellipses of random colour over the face. Occluders do
 	// not change the landmark visibility (it is self-occlusion only).
 	OccluderProb float64 `yaml:"occluder_prob"`
+	// AlbedoVariety in [0, 1] varies each image's face albedo (albedo.go):
+	// the painted features' contrast, smooth blotches and grain on the
+	// skin, a tint of the features and, in 20% of the images at 1, a
+	// beard shadow. 0 = the model's albedo at a random skin tone.
+	AlbedoVariety float64 `yaml:"albedo_variety"`
+	// Occlusion darkens the albedo by ambient occlusion (ambientOcclusion
+	// of the mean shape, computed once): a vertex reached by a fraction a
+	// of a uniform sky gets albedo * (1 - Occlusion*(1 - a)). In [0, 1].
+	Occlusion float64 `yaml:"occlusion"`
 	// Specular is the largest weight of a white Blinn-Phong highlight
 	// (Shading.Specular), drawn uniformly in [0, Specular] per image with
 	// a shininess in [8, 40]; 0 = matte skin. In [0, 1].
@@ -164,6 +174,10 @@ func (c SyntheticConfig) Validate() error {
 		return bad("max_components", c.MaxComponents, ">= 0")
 	case !finite(c.OccluderProb) || c.OccluderProb < 0 || c.OccluderProb > 1:
 		return bad("occluder_prob", c.OccluderProb, "in [0, 1]")
+	case !finite(c.AlbedoVariety) || c.AlbedoVariety < 0 || c.AlbedoVariety > 1:
+		return bad("albedo_variety", c.AlbedoVariety, "in [0, 1]")
+	case !finite(c.Occlusion) || c.Occlusion < 0 || c.Occlusion > 1:
+		return bad("occlusion", c.Occlusion, "in [0, 1]")
 	case !finite(c.Specular) || c.Specular < 0 || c.Specular > 1:
 		return bad("specular", c.Specular, "in [0, 1]")
 	case !finite(c.LightJitter) || c.LightJitter < 0:
@@ -202,7 +216,10 @@ type Synthetic struct {
 	schemes   []string
 	boxVerts  []int     // vertices whose posed box places a PlaceLandmarks face
 	head      *headMesh // drawn around the face when HeadProb > 0
-	scratch   sync.Pool // *synthScratch
+	ao        []float64 // per-vertex ambient occlusion when Occlusion > 0
+	albedo    *albedoFrame
+	skinRef   [3]float64 // the skin's albedo: the model's median albedo
+	scratch   sync.Pool  // *synthScratch
 }
 
 type synthScratch struct {
@@ -255,6 +272,26 @@ func NewSynthetic(m *bfm.Model, cfg SyntheticConfig, split string) (*Synthetic, 
 	}
 	if m.Albedo == nil {
 		s.features = paintFeatures(m, s.meanWidth)
+	}
+	if cfg.AlbedoVariety > 0 {
+		s.albedo = newAlbedoFrame(m, s.centre, s.meanWidth)
+		if m.Albedo != nil {
+			for k := range s.skinRef {
+				ch := make([]float64, len(m.Albedo))
+				for v, a := range m.Albedo {
+					ch[v] = a[k]
+				}
+				sort.Float64s(ch)
+				s.skinRef[k] = ch[len(ch)/2]
+			}
+		}
+	}
+	if cfg.Occlusion > 0 {
+		ao, err := ambientOcclusion(m, 48, 256)
+		if err != nil {
+			return nil, fmt.Errorf("dataset: synthetic: %w", err)
+		}
+		s.ao = ao
 	}
 	if cfg.HeadProb > 0 {
 		h, err := newHeadMesh(m)
@@ -478,6 +515,12 @@ func (s *Synthetic) sampleWith(i int, alpha []float64, cam Camera, rng *rand.Ran
 
 	// Appearance: skin tone, features or model albedo, light.
 	s.colours(rng, col)
+	if s.ao != nil {
+		for v, a := range s.ao {
+			f := 1 - c.Occlusion*(1-a)
+			col[v] = [3]float64{col[v][0] * f, col[v][1] * f, col[v][2] * f}
+		}
+	}
 	lx, ly := (2*rng.Float64()-1)*c.LightJitter, (2*rng.Float64()-1)*c.LightJitter
 	amb := 0.2 + 0.3*rng.Float64()
 	sh := Shading{Light: [3]float64{lx, ly, 1}, Ambient: amb, Diffuse: 1.05 - amb}
@@ -587,6 +630,15 @@ func (s *Synthetic) colours(rng *rand.Rand, col [][3]float64) {
 			for k := 0; k < 3; k++ {
 				col[v][k] = min(a[k]*tone[k]/mid[k], 1)
 			}
+		}
+		if s.albedo != nil {
+			// The skin's own colour at this tone: the median vertex albedo
+			// is skin, and so is the tone scaled like it.
+			var skin [3]float64
+			for k := range skin {
+				skin[k] = min(s.skinRef[k]*tone[k]/mid[k], 1)
+			}
+			s.albedo.vary(col, skin, s.cfg.AlbedoVariety, rng)
 		}
 		return
 	}

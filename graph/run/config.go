@@ -94,6 +94,11 @@ type DataSection struct {
 	// highlight (dataset.SyntheticConfig).
 	LightJitter float64 `yaml:"light_jitter"`
 	Specular    float64 `yaml:"specular"`
+	// AlbedoVariety (0..1) varies the face's albedo per image and
+	// Occlusion (0..1) darkens it by ambient occlusion
+	// (dataset.SyntheticConfig).
+	AlbedoVariety float64 `yaml:"albedo_variety"`
+	Occlusion     float64 `yaml:"occlusion"`
 	// ColorJitter, GrayProb, BlurProb and NoiseStd are the camera effects
 	// of synthetic training images (dataset.Photometric; 0 = off); the
 	// validation split is always rendered without them.
@@ -519,6 +524,8 @@ func (c *Config) validate(file string, doc *yaml.Node) error {
 		frac("data.head_prob", c.Data.HeadProb),
 		nonneg("data.light_jitter", c.Data.LightJitter),
 		frac("data.specular", c.Data.Specular),
+		frac("data.albedo_variety", c.Data.AlbedoVariety),
+		frac("data.occlusion", c.Data.Occlusion),
 		inRange("data.landmark_offset_y", c.Data.LandmarkOffsetY, -1, 1),
 		frac("data.gray_prob", c.Data.GrayProb),
 		frac("data.blur_prob", c.Data.BlurProb),

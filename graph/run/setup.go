@@ -98,6 +98,7 @@ func SyntheticConfigFrom(cfg Config, size int, count int) dataset.SyntheticConfi
 	sc.OccluderProb = d.OccluderProb
 	sc.HeadProb = d.HeadProb
 	sc.LightJitter, sc.Specular = d.LightJitter, d.Specular
+	sc.AlbedoVariety, sc.Occlusion = d.AlbedoVariety, d.Occlusion
 	sc.Photometric = dataset.Photometric{ColorJitter: d.ColorJitter, GrayProb: d.GrayProb, BlurProb: d.BlurProb, NoiseStd: d.NoiseStd,
 		LowResProb: d.LowResProb, JPEGProb: d.JPEGProb, PadProb: d.PadProb}
 	return sc
