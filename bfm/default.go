@@ -20,12 +20,20 @@ import "fmt"
 // mirror-symmetric; all wind counter-clockwise seen from +z.
 //
 // Units are mm, x right, y up, z towards the viewer, origin at the nose
-// tip (the vertex of largest z). The face is about 140 mm wide and 194 mm
-// tall (forehead top y = +102, chin bottom y = -92); the surface wraps back
-// to 93 degrees around a vertical axis so that, at yaw 0, only the last
-// column of quads at each side (384 triangles) faces away. See
-// default_shape.go for the formulas: eyes at (+-32, 28), mouth line at
-// y = -32, nose from the nasion (y = 30) to the tip.
+// tip (the vertex of largest z). The base surface is a formula (see
+// default_shape.go: about 140 mm wide and 194 mm tall, eyes at (+-32, 28),
+// mouth line at y = -32, nose from the nasion (y = 30) to the tip) that
+// wraps back to 93 degrees around a vertical axis. The mean is that
+// surface warped so that its 68 iBUG landmark vertices sit where real
+// faces have them (default_photo.go: the mean 3D landmarks of the
+// AFLW2000-3D photographs, at the same inter-ocular distance, 64 mm):
+// 146.8 mm wide and 189.9 mm tall (chin bottom y = -80.6, forehead top
+// y = +109.3), eyes 35 mm above the nose tip, eye to mouth 1.08
+// inter-ocular distances (the base surface: 0.95), the chin's front
+// level with the eyes' depth. At yaw 0 only quads of the last column at
+// each side (260 triangles) face away. The albedo, the components and the
+// landmarks' vertices are those of the base surface: the features move
+// with the warp.
 //
 // # Components
 //
@@ -40,19 +48,22 @@ import "fmt"
 //	 0  face_width      identity    5 mm  2.803  x scaled about the mid-line
 //	 1  face_length     identity    6 mm  3.276  y scaled about the nose tip
 //	 2  jaw_width       identity    4 mm  1.289  lower face widens below y = 0
-//	 3  nose_length     identity    4 mm  0.417  nose tip down and forward
+//	 3  nose_length     identity  2.5 mm  0.261  nose tip down and forward
 //	 4  nose_width      identity  2.5 mm  0.322  nose scaled in x about the mid-line
 //	 5  eye_depth       identity    3 mm  0.455  eye region backwards
 //	 6  brow_height     identity    3 mm  0.534  brows up
 //	 7  chin            identity    4 mm  0.828  chin forward and down
 //	 8  cheek_fullness  identity    4 mm  0.905  cheeks forward and out
 //	 9  mouth_open      expression  4 mm  1.809  jaw and lower lip down and back
-//	10  smile           expression  4 mm  0.609  mouth corners up/out, cheeks up
+//	10  smile           expression  3 mm  0.457  mouth corners up/out, cheeks up
 //	11  brows_up        expression  4 mm  0.960  brows and forehead up
-//	12  eyes_closed     expression  3 mm  0.418  upper lids down (~closed at +3)
+//	12  eyes_closed     expression 2.25 mm 0.314  upper lids down (~closed at +3)
 //
 // Every component is mirror-symmetric and keeps every triangle's
-// orientation for |alpha_d| <= 3.
+// orientation for |alpha_d| <= 3, except in the quad column next to the
+// rim, within a few degrees of the silhouette (nose_length, smile and
+// eyes_closed were made smaller for this when the warp shortened the
+// lower face and the eyes: 4, 4 and 3 mm before).
 //
 // # Landmarks
 //
@@ -83,8 +94,26 @@ func Default() (*Model, error) {
 		Mean:   make([]float64, 3*n),
 		UV:     make([][2]float64, n),
 	}
-	for k, p := range pts {
-		m.Mean[3*k], m.Mean[3*k+1], m.Mean[3*k+2] = p.x, p.y, p.z
+	lm, err := defaultLandmarks(pts)
+	if err != nil {
+		return nil, fmt.Errorf("bfm: building default model: %w", err)
+	}
+	m.Landmarks = lm
+	warped, err := photoWarp(pts, lm[SchemeIBUG68])
+	if err != nil {
+		return nil, fmt.Errorf("bfm: building default model: %w", err)
+	}
+	// The nose tip (the mid-line vertex of largest z) back at the origin.
+	mid := (defaultCols - 1) / 2
+	tip := mid
+	for r := 0; r < defaultRows; r++ {
+		if k := r*defaultCols + mid; warped[k][2] > warped[tip][2] {
+			tip = k
+		}
+	}
+	o := warped[tip]
+	for k, p := range warped {
+		m.Mean[3*k], m.Mean[3*k+1], m.Mean[3*k+2] = p[0]-o[0], p[1]-o[1], p[2]-o[2]
 		r, c := k/defaultCols, k%defaultCols
 		m.UV[k] = [2]float64{float64(c) / (defaultCols - 1), 1 - float64(r)/(defaultRows-1)}
 	}
@@ -94,10 +123,5 @@ func Default() (*Model, error) {
 		m.Components = append(m.Components, Component{Name: dc.name, Kind: dc.kind})
 	}
 	m.Albedo = surfaceAlbedo(pts, DefaultSkinTone())
-	lm, err := defaultLandmarks(pts)
-	if err != nil {
-		return nil, fmt.Errorf("bfm: building default model: %w", err)
-	}
-	m.Landmarks = lm
 	return m, nil
 }

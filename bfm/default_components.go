@@ -31,7 +31,7 @@ func defaultComponents() []defaultComponent {
 		{"jaw_width", Identity, 4, func(p facePoint) (float64, float64, float64) {
 			return p.x / 70 * smoothstep(0, -60, p.y), 0, 0
 		}},
-		{"nose_length", Identity, 4, func(p facePoint) (float64, float64, float64) {
+		{"nose_length", Identity, 2.5, func(p facePoint) (float64, float64, float64) {
 			n := noseHeight(p.x, p.y) / 25 * p.fade
 			return 0, -0.6 * n, 0.8 * n
 		}},
@@ -59,7 +59,7 @@ func defaultComponents() []defaultComponent {
 			j := lw*in + (1-lw)*out
 			return 0, -j, -0.35 * j
 		}},
-		{"smile", Expression, 4, func(p facePoint) (float64, float64, float64) {
+		{"smile", Expression, 3, func(p facePoint) (float64, float64, float64) {
 			g := gauss2(p.x, p.y, 25, defaultMouthY, 9, 7) * p.fade
 			c := gauss2(p.x, p.y, 38, -5, 14, 14) * p.fade
 			return 0.5 * g * oddRamp(p.x, 12), 0.8*g + 0.35*c, -0.2*g + 0.3*c
@@ -67,7 +67,7 @@ func defaultComponents() []defaultComponent {
 		{"brows_up", Expression, 4, func(p facePoint) (float64, float64, float64) {
 			return 0, (gauss2(p.x, p.y, 30, 42, 22, 9) + 0.4*gauss2(p.x, p.y, 0, 62, 45, 25)) * p.fade, 0
 		}},
-		{"eyes_closed", Expression, 3, func(p facePoint) (float64, float64, float64) {
+		{"eyes_closed", Expression, 2.25, func(p facePoint) (float64, float64, float64) {
 			e := softBox(p.x-defaultEyeX, 14) * p.fade
 			c := smoothstep(18, 34, p.y) * (1 - smoothstep(34, 52, p.y))
 			return 0, -e * c, 0.25 * e * c * gauss(p.y-defaultEyeY-4, 6)

@@ -1,10 +1,15 @@
 package dataset
 
 import (
+	"bytes"
 	"fmt"
 	"image"
+	"image/draw"
+	"image/jpeg"
 	"math"
 	"math/rand/v2"
+
+	"github.com/nfnt/resize"
 )
 
 // Photometric holds the camera-and-print effects drawn per synthetic image
@@ -27,6 +32,18 @@ type Photometric struct {
 	// additive Gaussian noise; each image draws sigma uniformly in
 	// [0, NoiseStd]. In [0, 64].
 	NoiseStd float64 `yaml:"noise_std"`
+	// LowResProb is the probability that the image is shrunk by a factor
+	// drawn uniformly in [1.5, 4] and enlarged back (bilinear), as a small
+	// face in a photograph is enlarged to the localiser's input. In [0, 1].
+	LowResProb float64 `yaml:"lowres_prob"`
+	// JPEGProb is the probability that the image goes through JPEG at a
+	// quality drawn uniformly in [30, 90]. In [0, 1].
+	JPEGProb float64 `yaml:"jpeg_prob"`
+	// PadProb is the probability that black bands cover one or two edges
+	// of the image, up to a quarter of its side each, as where a
+	// photograph's crop square leaves the photograph (37% of the
+	// AFLW2000-3D crops). In [0, 1].
+	PadProb float64 `yaml:"pad_prob"`
 }
 
 // Validate reports the first field out of range.
@@ -41,13 +58,21 @@ func (p Photometric) Validate() error {
 		return fmt.Errorf("blur_prob = %v, want in [0, 1]", p.BlurProb)
 	case !in(p.NoiseStd, 0, 64):
 		return fmt.Errorf("noise_std = %v, want in [0, 64]", p.NoiseStd)
+	case !in(p.LowResProb, 0, 1):
+		return fmt.Errorf("lowres_prob = %v, want in [0, 1]", p.LowResProb)
+	case !in(p.JPEGProb, 0, 1):
+		return fmt.Errorf("jpeg_prob = %v, want in [0, 1]", p.JPEGProb)
+	case !in(p.PadProb, 0, 1):
+		return fmt.Errorf("pad_prob = %v, want in [0, 1]", p.PadProb)
 	}
 	return nil
 }
 
 // Apply draws the effects from rng and applies them to img in place, in
 // the order a camera would: exposure and colour, blur, then sensor noise,
-// then greyscale. Each effect draws from rng only when enabled.
+// then greyscale, then the photograph's life after the camera: low
+// resolution, JPEG, the crop's black padding. Each effect draws from rng
+// only when enabled.
 func (p Photometric) Apply(img *image.RGBA, rng *rand.Rand) {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
@@ -96,6 +121,51 @@ func (p Photometric) Apply(img *image.RGBA, rng *rand.Rand) {
 			y := clamp8(0.299*float64(px[0]) + 0.587*float64(px[1]) + 0.114*float64(px[2]))
 			px[0], px[1], px[2] = y, y, y
 		})
+	}
+	if p.LowResProb > 0 && rng.Float64() < p.LowResProb {
+		f := 1.5 + 2.5*rng.Float64()
+		sw, sh := max(int(float64(w)/f+0.5), 1), max(int(float64(h)/f+0.5), 1)
+		small := resize.Resize(uint(sw), uint(sh), img, resize.Bilinear)
+		big := resize.Resize(uint(w), uint(h), small, resize.Bilinear)
+		draw.Draw(img, b, big, big.Bounds().Min, draw.Src)
+	}
+	if p.JPEGProb > 0 && rng.Float64() < p.JPEGProb {
+		q := 30 + rng.IntN(61)
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: q}); err == nil {
+			if dec, err := jpeg.Decode(&buf); err == nil {
+				draw.Draw(img, b, dec, dec.Bounds().Min, draw.Src)
+			}
+		}
+	}
+	if p.PadProb > 0 && rng.Float64() < p.PadProb {
+		black := [4]uint8{0, 0, 0, 255}
+		for n := 1 + rng.IntN(2); n > 0; n-- {
+			side, d := rng.IntN(4), int(rng.Float64()*float64(min(w, h))/4+0.5)
+			r := b
+			switch side {
+			case 0:
+				r.Max.X = r.Min.X + d
+			case 1:
+				r.Min.X = r.Max.X - d
+			case 2:
+				r.Max.Y = r.Min.Y + d
+			default:
+				r.Min.Y = r.Max.Y - d
+			}
+			fillBlack(img, r, black)
+		}
+	}
+}
+
+// fillBlack paints the pixels of r (clipped to img) with c.
+func fillBlack(img *image.RGBA, r image.Rectangle, c [4]uint8) {
+	r = r.Intersect(img.Bounds())
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			o := img.PixOffset(x, y)
+			copy(img.Pix[o:o+4], c[:])
+		}
 	}
 }
 

@@ -11,9 +11,9 @@ import (
 // A pixel of linear albedo a and unit normal n (interpolated per pixel from
 // the area-weighted vertex normals) gets the linear radiance
 //
-//	c = a * (Ambient + Diffuse * max(0, n . L))
+//	c = a * (Ambient + Diffuse * max(0, n . L)) + Specular * max(0, n . H)^Shininess
 //
-// with L the unit light direction. The result is clamped to [0, 1] and, unless
+// with L the unit light direction and H the unit half-vector of L and +z. The result is clamped to [0, 1] and, unless
 // Linear is set, encoded with the sRGB transfer function before it is written
 // as 8 bits per channel.
 type Shading struct {
@@ -23,6 +23,10 @@ type Shading struct {
 	Light [3]float64
 	// Ambient and Diffuse weight the constant and the n.L term.
 	Ambient, Diffuse float64
+	// Specular adds a white Blinn-Phong highlight Specular * max(0, n.H)^
+	// Shininess (H the unit half-vector of L and the view direction +z) to
+	// the linear radiance; 0 = none (Shininess is then unused).
+	Specular, Shininess float64
 	// BackFaces rasterises back-facing triangles too (shaded with their
 	// normal flipped towards the viewer) and lets the z-buffer sort them out.
 	// When false (the default) back faces are culled.
@@ -136,6 +140,10 @@ func (r *Renderer) Render(dst *image.RGBA, verts [][3]float64, tris [][3]int32, 
 	}
 	// Normals are kept in the camera frame, like the light.
 	l = [3]float64{l[0] / ln, l[1] / ln, l[2] / ln}
+	hv := [3]float64{l[0], l[1], l[2] + 1}
+	if hn := math.Sqrt(hv[0]*hv[0] + hv[1]*hv[1] + hv[2]*hv[2]); hn > 0 {
+		hv = [3]float64{hv[0] / hn, hv[1] / hn, hv[2] / hn}
+	}
 
 	grey := [3]float64{0.8, 0.8, 0.8}
 	lut := len(r.srgb) - 1
@@ -196,8 +204,14 @@ func (r *Renderer) Render(dst *image.RGBA, verts [][3]float64, tris [][3]int32, 
 						if d := nx*l[0] + ny*l[1] + nz*l[2]; d > 0 {
 							shade += sh.Diffuse * d / math.Sqrt(nx*nx+ny*ny+nz*nz)
 						}
+						spec := 0.0
+						if sh.Specular > 0 {
+							if d := nx*hv[0] + ny*hv[1] + nz*hv[2]; d > 0 {
+								spec = sh.Specular * math.Pow(d/math.Sqrt(nx*nx+ny*ny+nz*nz), sh.Shininess)
+							}
+						}
 						for k := 0; k < 3; k++ {
-							v := (l0*ca[k] + l1*cb[k] + l2*cc[k]) * shade
+							v := (l0*ca[k]+l1*cb[k]+l2*cc[k])*shade + spec
 							v = min(max(v, 0), 1)
 							if sh.Linear {
 								pix[prow+k] = uint8(v*255 + 0.5)

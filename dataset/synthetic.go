@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"sync"
 
 	"github.com/stn3d/stn3d/bfm"
@@ -19,6 +20,22 @@ const (
 	BackgroundGradient = "gradient"
 	BackgroundBlobs    = "blobs"
 	BackgroundMixed    = "mixed"
+	// BackgroundNatural draws, per image, one of four photograph-like
+	// backgrounds in muted colours: a blurred scene of several octaves of
+	// value noise, defocused shapes, a soft gradient or a near-plain
+	// studio backdrop (paintNatural).
+	BackgroundNatural = "natural"
+)
+
+// Placements of SyntheticConfig.Placement.
+const (
+	// PlaceFace scales by the mean face's width and centres the mean
+	// shape's bounding box.
+	PlaceFace = "face"
+	// PlaceLandmarks scales and centres by the box of the posed face's
+	// iBUG-68 points, hidden ones included, as a photograph is cropped
+	// from its 68 points (CropSample, the AFLW2000-3D protocol).
+	PlaceLandmarks = "landmarks"
 )
 
 // SyntheticConfig sets the distribution the synthetic source draws faces
@@ -38,18 +55,28 @@ type SyntheticConfig struct {
 	PitchDeg float64 `yaml:"pitch_deg"`
 	RollDeg  float64 `yaml:"roll_deg"`
 
-	// ScaleMin and ScaleMax bound the face scale, drawn uniformly: the width
-	// of the model's mean face (the x-extent of its mean-shape vertices, in
-	// model units) spans a fraction f in [ScaleMin, ScaleMax] of the image
-	// width, i.e. the camera scale is s = f*Size/meanWidth pixels per model
-	// unit. The fraction refers to the unrotated mean shape; a turned or
-	// deformed face spans a little more or less.
+	// Placement is how the face is scaled and centred: PlaceFace ("face",
+	// the default when empty) or PlaceLandmarks ("landmarks").
+	Placement string `yaml:"placement"`
+	// ScaleMin and ScaleMax bound the face scale, drawn uniformly as a
+	// fraction f in [ScaleMin, ScaleMax]. With PlaceFace the width of the
+	// model's mean face (the x-extent of its mean-shape vertices, in model
+	// units) spans f of the image width, i.e. the camera scale is
+	// s = f*Size/meanWidth pixels per model unit (the unrotated mean shape;
+	// a turned or deformed face spans a little more or less). With
+	// PlaceLandmarks the larger side of the posed face's iBUG-68 box
+	// (hidden points included) spans f of the image side.
 	ScaleMin float64 `yaml:"scale_min"`
 	ScaleMax float64 `yaml:"scale_max"`
-	// TransJitter moves the face centre (the centre of the mean shape's
-	// bounding box) from the image centre by up to TransJitter*Size pixels
-	// along each axis, uniformly.
+	// TransJitter moves the face centre (PlaceFace: the centre of the mean
+	// shape's bounding box; PlaceLandmarks: the centre of the iBUG-68 box
+	// placed BoxOffsetY below the image centre) by up to TransJitter*Size
+	// pixels along each axis, uniformly.
 	TransJitter float64 `yaml:"trans_jitter"`
+	// BoxOffsetY puts the centre of the iBUG-68 box BoxOffsetY box sides
+	// below the image centre (PlaceLandmarks only; CropOptions'
+	// LandmarkOffsetY of photographs). In [-1, 1].
+	BoxOffsetY float64 `yaml:"box_offset_y"`
 
 	// ShapeStd scales the N(0,1) shape and expression weights (1 = the
 	// model's prior).
@@ -58,13 +85,26 @@ type SyntheticConfig struct {
 	// MaxComponents basis vectors (0 = all); Sample.Shape has that length.
 	MaxComponents int `yaml:"max_components"`
 
-	// Background is one of "noise", "gradient", "blobs" or "mixed" (one of
-	// the three drawn per image).
+	// Background is one of "noise", "gradient", "blobs", "mixed" (one of
+	// the three drawn per image) or "natural" (BackgroundNatural).
 	Background string `yaml:"background"`
 	// OccluderProb is the probability that an image gets 1 to 3 random
 	// rectangles or ellipses of random colour over the face. Occluders do
 	// not change the landmark visibility (it is self-occlusion only).
 	OccluderProb float64 `yaml:"occluder_prob"`
+	// AlbedoVariety in [0, 1] varies each image's face albedo (albedo.go):
+	// the painted features' contrast, smooth blotches and grain on the
+	// skin, a tint of the features and, in 20% of the images at 1, a
+	// beard shadow. 0 = the model's albedo at a random skin tone.
+	AlbedoVariety float64 `yaml:"albedo_variety"`
+	// Occlusion darkens the albedo by ambient occlusion (ambientOcclusion
+	// of the mean shape, computed once): a vertex reached by a fraction a
+	// of a uniform sky gets albedo * (1 - Occlusion*(1 - a)). In [0, 1].
+	Occlusion float64 `yaml:"occlusion"`
+	// Specular is the largest weight of a white Blinn-Phong highlight
+	// (Shading.Specular), drawn uniformly in [0, Specular] per image with
+	// a shininess in [8, 40]; 0 = matte skin. In [0, 1].
+	Specular float64 `yaml:"specular"`
 	// LightJitter spreads the light direction: L = normalise(jx, jy, 1)
 	// with jx, jy uniform in [-LightJitter, LightJitter] (0 = frontal;
 	// 1 = up to 45 degrees off axis). Ambient is drawn in [0.2, 0.5].
@@ -76,6 +116,11 @@ type SyntheticConfig struct {
 	// degrees past the silhouette (default 5): contour landmarks on a mesh
 	// rim sit just past 90 degrees in a frontal view.
 	GrazeDeg float64 `yaml:"graze_deg"`
+	// HeadProb is the probability that an image shows the rest of the
+	// head around the face: hair (random colour, hairline and length),
+	// ears, neck and shoulders in clothes of a random colour (head.go).
+	// They hide landmarks behind them like the face does. In [0, 1].
+	HeadProb float64 `yaml:"head_prob"`
 	// Photometric are the camera effects applied last (zero = none).
 	Photometric Photometric `yaml:"photometric"`
 
@@ -129,6 +174,12 @@ func (c SyntheticConfig) Validate() error {
 		return bad("scale_max", c.ScaleMax, fmt.Sprintf(">= scale_min (%v)", c.ScaleMin))
 	case !finite(c.TransJitter) || c.TransJitter < 0 || c.TransJitter > 1:
 		return bad("trans_jitter", c.TransJitter, "in [0, 1]")
+	case c.Placement != "" && c.Placement != PlaceFace && c.Placement != PlaceLandmarks:
+		return bad("placement", fmt.Sprintf("%q", c.Placement), `"face" or "landmarks"`)
+	case !finite(c.BoxOffsetY) || c.BoxOffsetY < -1 || c.BoxOffsetY > 1:
+		return bad("box_offset_y", c.BoxOffsetY, "in [-1, 1]")
+	case !finite(c.HeadProb) || c.HeadProb < 0 || c.HeadProb > 1:
+		return bad("head_prob", c.HeadProb, "in [0, 1]")
 	case !finite(c.ShapeStd) || c.ShapeStd < 0:
 		return bad("shape_std", c.ShapeStd, ">= 0")
 	case c.MaxComponents < 0:
@@ -139,6 +190,12 @@ func (c SyntheticConfig) Validate() error {
 		return bad("first_identity", c.FirstIdentity, ">= 0")
 	case !finite(c.OccluderProb) || c.OccluderProb < 0 || c.OccluderProb > 1:
 		return bad("occluder_prob", c.OccluderProb, "in [0, 1]")
+	case !finite(c.AlbedoVariety) || c.AlbedoVariety < 0 || c.AlbedoVariety > 1:
+		return bad("albedo_variety", c.AlbedoVariety, "in [0, 1]")
+	case !finite(c.Occlusion) || c.Occlusion < 0 || c.Occlusion > 1:
+		return bad("occlusion", c.Occlusion, "in [0, 1]")
+	case !finite(c.Specular) || c.Specular < 0 || c.Specular > 1:
+		return bad("specular", c.Specular, "in [0, 1]")
 	case !finite(c.LightJitter) || c.LightJitter < 0:
 		return bad("light_jitter", c.LightJitter, ">= 0")
 	case !finite(c.VisibilityTol) || c.VisibilityTol < 0:
@@ -150,9 +207,9 @@ func (c SyntheticConfig) Validate() error {
 		return fmt.Errorf("dataset: synthetic config: %w", err)
 	}
 	switch c.Background {
-	case BackgroundNoise, BackgroundGradient, BackgroundBlobs, BackgroundMixed:
+	case BackgroundNoise, BackgroundGradient, BackgroundBlobs, BackgroundMixed, BackgroundNatural:
 	default:
-		return bad("background", fmt.Sprintf("%q", c.Background), `one of "noise", "gradient", "blobs", "mixed"`)
+		return bad("background", fmt.Sprintf("%q", c.Background), `one of "noise", "gradient", "blobs", "mixed", "natural"`)
 	}
 	return nil
 }
@@ -173,7 +230,12 @@ type Synthetic struct {
 	meanWidth float64    // x-extent of the mean shape
 	features  [][3]float32
 	schemes   []string
-	scratch   sync.Pool // *synthScratch
+	boxVerts  []int     // vertices whose posed box places a PlaceLandmarks face
+	head      *headMesh // drawn around the face when HeadProb > 0
+	ao        []float64 // per-vertex ambient occlusion when Occlusion > 0
+	albedo    *albedoFrame
+	skinRef   [3]float64 // the skin's albedo: the model's median albedo
+	scratch   sync.Pool  // *synthScratch
 }
 
 type synthScratch struct {
@@ -226,6 +288,43 @@ func NewSynthetic(m *bfm.Model, cfg SyntheticConfig, split string) (*Synthetic, 
 	}
 	if m.Albedo == nil {
 		s.features = paintFeatures(m, s.meanWidth)
+	}
+	if cfg.AlbedoVariety > 0 {
+		s.albedo = newAlbedoFrame(m, s.centre, s.meanWidth)
+		if m.Albedo != nil {
+			for k := range s.skinRef {
+				ch := make([]float64, len(m.Albedo))
+				for v, a := range m.Albedo {
+					ch[v] = a[k]
+				}
+				sort.Float64s(ch)
+				s.skinRef[k] = ch[len(ch)/2]
+			}
+		}
+	}
+	if cfg.Occlusion > 0 {
+		ao, err := ambientOcclusion(m, 48, 256)
+		if err != nil {
+			return nil, fmt.Errorf("dataset: synthetic: %w", err)
+		}
+		s.ao = ao
+	}
+	if cfg.HeadProb > 0 {
+		h, err := newHeadMesh(m)
+		if err != nil {
+			return nil, err
+		}
+		s.head = h
+	}
+	if cfg.Placement == PlaceLandmarks {
+		for _, v := range m.Landmarks[bfm.SchemeIBUG68] {
+			if v >= 0 {
+				s.boxVerts = append(s.boxVerts, v)
+			}
+		}
+		if len(s.boxVerts) < 2 {
+			return nil, fmt.Errorf("dataset: synthetic: placement %q needs a model with ibug68 landmarks; %q has none", PlaceLandmarks, m.Name)
+		}
 	}
 	if _, err := NewRenderer(cfg.Size, cfg.Size); err != nil {
 		return nil, fmt.Errorf("dataset: synthetic: %w", err)
@@ -402,14 +501,33 @@ func (s *Synthetic) draw(rng *rand.Rand, id int) ([]float64, Camera, *rand.Rand)
 	u := func(a float64) float64 { return (2*rng.Float64() - 1) * a }
 	pose := Pose{Yaw: u(c.YawDeg), Pitch: u(c.PitchDeg), Roll: u(c.RollDeg)}
 	f := c.ScaleMin + (c.ScaleMax-c.ScaleMin)*rng.Float64()
-	sc := f * float64(c.Size) / s.meanWidth
 	r := pose.Rotation()
+	mid := float64(c.Size-1) / 2
+	jx, jy := u(c.TransJitter*float64(c.Size)), u(c.TransJitter*float64(c.Size))
+	if s.boxVerts != nil {
+		// The rotated box of the landmarks (model units, y up).
+		x0, y0, x1, y1 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+		for _, v := range s.boxVerts {
+			p := s.m.Mean[3*v : 3*v+3 : 3*v+3]
+			q := [3]float64{p[0], p[1], p[2]}
+			for d, a := range alpha {
+				b := s.m.Basis[d][3*v : 3*v+3 : 3*v+3]
+				q[0], q[1], q[2] = q[0]+a*b[0], q[1]+a*b[1], q[2]+a*b[2]
+			}
+			x := r[0]*q[0] + r[1]*q[1] + r[2]*q[2]
+			y := r[3]*q[0] + r[4]*q[1] + r[5]*q[2]
+			x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
+		}
+		l := max(x1-x0, y1-y0)
+		sc := f * float64(c.Size) / l
+		cx, cy := mid+jx, mid+jy+c.BoxOffsetY*f*float64(c.Size)
+		return alpha, Camera{Pose: pose, S: sc, T: [2]float64{cx - sc*(x0+x1)/2, cy + sc*(y0+y1)/2}}, rng
+	}
+	sc := f * float64(c.Size) / s.meanWidth
 	rc := [2]float64{
 		r[0]*s.centre[0] + r[1]*s.centre[1] + r[2]*s.centre[2],
 		r[3]*s.centre[0] + r[4]*s.centre[1] + r[5]*s.centre[2],
 	}
-	mid := float64(c.Size-1) / 2
-	jx, jy := u(c.TransJitter*float64(c.Size)), u(c.TransJitter*float64(c.Size))
 	cam := Camera{Pose: pose, S: sc, T: [2]float64{mid + jx - sc*rc[0], mid + jy + sc*rc[1]}}
 	return alpha, cam, rng
 }
@@ -484,9 +602,22 @@ func (s *Synthetic) sampleWith(i int, alpha []float64, cam Camera, rng *rand.Ran
 	} else {
 		s.colours(rng, col)
 	}
+	if s.ao != nil {
+		for v, a := range s.ao {
+			f := 1 - c.Occlusion*(1-a)
+			col[v] = [3]float64{col[v][0] * f, col[v][1] * f, col[v][2] * f}
+		}
+	}
 	lx, ly := (2*rng.Float64()-1)*c.LightJitter, (2*rng.Float64()-1)*c.LightJitter
 	amb := 0.2 + 0.3*rng.Float64()
 	sh := Shading{Light: [3]float64{lx, ly, 1}, Ambient: amb, Diffuse: 1.05 - amb}
+	if c.Specular > 0 {
+		// Skin from matte to oily, a little darker where it shines.
+		sh.Specular = c.Specular * rng.Float64()
+		sh.Shininess = 8 + 32*rng.Float64()
+		sh.Ambient *= 1 - sh.Specular
+		sh.Diffuse *= 1 - sh.Specular
+	}
 
 	img := image.NewRGBA(image.Rect(0, 0, c.Size, c.Size))
 	bg := c.Background
@@ -494,7 +625,13 @@ func (s *Synthetic) sampleWith(i int, alpha []float64, cam Camera, rng *rand.Ran
 		bg = [...]string{BackgroundNoise, BackgroundGradient, BackgroundBlobs}[rng.IntN(3)]
 	}
 	paintBackground(img, bg, rng)
-	if err := sc.r.Render(img, verts, m.Triangles, col, sh); err != nil {
+	rv, rt, rc := verts, m.Triangles, col
+	if s.head != nil && rng.Float64() < c.HeadProb {
+		skin := col[m.Landmarks[bfm.SchemeIBUG68][0]]
+		rv, rc, rt = s.head.appendHead(append([][3]float64(nil), verts...), append([][3]int32(nil), m.Triangles...),
+			append([][3]float64(nil), col...), cam, drawHeadLook(rng), skin)
+	}
+	if err := sc.r.Render(img, rv, rt, rc, sh); err != nil {
 		return Sample{}, fmt.Errorf("dataset: synthetic %s %d: %w", s.split, i, err)
 	}
 
@@ -581,6 +718,15 @@ func (s *Synthetic) colours(rng *rand.Rand, col [][3]float64) {
 			for k := 0; k < 3; k++ {
 				col[v][k] = min(a[k]*tone[k]/mid[k], 1)
 			}
+		}
+		if s.albedo != nil {
+			// The skin's own colour at this tone: the median vertex albedo
+			// is skin, and so is the tone scaled like it.
+			var skin [3]float64
+			for k := range skin {
+				skin[k] = min(s.skinRef[k]*tone[k]/mid[k], 1)
+			}
+			s.albedo.vary(col, skin, s.cfg.AlbedoVariety, rng)
 		}
 		return
 	}
@@ -705,31 +851,125 @@ func randomColour(rng *rand.Rand) color.RGBA {
 	return color.RGBA{uint8(rng.IntN(256)), uint8(rng.IntN(256)), uint8(rng.IntN(256)), 255}
 }
 
+// mutedColour is an opaque colour of a photograph's background: a grey
+// level mixed with a random hue by at most 40%.
+func mutedColour(rng *rand.Rand) color.RGBA {
+	v := 255 * rng.Float64()
+	s := 0.4 * rng.Float64()
+	c := randomColour(rng)
+	mix := func(x uint8) uint8 { return uint8(v + s*(float64(x)-v) + 0.5) }
+	return color.RGBA{mix(c.R), mix(c.G), mix(c.B), 255}
+}
+
+// paintNatural fills img with one of four photograph-like backgrounds in
+// muted colours (BackgroundNatural).
+func paintNatural(img *image.RGBA, rng *rand.Rand) {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	switch rng.IntN(4) {
+	case 0: // a blurred scene: value noise at 3 octaves
+		var acc []float64 = make([]float64, 3*w*h)
+		amp := 1.0
+		for _, g := range []int{3, 6, 12} {
+			grid := make([][3]float64, (g+1)*(g+1))
+			for i := range grid {
+				c := mutedColour(rng)
+				grid[i] = [3]float64{float64(c.R), float64(c.G), float64(c.B)}
+			}
+			for y := 0; y < h; y++ {
+				fy := float64(y) / float64(h) * float64(g)
+				gy := min(int(fy), g-1)
+				ty := fy - float64(gy)
+				for x := 0; x < w; x++ {
+					fx := float64(x) / float64(w) * float64(g)
+					gx := min(int(fx), g-1)
+					tx := fx - float64(gx)
+					a, b := grid[gy*(g+1)+gx], grid[gy*(g+1)+gx+1]
+					c, d := grid[(gy+1)*(g+1)+gx], grid[(gy+1)*(g+1)+gx+1]
+					for k := 0; k < 3; k++ {
+						v := (1-ty)*((1-tx)*a[k]+tx*b[k]) + ty*((1-tx)*c[k]+tx*d[k])
+						acc[3*(y*w+x)+k] += amp * v
+					}
+				}
+			}
+			amp *= 0.5
+		}
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				i := y*img.Stride + 4*x
+				for k := 0; k < 3; k++ {
+					img.Pix[i+k] = clamp8(acc[3*(y*w+x)+k] / 1.75)
+				}
+				img.Pix[i+3] = 255
+			}
+		}
+	case 1: // defocused shapes
+		FillRect(img, 0, 0, float64(w-1), float64(h-1), mutedColour(rng))
+		for n := 3 + rng.IntN(8); n > 0; n-- {
+			cx, cy := rng.Float64()*float64(w), rng.Float64()*float64(h)
+			rx := (0.05 + 0.4*rng.Float64()) * float64(w)
+			ry := (0.05 + 0.4*rng.Float64()) * float64(h)
+			if rng.IntN(2) == 0 {
+				FillRect(img, cx-rx, cy-ry, cx+rx, cy+ry, mutedColour(rng))
+			} else {
+				FillEllipse(img, cx, cy, rx, ry, mutedColour(rng))
+			}
+		}
+		gaussianBlur(img, 1+3*rng.Float64())
+	case 2: // a soft gradient
+		paintGradient(img, mutedColour(rng), mutedColour(rng), 2*math.Pi*rng.Float64())
+	default: // a studio backdrop: near-plain with a soft vignette
+		c := mutedColour(rng)
+		grain := 6 * rng.Float64()
+		cx, cy := float64(w-1)/2, float64(h-1)/2
+		vig := 0.6 * rng.Float64()
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				d := ((float64(x)-cx)*(float64(x)-cx) + (float64(y)-cy)*(float64(y)-cy)) / (cx*cx + cy*cy)
+				f := 1 - vig*d
+				i := y*img.Stride + 4*x
+				img.Pix[i] = clamp8(float64(c.R)*f + grain*(rng.Float64()-0.5))
+				img.Pix[i+1] = clamp8(float64(c.G)*f + grain*(rng.Float64()-0.5))
+				img.Pix[i+2] = clamp8(float64(c.B)*f + grain*(rng.Float64()-0.5))
+				img.Pix[i+3] = 255
+			}
+		}
+	}
+}
+
+// paintGradient fills img with a linear gradient from a to b along the
+// direction th (radians).
+func paintGradient(img *image.RGBA, a, b color.RGBA, th float64) {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	pix := img.Pix
+	dx, dy := math.Cos(th), math.Sin(th)
+	// Project pixel centres on the direction, normalised to [0, 1].
+	ext := (math.Abs(dx)*float64(w-1) + math.Abs(dy)*float64(h-1)) / 2
+	cx, cy := float64(w-1)/2, float64(h-1)/2
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			t := 0.5
+			if ext > 0 {
+				t = 0.5 + ((float64(x)-cx)*dx+(float64(y)-cy)*dy)/(2*ext)
+			}
+			i := y*img.Stride + 4*x
+			pix[i] = uint8(float64(a.R) + t*(float64(b.R)-float64(a.R)) + 0.5)
+			pix[i+1] = uint8(float64(a.G) + t*(float64(b.G)-float64(a.G)) + 0.5)
+			pix[i+2] = uint8(float64(a.B) + t*(float64(b.B)-float64(a.B)) + 0.5)
+			pix[i+3] = 255
+		}
+	}
+}
+
 // paintBackground fills img (sRGB, opaque) with one background kind.
 func paintBackground(img *image.RGBA, kind string, rng *rand.Rand) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	pix := img.Pix
 	switch kind {
+	case BackgroundNatural:
+		paintNatural(img, rng)
 	case BackgroundGradient:
 		a, b := randomColour(rng), randomColour(rng)
-		th := 2 * math.Pi * rng.Float64()
-		dx, dy := math.Cos(th), math.Sin(th)
-		// Project pixel centres on the direction, normalised to [0, 1].
-		ext := (math.Abs(dx)*float64(w-1) + math.Abs(dy)*float64(h-1)) / 2
-		cx, cy := float64(w-1)/2, float64(h-1)/2
-		for y := 0; y < h; y++ {
-			for x := 0; x < w; x++ {
-				t := 0.5
-				if ext > 0 {
-					t = 0.5 + ((float64(x)-cx)*dx+(float64(y)-cy)*dy)/(2*ext)
-				}
-				i := y*img.Stride + 4*x
-				pix[i] = uint8(float64(a.R) + t*(float64(b.R)-float64(a.R)) + 0.5)
-				pix[i+1] = uint8(float64(a.G) + t*(float64(b.G)-float64(a.G)) + 0.5)
-				pix[i+2] = uint8(float64(a.B) + t*(float64(b.B)-float64(a.B)) + 0.5)
-				pix[i+3] = 255
-			}
-		}
+		paintGradient(img, a, b, 2*math.Pi*rng.Float64())
 	case BackgroundBlobs:
 		base := randomColour(rng)
 		FillRect(img, 0, 0, float64(w-1), float64(h-1), base)

@@ -329,7 +329,7 @@ func TestSyntheticErrors(t *testing.T) {
 		{mod(func(c *SyntheticConfig) { c.ScaleMax = 0.1 }), "dataset: synthetic config: scale_max = 0.1, want >= scale_min (0.4)"},
 		{mod(func(c *SyntheticConfig) { c.YawDeg = math.NaN() }), "dataset: synthetic config: yaw_deg = NaN, want in [0, 180]"},
 		{mod(func(c *SyntheticConfig) { c.OccluderProb = 2 }), "dataset: synthetic config: occluder_prob = 2, want in [0, 1]"},
-		{mod(func(c *SyntheticConfig) { c.Background = "plaid" }), `dataset: synthetic config: background = "plaid", want one of "noise", "gradient", "blobs", "mixed"`},
+		{mod(func(c *SyntheticConfig) { c.Background = "plaid" }), `dataset: synthetic config: background = "plaid", want one of "noise", "gradient", "blobs", "mixed", "natural"`},
 	}
 	for _, c := range cases {
 		if _, err := NewSynthetic(m, c.cfg, "train"); err == nil || err.Error() != c.want {

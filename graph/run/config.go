@@ -72,17 +72,36 @@ type DataSection struct {
 	LandmarkOffsetY float64 `yaml:"landmark_offset_y"`
 
 	// Synthetic data.
-	TrainCount   int     `yaml:"train_count"`
-	ValCount     int     `yaml:"val_count"`
-	YawDeg       float64 `yaml:"yaw_deg"`
-	PitchDeg     float64 `yaml:"pitch_deg"`
-	RollDeg      float64 `yaml:"roll_deg"`
+	TrainCount int     `yaml:"train_count"`
+	ValCount   int     `yaml:"val_count"`
+	YawDeg     float64 `yaml:"yaw_deg"`
+	PitchDeg   float64 `yaml:"pitch_deg"`
+	RollDeg    float64 `yaml:"roll_deg"`
+	// Placement is "face" (scale_min/max: the mean face's width over the
+	// image's) or "landmarks" (scale_min/max: the larger side of the posed
+	// face's iBUG-68 box, hidden points included, over the image's, its
+	// centre landmark_offset_y box sides below the image centre: where a
+	// photograph's 68 points sit after the crop).
+	Placement    string  `yaml:"placement"`
 	ScaleMin     float64 `yaml:"scale_min"`
 	ScaleMax     float64 `yaml:"scale_max"`
 	TransJitter  float64 `yaml:"trans_jitter"`
 	ShapeStd     float64 `yaml:"shape_std"`
 	Background   string  `yaml:"background"`
 	OccluderProb float64 `yaml:"occluder_prob"`
+	// HeadProb is the fraction of synthetic images that show hair, ears,
+	// neck and shoulders around the face (dataset.SyntheticConfig.HeadProb).
+	HeadProb float64 `yaml:"head_prob"`
+	// LightJitter spreads the light's direction (up to atan(light_jitter)
+	// off the view axis) and Specular is the largest weight of a skin
+	// highlight (dataset.SyntheticConfig).
+	LightJitter float64 `yaml:"light_jitter"`
+	Specular    float64 `yaml:"specular"`
+	// AlbedoVariety (0..1) varies the face's albedo per image and
+	// Occlusion (0..1) darkens it by ambient occlusion
+	// (dataset.SyntheticConfig).
+	AlbedoVariety float64 `yaml:"albedo_variety"`
+	Occlusion     float64 `yaml:"occlusion"`
 	// ColorJitter, GrayProb, BlurProb and NoiseStd are the camera effects
 	// of synthetic training images (dataset.Photometric; 0 = off); the
 	// validation split is always rendered without them.
@@ -90,6 +109,11 @@ type DataSection struct {
 	GrayProb    float64 `yaml:"gray_prob"`
 	BlurProb    float64 `yaml:"blur_prob"`
 	NoiseStd    float64 `yaml:"noise_std"`
+	// LowResProb, JPEGProb and PadProb: shrink-and-enlarge, JPEG and the
+	// black bands of a crop that leaves its photograph (dataset.Photometric).
+	LowResProb float64 `yaml:"lowres_prob"`
+	JPEGProb   float64 `yaml:"jpeg_prob"`
+	PadProb    float64 `yaml:"pad_prob"`
 
 	// Workers render or load images in parallel with training (1..256).
 	Workers int `yaml:"workers"`
@@ -205,6 +229,10 @@ type EvalSection struct {
 	Panels int `yaml:"panels"`
 	// Batch is the evaluation batch size.
 	Batch int `yaml:"batch"`
+	// Refine is the number of passes after the first that crop a
+	// photograph again around the network's own landmarks (refine.go);
+	// 0 = one pass on the crop of the annotated landmarks.
+	Refine int `yaml:"refine"`
 }
 
 // maxSyntheticCount bounds data.train_count and data.val_count (the
@@ -221,8 +249,8 @@ func DefaultConfig() Config {
 			Grid: 64, UseModelUV: true, Scheme: "aflw21"},
 		Data: DataSection{Kind: "synthetic", ValFraction: 0.1, Margin: 0.25,
 			TrainCount: 50000, ValCount: 500, YawDeg: 90, PitchDeg: 30, RollDeg: 30,
-			ScaleMin: 0.42, ScaleMax: 0.55, TransJitter: 0.06, ShapeStd: 1,
-			Background: "mixed", OccluderProb: 0.2, Workers: 1, Prefetch: 2, MaxBadFraction: 0.01},
+			Placement: "face", ScaleMin: 0.42, ScaleMax: 0.55, TransJitter: 0.06, ShapeStd: 1,
+			Background: "mixed", OccluderProb: 0.2, LightJitter: 0.8, Workers: 1, Prefetch: 2, MaxBadFraction: 0.01},
 		Localiser: LocaliserSection{Arch: "small", Input: 112, FaceFraction: 0.65,
 			InputMean: [3]float64{0.5, 0.5, 0.5}, InputScale: 4},
 		STN:  STNSection{Scale: "exp"},
@@ -488,7 +516,8 @@ func (c *Config) validate(file string, doc *yaml.Node) error {
 		oneOf("device", c.Device, "auto", "cpu", "cuda"),
 		oneOf("model.scheme", c.Model.Scheme, "aflw21", "ibug68"),
 		oneOf("data.kind", c.Data.Kind, "synthetic", "manifest", "aflw", "aflw2000", "pts", "dlib", "ljson"),
-		oneOf("data.background", c.Data.Background, "noise", "gradient", "blobs", "mixed", "plain"),
+		oneOf("data.background", c.Data.Background, "noise", "gradient", "blobs", "mixed", "natural", "plain"),
+		oneOf("data.placement", c.Data.Placement, "face", "landmarks"),
 		oneOf("localiser.arch", c.Localiser.Arch, "small", "vggface"),
 		oneOf("stn.scale", c.STN.Scale, "exp", "0.99"),
 		oneOf("optim.solver", c.Optim.Solver, "sgd", "adam"),
@@ -520,9 +549,17 @@ func (c *Config) validate(file string, doc *yaml.Node) error {
 		inRange("data.synthetic_fraction", c.Data.SyntheticFraction, 0, 0.95),
 		frac("data.max_bad_fraction", c.Data.MaxBadFraction),
 		frac("data.occluder_prob", c.Data.OccluderProb),
+		frac("data.head_prob", c.Data.HeadProb),
+		nonneg("data.light_jitter", c.Data.LightJitter),
+		frac("data.specular", c.Data.Specular),
+		frac("data.albedo_variety", c.Data.AlbedoVariety),
+		frac("data.occlusion", c.Data.Occlusion),
 		inRange("data.landmark_offset_y", c.Data.LandmarkOffsetY, -1, 1),
 		frac("data.gray_prob", c.Data.GrayProb),
 		frac("data.blur_prob", c.Data.BlurProb),
+		frac("data.lowres_prob", c.Data.LowResProb),
+		frac("data.jpeg_prob", c.Data.JPEGProb),
+		frac("data.pad_prob", c.Data.PadProb),
 		inRange("data.color_jitter", c.Data.ColorJitter, 0, 0.9),
 		inRange("data.noise_std", c.Data.NoiseStd, 0, 64),
 		frac("optim.momentum", c.Optim.Momentum),
@@ -533,6 +570,9 @@ func (c *Config) validate(file string, doc *yaml.Node) error {
 		if err != nil {
 			return err
 		}
+	}
+	if c.Eval.Refine < 0 || c.Eval.Refine > 5 {
+		return bad("eval.refine", "got %d, expected 0..5 passes", c.Eval.Refine)
 	}
 	if !(c.Optim.LR > 0) || math.IsInf(c.Optim.LR, 0) {
 		return bad("optim.lr", "got %v, expected a finite number > 0", c.Optim.LR)

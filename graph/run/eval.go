@@ -71,14 +71,15 @@ func complete(pts [][2]float64) bool {
 // metrics' Skipped and SkippedReasons; it fails only when no sample is
 // scored.
 func EvaluateSource(ctx context.Context, m *graph.Network, src dataset.Source, n int, scheme string) (*dataset.Metrics, error) {
-	met, _, err := evaluate(ctx, m, src, n, scheme, 0, nil, nil)
+	met, _, err := evaluate(ctx, m, src, n, scheme, 0, 0, nil, nil)
 	return met, err
 }
 
 // evaluate is EvaluateSource keeping the first keep items for panels;
-// skipped holds the inputs already left out (by the reader) to count with
-// those skipped here.
-func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, scheme string, keep int, log *slog.Logger, skipped []string) (*dataset.Metrics, []evalItem, error) {
+// refine more passes re-crop each image around the last pass's landmarks
+// (refineBatch; sources that crop photographs only); skipped holds the
+// inputs already left out (by the reader) to count with those skipped here.
+func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, scheme string, keep, refine int, log *slog.Logger, skipped []string) (*dataset.Metrics, []evalItem, error) {
 	n = min(n, src.Len())
 	if n <= 0 {
 		return nil, nil, fmt.Errorf("evaluate: no images%s", skippedNote(skipped))
@@ -95,11 +96,12 @@ func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, 
 	buf := make([]float32, m.BatchSize*per)
 	var kept []evalItem
 	samples := make([]dataset.Sample, 0, m.BatchSize)
+	idx := make([]int, 0, m.BatchSize) // the source index of each sample
 	for next := 0; next < n; {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		samples = samples[:0]
+		samples, idx = samples[:0], idx[:0]
 		for ; next < n && len(samples) < m.BatchSize; next++ {
 			s, err := src.Sample(next)
 			if errors.Is(err, ErrNoFace) {
@@ -114,28 +116,32 @@ func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, 
 				skip(fmt.Sprintf("%s: %v", s.Name, err))
 				continue
 			}
-			samples = append(samples, s)
+			samples, idx = append(samples, s), append(idx, next)
 		}
 		k := len(samples)
 		if k == 0 {
 			continue
 		}
-		var fits []graph.Fit
-		if len(kept) < keep {
-			f, err := m.Fit(buf[:k*per])
-			if err != nil {
-				return nil, nil, err
+		predict := func(in []float32) ([]graph.Fit, error) {
+			if len(kept) < keep {
+				return m.Fit(in)
 			}
-			fits = f
-		} else {
-			preds, err := m.Predict(buf[:k*per])
+			preds, err := m.Predict(in)
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
-			fits = make([]graph.Fit, len(preds))
+			fits := make([]graph.Fit, len(preds))
 			for i := range preds {
 				fits[i].Prediction = preds[i]
 			}
+			return fits, nil
+		}
+		fits, err := predict(buf[:k*per])
+		if err != nil {
+			return nil, nil, err
+		}
+		if samples, fits, err = refineBatch(src, idx, samples, fits, refine, buf, m.InputSize, predict); err != nil {
+			return nil, nil, err
 		}
 		for j, s := range samples {
 			predScheme, gtScheme, ok := comparedSchemes(s, fits[j].Prediction, scheme)
@@ -342,7 +348,7 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (_ *dataset.Metr
 		keep = cfg.Eval.Panels
 	}
 	log.Info("evaluating", "checkpoint", tm.CheckpointPath, "images", n, "scheme", cfg.Model.Scheme)
-	met, items, err := evaluate(ctx, net, src, n, cfg.Model.Scheme, keep, log, skipped)
+	met, items, err := evaluate(ctx, net, src, n, cfg.Model.Scheme, keep, cfg.Eval.Refine, log, skipped)
 	if err != nil {
 		return nil, err
 	}

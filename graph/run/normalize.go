@@ -297,6 +297,8 @@ type normItem struct {
 	tr   dataset.CropTransform
 	info NormalizeCrop
 	err  error
+	// orig is the loaded image, kept for eval.refine's passes.
+	orig dataset.Sample
 }
 
 // Normalize loads a trained model and writes, for each input image, into
@@ -427,6 +429,9 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (_ *NormalizeResult, e
 			if err != nil {
 				return res, fmt.Errorf("normalize: %w", err)
 			}
+			if fits, err = refineNormalize(items, ok, fits, buf, model, cfg.Eval.Refine, cfg.Data.Margin, cfg.Data.LandmarkOffsetY); err != nil {
+				return res, fmt.Errorf("normalize: %w", err)
+			}
 			workpool.For(len(ok), workpool.Heavy, func(i int) {
 				it := &items[ok[i]]
 				it.err = w.write(it, fits[i])
@@ -479,7 +484,7 @@ func prepareNormItem(it *normItem, opt NormalizeOptions, size int, margin, offse
 	if err != nil {
 		return err
 	}
-	it.size, it.crop, it.tr, it.info = f.size, f.crop, f.tr, f.info
+	it.size, it.crop, it.tr, it.info, it.orig = f.size, f.crop, f.tr, f.info, f.orig
 	return nil
 }
 
@@ -504,6 +509,8 @@ type faceCrop struct {
 	crop dataset.Sample
 	tr   dataset.CropTransform
 	info NormalizeCrop
+	// orig is the loaded image, kept for eval.refine's passes.
+	orig dataset.Sample
 }
 
 // cropFace loads the image input and cuts its face to the network input
@@ -554,7 +561,7 @@ func cropFace(input string, opt faceCropOptions) (faceCrop, error) {
 	info.FaceBox = [4]float64{fb.X0, fb.Y0, fb.X1, fb.Y1}
 	info.Region = [4]int{tr.Region.Min.X, tr.Region.Min.Y, tr.Region.Max.X, tr.Region.Max.Y}
 	info.Size, info.Scale, info.Offset = opt.Size, tr.Scale, [2]float64{tr.OffX, tr.OffY}
-	out.crop, out.tr, out.info = cs, tr, info
+	out.crop, out.tr, out.info, out.orig = cs, tr, info, dataset.Sample{Name: input, Image: img}
 	return out, nil
 }
 

@@ -97,13 +97,21 @@ func SyntheticConfigFrom(cfg Config, size int, count int) dataset.SyntheticConfi
 	sc.Size = size
 	sc.YawDeg, sc.PitchDeg, sc.RollDeg = d.YawDeg, d.PitchDeg, d.RollDeg
 	sc.ScaleMin, sc.ScaleMax = d.ScaleMin, d.ScaleMax
+	sc.Placement = d.Placement
+	if d.Placement == dataset.PlaceLandmarks {
+		sc.BoxOffsetY = d.LandmarkOffsetY
+	}
 	sc.TransJitter = d.TransJitter
 	sc.ShapeStd = d.ShapeStd
 	if d.Background != "plain" {
 		sc.Background = d.Background
 	}
 	sc.OccluderProb = d.OccluderProb
-	sc.Photometric = dataset.Photometric{ColorJitter: d.ColorJitter, GrayProb: d.GrayProb, BlurProb: d.BlurProb, NoiseStd: d.NoiseStd}
+	sc.HeadProb = d.HeadProb
+	sc.LightJitter, sc.Specular = d.LightJitter, d.Specular
+	sc.AlbedoVariety, sc.Occlusion = d.AlbedoVariety, d.Occlusion
+	sc.Photometric = dataset.Photometric{ColorJitter: d.ColorJitter, GrayProb: d.GrayProb, BlurProb: d.BlurProb, NoiseStd: d.NoiseStd,
+		LowResProb: d.LowResProb, JPEGProb: d.JPEGProb, PadProb: d.PadProb}
 	return sc
 }
 
@@ -199,32 +207,28 @@ type croppedSource struct {
 func (c croppedSource) Len() int { return c.src.Len() }
 
 func (c croppedSource) Sample(i int) (dataset.Sample, error) {
-	s, err := c.src.Sample(i)
-	if err != nil {
-		return s, err
+	_, cs, _, err := c.cropped(i)
+	return cs, err
+}
+
+// cropped returns sample i of the underlying source (its landmarks
+// converted to the scheme), its crop and the crop's transform.
+func (c croppedSource) cropped(i int) (orig, crop dataset.Sample, tr dataset.CropTransform, err error) {
+	if orig, err = c.original(i); err != nil {
+		return orig, crop, tr, err
 	}
-	if c.scheme != "" {
-		if _, ok := s.Landmarks[c.scheme]; !ok {
-			for from, l := range s.Landmarks {
-				if conv, err := dataset.ConvertLandmarks(l, from, c.scheme); err == nil {
-					s.Landmarks[c.scheme] = conv
-					break
-				}
-			}
-		}
-	}
-	opt := c.opt
+	s, opt := orig, c.opt
 	if c.det != nil {
 		if s, err = detectedCrop(c.det, s, opt.LandmarkOffsetY); err != nil {
-			return s, err
+			return orig, s, tr, err
 		}
 		opt.UseBox = true
 	}
-	cs, _, err := dataset.CropSample(s, opt)
+	crop, tr, err = dataset.CropSample(s, opt)
 	if err != nil {
-		return cs, fmt.Errorf("cropping %s: %w", s.Name, err)
+		return orig, crop, tr, fmt.Errorf("cropping %s: %w", s.Name, err)
 	}
-	return cs, nil
+	return orig, crop, tr, nil
 }
 
 // openReader opens the configured real-data reader, which refuses images
