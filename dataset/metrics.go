@@ -46,6 +46,10 @@ type ImageResult struct {
 	YawBin int `json:"yaw_bin"`
 	// Points is the number of visible ground-truth points scored.
 	Points int `json:"points"`
+	// PredPose and GTPose are the predicted and true pose (degrees), when
+	// known.
+	PredPose *Pose `json:"pred_pose,omitempty"`
+	GTPose   *Pose `json:"gt_pose,omitempty"`
 }
 
 // PoseMAE is the mean absolute pose error in degrees, angles wrapped to
@@ -106,6 +110,9 @@ type Metrics struct {
 	// fills them in.
 	Skipped        int      `json:"skipped"`
 	SkippedReasons []string `json:"skipped_reasons,omitempty"`
+	// PerImage are the images' own results, in evaluation order (stn3d
+	// eval writes them to images.jsonl, not to metrics.json).
+	PerImage []ImageResult `json:"-"`
 }
 
 // Evaluator accumulates per-image results; the zero value is ready to use.
@@ -156,7 +163,7 @@ func (e *Evaluator) Add(in EvalInput) (ImageResult, error) {
 	if !(norm > 0) {
 		return ImageResult{}, fmt.Errorf("dataset: evaluate %q: visible ground-truth box %gx%g has no area", in.Name, x1-x0, y1-y0)
 	}
-	r := ImageResult{Name: in.Name, ErrorPx: sum / float64(n), Norm: norm, YawBin: -1, Points: n}
+	r := ImageResult{Name: in.Name, ErrorPx: sum / float64(n), Norm: norm, YawBin: -1, Points: n, PredPose: in.PredPose, GTPose: in.GTPose}
 	r.NME = 100 * r.ErrorPx / norm
 	if in.GTPose != nil {
 		if !isFinite(in.GTPose.Yaw) {

@@ -8,16 +8,20 @@
 # (scripts/killtest/main.go compares). Run with `make killtest`; it takes
 # a few minutes (it is not part of `make test`).
 #
-#   KILLS=20 BIN=bin/stn3d WORK=/tmp/dir SEED=1 scripts/killtest.sh
+# STEPS (default 1500) lengthens the tiny run so that KILLS random kills
+# of 0.2 to 7 s each land before it ends (180 steps take ~15 s now).
+#
+#   KILLS=20 STEPS=1500 BIN=bin/stn3d WORK=/tmp/dir SEED=1 scripts/killtest.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BIN=${BIN:-bin/stn3d}
 KILLS=${KILLS:-20}
+STEPS=${STEPS:-1500}
 CONFIG=${CONFIG:-configs/tiny.yaml}
 SEED=${SEED:-$$}
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/stn3d-killtest.XXXXXX")}
-SETS=(--set train.checkpoint_every=10 --set train.val_every=30 --set train.keep_last=2 --quiet)
+SETS=(--set train.steps="$STEPS" --set train.checkpoint_every=10 --set train.val_every=30 --set train.keep_last=2 --quiet)
 RANDOM=$SEED
 
 [ -x "$BIN" ] || { echo "killtest: $BIN not built (make build)" >&2; exit 2; }

@@ -51,7 +51,8 @@ func TestDataKindOf(t *testing.T) {
 // reach the synthetic training split and never the validation split.
 func TestSetupAugmentsTrainingOnly(t *testing.T) {
 	cfg, err := LoadConfig(testenv.Config(t, "default.yaml"), []string{"data.train_count=10", "data.val_count=10",
-		"data.color_jitter=0.3", "data.gray_prob=0.2", "data.blur_prob=0.4", "data.noise_std=5"})
+		"data.color_jitter=0.3", "data.gray_prob=0.2", "data.blur_prob=0.4", "data.noise_std=5",
+		"data.lowres_prob=0.25", "data.jpeg_prob=0.35", "data.pad_prob=0.15"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,8 +65,9 @@ func TestSetupAugmentsTrainingOnly(t *testing.T) {
 	if !ok1 || !ok2 {
 		t.Fatalf("sources %T, %T: want *dataset.Synthetic", env.Train, env.Val)
 	}
-	want := dataset.Photometric{ColorJitter: cfg.Data.ColorJitter, GrayProb: cfg.Data.GrayProb, BlurProb: cfg.Data.BlurProb, NoiseStd: cfg.Data.NoiseStd}
-	if want != (dataset.Photometric{ColorJitter: 0.3, GrayProb: 0.2, BlurProb: 0.4, NoiseStd: 5}) {
+	want := dataset.Photometric{ColorJitter: cfg.Data.ColorJitter, GrayProb: cfg.Data.GrayProb, BlurProb: cfg.Data.BlurProb, NoiseStd: cfg.Data.NoiseStd,
+		LowResProb: cfg.Data.LowResProb, JPEGProb: cfg.Data.JPEGProb, PadProb: cfg.Data.PadProb}
+	if want != (dataset.Photometric{ColorJitter: 0.3, GrayProb: 0.2, BlurProb: 0.4, NoiseStd: 5, LowResProb: 0.25, JPEGProb: 0.35, PadProb: 0.15}) {
 		t.Fatalf("config camera effects %+v: the --set overrides did not arrive", want)
 	}
 	if got := tr.Config().Photometric; got != want {

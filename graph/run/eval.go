@@ -1,6 +1,7 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -174,6 +175,7 @@ func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, 
 		return nil, nil, fmt.Errorf("evaluate: %w%s", err, skippedNote(skipped))
 	}
 	met.Skipped, met.SkippedReasons = len(skipped), skipped
+	met.PerImage = ev.Results()
 	return &met, kept, nil
 }
 
@@ -220,7 +222,7 @@ const evalOutputPanels = "panel-*.png"
 // evalOutputs lists the outputs of an earlier evaluation in dir.
 func evalOutputs(dir string) ([]string, error) {
 	var out []string
-	for _, f := range []string{"metrics.json", "ced.png"} {
+	for _, f := range []string{"metrics.json", "ced.png", "images.jsonl"} {
 		p := filepath.Join(dir, f)
 		if _, err := os.Lstat(p); err == nil {
 			out = append(out, p)
@@ -389,6 +391,16 @@ func writeEvaluation(dir string, met *dataset.Metrics, items []evalItem, gm *bfm
 		return fmt.Errorf("metrics: %w", err)
 	}
 	if err := atomicfile.WriteFile(filepath.Join(dir, "metrics.json"), append(js, '\n')); err != nil {
+		return err
+	}
+	var lines bytes.Buffer
+	enc := json.NewEncoder(&lines)
+	for _, r := range met.PerImage {
+		if err := enc.Encode(r); err != nil {
+			return fmt.Errorf("images.jsonl: %w", err)
+		}
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, "images.jsonl"), lines.Bytes()); err != nil {
 		return err
 	}
 	if err := dataset.WriteCEDPlot(filepath.Join(dir, "ced.png"), []dataset.CEDCurve{{Label: "stn3d", Points: met.CED}}, 640, 480); err != nil {

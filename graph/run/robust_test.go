@@ -528,6 +528,22 @@ func TestEvaluateDataCountsSkipped(t *testing.T) {
 	if err := json.Unmarshal(data, &onDisk); err != nil || onDisk.Skipped != 5 || !reflect.DeepEqual(onDisk.SkippedReasons, met.SkippedReasons) {
 		t.Errorf("metrics.json: skipped %d %v (%v)", onDisk.Skipped, onDisk.SkippedReasons, err)
 	}
+	// images.jsonl: one line per scored image, with its NME as in the
+	// in-memory results.
+	lines, err := os.ReadFile(filepath.Join(out, "images.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(strings.TrimSpace(string(lines)), "\n")
+	if len(rows) != 2 || len(met.PerImage) != 2 {
+		t.Fatalf("images.jsonl has %d lines, PerImage %d; want 2", len(rows), len(met.PerImage))
+	}
+	for i, row := range rows {
+		var r dataset.ImageResult
+		if err := json.Unmarshal([]byte(row), &r); err != nil || r.Name != met.PerImage[i].Name || r.NME != met.PerImage[i].NME || r.NME <= 0 {
+			t.Errorf("images.jsonl line %d = %s (%v), want %+v", i, row, err, met.PerImage[i])
+		}
+	}
 
 	stale := filepath.Join(out, "panel-07-old.png")
 	if err := os.WriteFile(stale, []byte("x"), 0o644); err != nil {
