@@ -15,7 +15,7 @@ GOFLAGS_TAGS := $(if $(TAGS),-tags $(TAGS),)
 # heap from overshooting on 24 GiB machines.
 export GOMEMLIMIT ?= 8GiB
 
-.PHONY: all build test test-short bench lint fmt vet train eval cuda clean help fuzz killtest detector-weights detector-eval
+.PHONY: all build test test-short bench lint fmt vet train eval cuda clean help fuzz killtest detector-weights detector-eval weights
 
 all: lint test build
 
@@ -28,11 +28,18 @@ help:
 	@echo "make lint    - gofmt + go vet + errcheck + the atomic-writer check"
 	@echo "make fuzz    - every reader's fuzz target for FUZZTIME each (default $(FUZZTIME))"
 	@echo "make killtest - SIGKILL a tiny training run 20 times, resume, compare with an uninterrupted run"
+	@echo "make weights - retrain the embedded default model (configs/default.yaml) and export it to $(WEIGHTS_FILE)"
 	@echo "make detector-weights - retrain the embedded face detector (configs/detector/detector.yaml; needs ../shared)"
 	@echo "make detector-eval    - measure the face detector on the shared photographs"
 
+# The source revision goes into the binary (stn3d version, and the weights
+# files it exports); the environment may turn Go's own VCS stamp off.
+COMMIT   := $(shell git rev-parse HEAD 2>/dev/null)
+MODIFIED := $(shell git diff --quiet HEAD -- 2>/dev/null && echo false || echo true)
+LDFLAGS  := -X main.commit=$(COMMIT) -X main.commitModified=$(MODIFIED)
+
 build:
-	$(GO) build $(GOFLAGS_TAGS) -o $(BIN) ./cmd/stn3d
+	$(GO) build $(GOFLAGS_TAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stn3d
 
 train: build
 	./$(BIN) train --config configs/default.yaml --out runs/default
@@ -56,11 +63,22 @@ bench:
 DETECTOR_WEIGHTS ?= graph/detect/detector.weights
 detector-weights: build
 	./$(BIN) detector train --config configs/detector/detector.yaml --out $(DETECTOR_WEIGHTS)
-	$(GO) build $(GOFLAGS_TAGS) -o $(BIN) ./cmd/stn3d
+	$(GO) build $(GOFLAGS_TAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/stn3d
 	./$(BIN) detector eval --weights $(DETECTOR_WEIGHTS)
 
 detector-eval: build
 	./$(BIN) detector eval
+
+# The default model embedded in the binary (graph/run/default.weights):
+# retrained from configs/default.yaml into $(WEIGHTS_RUN) (~20 min on 2
+# cores; --force starts that run again) and exported as float16. Training is
+# bit-reproducible on a machine kind: the export says whether the weights
+# are bit-identical to those embedded in the binary that trained them.
+WEIGHTS_RUN  ?= runs/weights
+WEIGHTS_FILE ?= graph/run/default.weights
+weights: build
+	./$(BIN) train --config configs/default.yaml --out $(WEIGHTS_RUN) --force
+	./$(BIN) weights export --run $(WEIGHTS_RUN) --out $(WEIGHTS_FILE)
 
 # errcheck finds dropped errors (-blank: `_ =` too) outside tests;
 # scripts/errcheck-excludes.txt lists the calls exempt and why. Files are
@@ -92,7 +110,7 @@ FUZZ_TARGETS := \
 	./bfm:FuzzReadOBJ ./bfm:FuzzReadANL ./bfm:FuzzLoadGrid ./bfm:FuzzReadEOS \
 	./bfm:FuzzReadBFM2017 ./bfm/mat5:FuzzDecode ./bfm/hdf5:FuzzOpen \
 	./graph:FuzzDecodeWeights ./graph:FuzzDecodeCheckpoint \
-	./graph/run:FuzzParseConfig
+	./graph/run:FuzzParseConfig ./graph/run:FuzzDecodePretrained
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

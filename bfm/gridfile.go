@@ -75,6 +75,18 @@ func SaveGrid(path string, g *GridModel) error {
 	if err := g.Validate(); err != nil {
 		return fmt.Errorf("bfm: save grid %s: %w", path, err)
 	}
+	if err := atomicfile.Write(path, func(w io.Writer) error { return EncodeGrid(w, g) }); err != nil {
+		return fmt.Errorf("bfm: save grid %s: %w", path, err)
+	}
+	return nil
+}
+
+// EncodeGrid writes g in the grid file format to w. Its last 32 bytes, the
+// SHA-256 of everything before them, identify the geometry image (GridID).
+func EncodeGrid(w io.Writer, g *GridModel) error {
+	if err := g.Validate(); err != nil {
+		return fmt.Errorf("bfm: encode grid: %w", err)
+	}
 	h := gridHeader{
 		Rows: g.Rows, Cols: g.Cols, Units: g.Units,
 		NumComponents: len(g.Basis), Components: g.Components,
@@ -83,62 +95,67 @@ func SaveGrid(path string, g *GridModel) error {
 	}
 	hj, err := json.Marshal(&h)
 	if err != nil {
-		return fmt.Errorf("bfm: save grid %s: header: %w", path, err)
+		return fmt.Errorf("bfm: encode grid: header: %w", err)
 	}
 	if len(hj) > gridMaxHeader {
-		return fmt.Errorf("bfm: save grid %s: header JSON is %d bytes, limit %d", path, len(hj), gridMaxHeader)
+		return fmt.Errorf("bfm: encode grid: header JSON is %d bytes, limit %d", len(hj), gridMaxHeader)
 	}
-	err = atomicfile.Write(path, func(w io.Writer) error {
-		sum := sha256.New()
-		bw := bufio.NewWriterSize(io.MultiWriter(w, sum), 1<<16)
-		var pre [16]byte
-		copy(pre[:8], gridMagic)
-		binary.LittleEndian.PutUint32(pre[8:], gridVersion)
-		binary.LittleEndian.PutUint32(pre[12:], uint32(len(hj)))
-		bw.Write(pre[:])
-		bw.Write(hj)
-		buf := make([]byte, 0, 1<<14)
-		writeF := func(v []float64) {
-			for len(v) > 0 {
-				k := min(len(v), cap(buf)/4)
-				buf = buf[:0]
-				for _, x := range v[:k] {
-					buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(float32(x)))
-				}
-				bw.Write(buf)
-				v = v[k:]
+	sum := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(w, sum), 1<<16)
+	var pre [16]byte
+	copy(pre[:8], gridMagic)
+	binary.LittleEndian.PutUint32(pre[8:], gridVersion)
+	binary.LittleEndian.PutUint32(pre[12:], uint32(len(hj)))
+	bw.Write(pre[:])
+	bw.Write(hj)
+	buf := make([]byte, 0, 1<<14)
+	writeF := func(v []float64) {
+		for len(v) > 0 {
+			k := min(len(v), cap(buf)/4)
+			buf = buf[:0]
+			for _, x := range v[:k] {
+				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(float32(x)))
+			}
+			bw.Write(buf)
+			v = v[k:]
+		}
+	}
+	writeF(g.Mean)
+	for _, b := range g.Basis {
+		writeF(b)
+	}
+	if h.HasAlbedo {
+		flat := make([]float64, 0, 3*len(g.Albedo))
+		for _, c := range g.Albedo {
+			flat = append(flat, c[0], c[1], c[2])
+		}
+		writeF(flat)
+	}
+	if h.HasValid {
+		mask := make([]byte, len(g.Valid))
+		for k, ok := range g.Valid {
+			if ok {
+				mask[k] = 1
 			}
 		}
-		writeF(g.Mean)
-		for _, b := range g.Basis {
-			writeF(b)
-		}
-		if h.HasAlbedo {
-			flat := make([]float64, 0, 3*len(g.Albedo))
-			for _, c := range g.Albedo {
-				flat = append(flat, c[0], c[1], c[2])
-			}
-			writeF(flat)
-		}
-		if h.HasValid {
-			mask := make([]byte, len(g.Valid))
-			for k, ok := range g.Valid {
-				if ok {
-					mask[k] = 1
-				}
-			}
-			bw.Write(mask)
-		}
-		if err := bw.Flush(); err != nil {
-			return err
-		}
-		_, err := w.Write(sum.Sum(nil))
+		bw.Write(mask)
+	}
+	if err := bw.Flush(); err != nil {
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("bfm: save grid: %w", err)
 	}
-	return nil
+	_, err = w.Write(sum.Sum(nil))
+	return err
+}
+
+// GridID returns the identity of a geometry image: the SHA-256 its grid
+// file ends with, in hex. Two grids with the same ID load to the same
+// values (as float32).
+func GridID(g *GridModel) (string, error) {
+	var b bytes.Buffer
+	if err := EncodeGrid(&b, g); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%x", b.Bytes()[b.Len()-sha256.Size:]), nil
 }
 
 // LoadGrid reads a grid file written by SaveGrid. A wrong magic or version,
@@ -152,6 +169,12 @@ func LoadGrid(path string) (*GridModel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bfm: load grid: %w", err)
 	}
+	return DecodeGrid(path, data)
+}
+
+// DecodeGrid parses a grid file held in data (as EncodeGrid writes it);
+// name is the file named in errors (see LoadGrid).
+func DecodeGrid(path string, data []byte) (*GridModel, error) {
 	const fixed = 16 + sha256.Size
 	if len(data) < fixed {
 		return nil, formatErr(path, -1, "size", fmt.Sprintf("at least %d bytes", fixed), "%d bytes (truncated)", len(data))

@@ -480,6 +480,11 @@ func (m *Network) Checkpoint(rng []byte, meta map[string]string) (*Checkpoint, e
 // Restore loads a checkpoint into the model's parameters and optimiser.
 func (m *Network) Restore(ck *Checkpoint) error { return ck.Restore(m.params, m.Optimizer) }
 
+// RestoreParams copies only the parameters of ck into the network (for
+// inference: the optimiser state, which a pretrained model file does not
+// hold, is left alone).
+func (m *Network) RestoreParams(ck *Checkpoint) error { return ck.Restore(m.params, nil) }
+
 func firstNonFinite(v []float32) int {
 	for i, x := range v {
 		if f := float64(x); math.IsNaN(f) || math.IsInf(f, 0) {

@@ -4,6 +4,9 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 )
 
 // recognitionConfig is a small Adam network on a 16 x 16 grid with an
@@ -149,5 +152,54 @@ func TestRecognitionErrors(t *testing.T) {
 	defer plain.Close()
 	if _, err := plain.Embed(b.Images); err == nil || !strings.Contains(err.Error(), "no recogniser") {
 		t.Errorf("embed without recogniser: %v", err)
+	}
+}
+
+// TestRecognitionCropInputKnownAnswer: the crop baseline's input is the
+// image on a regular rows x cols lattice from pixel centre 0 to side-1,
+// centred as 2 (x - 0.5), plus a ones channel. On an image that is linear
+// in x (channel 0) and y (channel 1) and constant 0.25 (channel 2),
+// bilinear sampling is exact, so every value is known.
+func TestRecognitionCropInputKnownAnswer(t *testing.T) {
+	const B, H, W, rows, cols = 2, 9, 13, 5, 7
+	g := gorgonia.NewGraph()
+	px := make([]float64, B*3*H*W)
+	for b := 0; b < B; b++ {
+		for y := 0; y < H; y++ {
+			for x := 0; x < W; x++ {
+				i := ((b*3)*H+y)*W + x
+				px[i] = float64(x) / (W - 1)
+				px[i+H*W] = float64(y) / (H - 1)
+				px[i+2*H*W] = 0.25
+			}
+		}
+	}
+	img := gorgonia.NewTensor(g, tensor.Float64, 4, gorgonia.WithShape(B, 3, H, W), gorgonia.WithName("img"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(B, 3, H, W), tensor.WithBacking(px))))
+	in, err := recognitionInput(g, img, &STN{Rows: rows, Cols: cols}, RecogniseCrop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := in.Shape(); !got.Eq(tensor.Shape{B, 4, rows, cols}) {
+		t.Fatalf("shape %v, want (%d, 4, %d, %d)", got, B, rows, cols)
+	}
+	vm := gorgonia.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	v := in.Value().Data().([]float64)
+	for b := 0; b < B; b++ {
+		for r := 0; r < rows; r++ {
+			for q := 0; q < cols; q++ {
+				at := func(c int) float64 { return v[((b*4+c)*rows+r)*cols+q] }
+				want := [4]float64{2 * (float64(q)/(cols-1) - 0.5), 2 * (float64(r)/(rows-1) - 0.5), -0.5, 1}
+				for c := 0; c < 4; c++ {
+					if math.Abs(at(c)-want[c]) > 1e-12 {
+						t.Fatalf("item %d channel %d at (%d, %d) = %v, want %v", b, c, r, q, at(c), want[c])
+					}
+				}
+			}
+		}
 	}
 }

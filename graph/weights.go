@@ -24,14 +24,16 @@ import (
 //	count records, each:
 //	  nameLen uint16          1..1024
 //	  name    [nameLen]byte   UTF-8, e.g. "conv1_1.w"
-//	  dtype   uint8           1 = float32, 2 = float64
+//	  dtype   uint8           1 = float32, 2 = float64, 3 = float16
 //	  ndim    uint8           0..8
 //	  dims    [ndim]uint32    each >= 1; size = product (1 when ndim = 0)
-//	  data    size values     IEEE-754 little-endian, row-major
+//	  data    size values     IEEE-754 little-endian, row-major (float16:
+//	                          binary16, read back as float32)
 //	  crc     uint32          CRC-32 (IEEE) of the record from nameLen to data
 //
 // Pretrained weights use dtype 1 (float32); checkpoints may use 2 so that a
-// float64 graph resumes bit for bit. Layouts follow Gorgonia: a conv filter
+// float64 graph resumes bit for bit; the embedded default model uses 3
+// (EncodeWeightsFloat16) to halve its size. Layouts follow Gorgonia: a conv filter
 // is (Cout, Cin, kH, kW), a conv bias (1, Cout, 1, 1), a fully connected
 // weight (in, out) applied as x*W with x flattened row-major from (C, H, W),
 // and its bias (1, out). scripts/convert_vggface.py writes this format.
@@ -43,6 +45,7 @@ const (
 	maxDims        = 8
 	dtypeF32       = 1
 	dtypeF64       = 2
+	dtypeF16       = 3
 )
 
 // WeightTensor is one named tensor of a weights file. Exactly one of Data
@@ -85,8 +88,17 @@ func (t *WeightTensor) check() error {
 	return nil
 }
 
-// EncodeWeights writes ts in the weights format.
-func EncodeWeights(w io.Writer, ts []WeightTensor) error {
+// EncodeWeights writes ts in the weights format, float32 tensors as
+// float32 and float64 ones as float64.
+func EncodeWeights(w io.Writer, ts []WeightTensor) error { return encodeWeights(w, ts, false) }
+
+// EncodeWeightsFloat16 writes ts in the weights format with every float32
+// tensor rounded to float16 (nearest, ties to even: a relative error of at
+// most 2^-11); a value float16 cannot hold (NaN, infinite, |v| > 65504) is
+// an error naming the tensor. Float64 tensors stay float64.
+func EncodeWeightsFloat16(w io.Writer, ts []WeightTensor) error { return encodeWeights(w, ts, true) }
+
+func encodeWeights(w io.Writer, ts []WeightTensor, half bool) error {
 	var hdr [16]byte
 	copy(hdr[:8], weightsMagic)
 	binary.LittleEndian.PutUint32(hdr[8:], weightsVersion)
@@ -104,15 +116,24 @@ func EncodeWeights(w io.Writer, ts []WeightTensor) error {
 		if seen[t.Name] {
 			return fmt.Errorf("graph: encode weights: duplicate tensor %q", t.Name)
 		}
+		f16 := half && t.Data != nil
+		if f16 {
+			if err := checkFloat16(t); err != nil {
+				return fmt.Errorf("graph: encode weights: %w", err)
+			}
+		}
 		seen[t.Name] = true
 		crc := crc32.NewIEEE()
 		mw := io.MultiWriter(w, crc)
 		buf = buf[:0]
 		buf = binary.LittleEndian.AppendUint16(buf, uint16(len(t.Name)))
 		buf = append(buf, t.Name...)
-		if t.Data64 != nil {
+		switch {
+		case t.Data64 != nil:
 			buf = append(buf, dtypeF64)
-		} else {
+		case f16:
+			buf = append(buf, dtypeF16)
+		default:
 			buf = append(buf, dtypeF32)
 		}
 		buf = append(buf, byte(len(t.Shape)))
@@ -127,11 +148,16 @@ func EncodeWeights(w io.Writer, ts []WeightTensor) error {
 		for off := 0; off < t.Len(); off += chunk {
 			end := min(off+chunk, t.Len())
 			buf = buf[:0]
-			if t.Data64 != nil {
+			switch {
+			case t.Data64 != nil:
 				for _, v := range t.Data64[off:end] {
 					buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(v))
 				}
-			} else {
+			case f16:
+				for _, v := range t.Data[off:end] {
+					buf = binary.LittleEndian.AppendUint16(buf, Float16Bits(v))
+				}
+			default:
 				for _, v := range t.Data[off:end] {
 					buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
 				}
@@ -186,8 +212,8 @@ func DecodeWeights(r io.Reader) ([]WeightTensor, error) {
 		}
 		t := WeightTensor{Name: string(nb[:nl])}
 		dt, nd := nb[nl], int(nb[nl+1])
-		if dt != dtypeF32 && dt != dtypeF64 {
-			return nil, fmt.Errorf("tensor %q: dtype code %d, want 1 (float32) or 2 (float64)", t.Name, dt)
+		if dt != dtypeF32 && dt != dtypeF64 && dt != dtypeF16 {
+			return nil, fmt.Errorf("tensor %q: dtype code %d, want 1 (float32), 2 (float64) or 3 (float16)", t.Name, dt)
 		}
 		if nd > maxDims {
 			return nil, fmt.Errorf("tensor %q: %d dims, want <= %d", t.Name, nd, maxDims)
@@ -213,10 +239,14 @@ func DecodeWeights(r io.Reader) ([]WeightTensor, error) {
 		// of allocating the shape first.
 		size := 4
 		first := min(n, 1<<16)
-		if dt == dtypeF64 {
+		switch dt {
+		case dtypeF64:
 			size = 8
 			t.Data64 = make([]float64, 0, first)
-		} else {
+		case dtypeF16:
+			size = 2
+			t.Data = make([]float32, 0, first)
+		default:
 			t.Data = make([]float32, 0, first)
 		}
 		for off := 0; off < n; {
@@ -225,12 +255,18 @@ func DecodeWeights(r io.Reader) ([]WeightTensor, error) {
 			if _, err := io.ReadFull(tr, b); err != nil {
 				return nil, fmt.Errorf("tensor %q: data: %w", t.Name, eofUnexpected(err))
 			}
-			if dt == dtypeF64 {
+			switch dt {
+			case dtypeF64:
 				t.Data64 = growTo(t.Data64, m, n)
 				for k := 0; k < m; k++ {
 					t.Data64 = append(t.Data64, math.Float64frombits(binary.LittleEndian.Uint64(b[8*k:])))
 				}
-			} else {
+			case dtypeF16:
+				t.Data = growTo(t.Data, m, n)
+				for k := 0; k < m; k++ {
+					t.Data = append(t.Data, Float16Value(binary.LittleEndian.Uint16(b[2*k:])))
+				}
+			default:
 				t.Data = growTo(t.Data, m, n)
 				for k := 0; k < m; k++ {
 					t.Data = append(t.Data, math.Float32frombits(binary.LittleEndian.Uint32(b[4*k:])))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -18,11 +19,11 @@ import (
 func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "YAML config file (required)")
-	ckpt := fs.String("checkpoint", "", "checkpoint file or run directory (its best checkpoint) (required)")
+	cfgPath := fs.String("config", "", "YAML config file (default: config.yaml of the checkpoint's run directory, or the embedded model's)")
+	ckpt := fs.String("checkpoint", "", "checkpoint file, run directory (its best checkpoint) or pretrained model file (default: the embedded model)")
 	split := fs.String("split", "val", "data split: val or train")
 	data := fs.String("data", "", "evaluate on this data instead of the configured data: a .jsonl/.csv manifest, a dlib .xml, or a folder of images with .pts/.ljson (or AFLW2000-3D .mat) files")
-	out := fs.String("out", "", "directory for metrics.json, ced.png and panels (default: CHECKPOINT_DIR/eval-SPLIT)")
+	out := fs.String("out", "", "directory for metrics.json, ced.png and panels (default: CHECKPOINT_DIR/eval-SPLIT or eval-DATA; none for the embedded model)")
 	maxImages := fs.Int("max", 0, "evaluate at most this many images (0 = all)")
 	asJSON := fs.Bool("json", false, "print only the metrics JSON on standard output")
 	force := fs.Bool("force", false, "overwrite the outputs of an earlier evaluation in the output directory")
@@ -34,9 +35,6 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *cfgPath == "" || *ckpt == "" {
-		return usagef("--config FILE and --checkpoint FILE|DIR are required")
-	}
 	if err := checkMaxPixels(*maxPixels); err != nil {
 		return err
 	}
@@ -46,12 +44,12 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %v", fs.Args())
 	}
-	cfg, err := run.LoadConfig(*cfgPath, sets)
+	cfg, err := evalConfig(*cfgPath, *ckpt, sets)
 	if err != nil {
 		return err
 	}
 	dir := *out
-	if dir == "" {
+	if dir == "" && *ckpt != "" {
 		base := *ckpt
 		if ck, err := run.ResolveCheckpoint(*ckpt); err == nil && ck != *ckpt {
 			base = filepath.Dir(ck)
@@ -105,8 +103,46 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 		}
 		fmt.Fprintf(stdout, "  rank-1 identification %.4f (yaw gap >= %g: %s)\n", r.Rank1, r.MinYawGap, fmtRate(r.Rank1LargeYaw))
 	}
-	fmt.Fprintf(stdout, "written to %s\n", dir)
+	if dir != "" {
+		fmt.Fprintf(stdout, "written to %s\n", dir)
+	}
 	return nil
+}
+
+// evalConfig is the configuration of an evaluation: --config, else the
+// config.yaml of the checkpoint's run directory, else (no --checkpoint) the
+// embedded model's; --set values apply to each.
+func evalConfig(path, ckpt string, sets []string) (run.Config, error) {
+	if path != "" {
+		return run.LoadConfig(path, sets)
+	}
+	if ckpt == "" {
+		meta, err := run.EmbeddedMeta()
+		if err != nil {
+			return run.Config{}, err
+		}
+		return run.ParseConfig(run.EmbeddedName+" (its config)", []byte(meta.Config), sets)
+	}
+	tm, err := run.ResolveCheckpoint(ckpt)
+	if err != nil {
+		return run.Config{}, err
+	}
+	if run.IsPretrainedFile(tm) {
+		data, err := os.ReadFile(tm)
+		if err != nil {
+			return run.Config{}, err
+		}
+		meta, _, err := run.DecodePretrained(tm, data)
+		if err != nil {
+			return run.Config{}, err
+		}
+		return run.ParseConfig(tm+" (its config)", []byte(meta.Config), sets)
+	}
+	rd := run.RunDir(filepath.Dir(tm))
+	if _, err := os.Stat(rd.Config()); err != nil {
+		return run.Config{}, fmt.Errorf("%s: %w", rd, run.ErrNoRunConfig)
+	}
+	return run.LoadConfig(rd.Config(), sets)
 }
 
 // fmtRate prints a rate or "-" when it is undefined.

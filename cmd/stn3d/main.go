@@ -2,8 +2,8 @@
 // Spatial Transformer Network (Bas et al., 2017).
 //
 //	stn3d train --config configs/default.yaml [--out DIR] [--resume] [--force] [--set key=value ...]
-//	stn3d eval --config FILE --checkpoint FILE|DIR [--split val] [--data FILE.jsonl] [--json] [--force]
-//	stn3d normalize --checkpoint FILE|DIR --out DIR [--force] [--detect auto|always|never] INPUT...
+//	stn3d eval [--config FILE] [--checkpoint FILE|DIR] [--split val] [--data FILE.jsonl] [--json] [--force]
+//	stn3d normalize --out DIR [--checkpoint FILE|DIR] [--force] [--detect auto|always|never] INPUT...
 //	stn3d detect [--json] [--out DIR] IMAGES|FOLDERS...
 //	stn3d model info PATH|default
 //	stn3d model grid --model PATH|default --size 112 --out FILE
@@ -30,8 +30,8 @@ const usage = `stn3d: 3D Morphable Models as Spatial Transformer Networks
 
 Usage:
   stn3d train --config FILE [--out DIR] [--resume] [--force] [--set key=value]... [--max-pixels N]
-  stn3d eval --config FILE --checkpoint FILE|DIR [--split val|train] [--data FILE [--detect auto|always|never]] [--out DIR] [--json] [--force] [--max-pixels N]
-  stn3d normalize --checkpoint FILE|DIR --out DIR [--config FILE] [--fill] [--force] [--batch N] [--margin F] [--box x0,y0,x1,y1] [--detect auto|always|never] [--max-pixels N] INPUT...
+  stn3d eval [--config FILE] [--checkpoint FILE|DIR] [--split val|train] [--data FILE [--detect auto|always|never]] [--out DIR] [--json] [--force] [--max-pixels N]
+  stn3d normalize --out DIR [--checkpoint FILE|DIR] [--config FILE] [--fill] [--force] [--batch N] [--margin F] [--box x0,y0,x1,y1] [--detect auto|always|never] [--max-pixels N] INPUT...
   stn3d embed --checkpoint RUN [--out FILE.jsonl|FILE.npy] [--batch N] [--margin F] [--box x0,y0,x1,y1] INPUT...
   stn3d model info PATH|default
   stn3d model grid --model PATH|default --size N --out FILE
@@ -39,13 +39,23 @@ Usage:
   stn3d detector train --config configs/detector/detector.yaml --out FILE
   stn3d detector calibrate --config configs/detector/detector.yaml --weights FILE --out FILE
   stn3d detector eval [--weights FILE] [--shared DIR] [--json]
+  stn3d weights export --run DIR --out FILE
+  stn3d weights info [FILE]
   stn3d version
 
-Run "stn3d COMMAND -h" for the flags of a command.
+Without --checkpoint, eval and normalize use the default model embedded in
+the binary ("stn3d version" says which). Run "stn3d COMMAND -h" for the flags
+of a command.
 `
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version, commit and commitModified are set at build time by the
+// Makefile: -ldflags "-X main.version=... -X main.commit=SHA
+// -X main.commitModified=true|false".
+var (
+	version        = "dev"
+	commit         = ""
+	commitModified = ""
+)
 
 func main() {
 	os.Exit(execute(os.Args[1:], os.Stdout, os.Stderr))
@@ -78,8 +88,10 @@ func execute(args []string, stdout, stderr io.Writer) int {
 		err = cmdDetect(ctx, args[1:], stdout, stderr, logger)
 	case "detector":
 		err = cmdDetector(ctx, args[1:], stdout, stderr, logger)
+	case "weights":
+		err = cmdWeights(args[1:], stdout, stderr, logger)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "stn3d", version)
+		printVersion(stdout)
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

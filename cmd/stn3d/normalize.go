@@ -15,12 +15,13 @@ import (
 	"github.com/stn3d/stn3d/graph/run"
 )
 
-const normalizeUsage = `usage: stn3d normalize --checkpoint FILE|DIR --out DIR [--config FILE] [--fill] [--force]
+const normalizeUsage = `usage: stn3d normalize --out DIR [--checkpoint FILE|DIR] [--config FILE] [--fill] [--force]
                        [--batch N] [--margin F] [--box x0,y0,x1,y1] [--max-pixels N]
                        [--detect auto|always|never] [--detector FILE] INPUT...
 
-Applies a trained model to photographs (INPUT: image files, or folders walked
-for .jpg/.jpeg/.png/.ppm/.pgm/.pnm) and writes per image STEM_texture.png,
+Applies a trained model (default: the one embedded in the binary, see
+"stn3d version") to photographs (INPUT: image files, or folders walked for
+.jpg/.jpeg/.png/.ppm/.pgm/.pnm) and writes per image STEM_texture.png,
 STEM_mask.png, STEM_panel.png, STEM.json (pose, shape weights, landmarks in
 original pixels), STEM.obj/.mtl and STEM.ply (the fitted mesh: x, y original
 pixels, z depth in the same pixels, larger = nearer), and with --fill
@@ -45,9 +46,9 @@ func cmdNormalize(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		fmt.Fprint(stderr, normalizeUsage)
 		fs.PrintDefaults()
 	}
-	ckpt := fs.String("checkpoint", "", "checkpoint file or run directory (its best checkpoint) (required)")
+	ckpt := fs.String("checkpoint", "", "checkpoint file, run directory (its best checkpoint) or pretrained model file (default: the embedded model)")
 	out := fs.String("out", "", "output directory (required)")
-	cfgPath := fs.String("config", "", "YAML config (default: config.yaml of the checkpoint's run directory)")
+	cfgPath := fs.String("config", "", "YAML config (default: config.yaml of the checkpoint's run directory, or the embedded model's)")
 	fill := fs.Bool("fill", false, "also write the mirror-filled texture and its confidence map")
 	force := fs.Bool("force", false, "overwrite existing outputs")
 	batch := fs.Int("batch", 0, "images per forward pass (0 = eval.batch of the config)")
@@ -61,8 +62,8 @@ func cmdNormalize(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
-	if *ckpt == "" || *out == "" {
-		return usagef("--checkpoint FILE|DIR and --out DIR are required")
+	if *out == "" {
+		return usagef("--out DIR is required")
 	}
 	if len(inputs) == 0 {
 		return usagef("no INPUT images or folders given")

@@ -131,7 +131,7 @@ func TestNormalizeCommand(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--out", out, good}, "--checkpoint FILE|DIR and --out DIR are required"},
+		{[]string{"--checkpoint", runDir, good}, "--out DIR is required"},
 		{[]string{"--checkpoint", runDir, "--out", out}, "no INPUT images or folders given"},
 		{[]string{"--checkpoint", runDir, "--out", out, "--box", "1,2,3", good}, `--box "1,2,3": want four numbers x0,y0,x1,y1`},
 		{[]string{"--checkpoint", runDir, "--out", out, "--box", "1,2,x,4", good}, `value 3 "x" is not a finite number`},

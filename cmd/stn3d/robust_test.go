@@ -25,7 +25,7 @@ func runCLI(args ...string) (int, string, string) {
 // TestHelpExitsZero: "COMMAND -h" and "--help" print the flags and exit 0
 // (they exited 2 with "flag: help requested").
 func TestHelpExitsZero(t *testing.T) {
-	for _, cmd := range [][]string{{"train"}, {"eval"}, {"normalize"}, {"embed"}, {"model", "info"}, {"model", "grid"}} {
+	for _, cmd := range [][]string{{"train"}, {"eval"}, {"normalize"}, {"embed"}, {"model", "info"}, {"model", "grid"}, {"weights", "export"}, {"weights", "info"}} {
 		for _, h := range []string{"-h", "--help"} {
 			code, _, se := runCLI(append(cmd, h)...)
 			if code != 0 || strings.Contains(se, "help requested") || !strings.Contains(se, "sage") {

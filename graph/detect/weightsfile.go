@@ -2,9 +2,7 @@ package detect
 
 import (
 	"bytes"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/stn3d/stn3d/graph"
 	"github.com/stn3d/stn3d/internal/atomicfile"
+	"github.com/stn3d/stn3d/internal/sealedfile"
 )
 
 // Detector weights file ("STN3DDET", version 1), integers little-endian:
@@ -29,8 +28,6 @@ import (
 const (
 	fileMagic   = "STN3DDET"
 	fileVersion = 1
-	maxMetaLen  = 1 << 20
-	maxBodyLen  = 64 << 20
 )
 
 // Calibration maps the network's box to the box of the face's 68 iBUG
@@ -88,19 +85,8 @@ func EncodeFile(w io.Writer, meta Meta, ts []graph.WeightTensor) error {
 	if err := graph.EncodeWeights(&body, ts); err != nil {
 		return fmt.Errorf("detect: weights: %w", err)
 	}
-	sum := sha256.New()
-	sum.Write(mj)
-	sum.Write(body.Bytes())
-	var hdr [8 + 4 + 4 + 8 + 32]byte
-	copy(hdr[:8], fileMagic)
-	binary.LittleEndian.PutUint32(hdr[8:], fileVersion)
-	binary.LittleEndian.PutUint32(hdr[12:], uint32(len(mj)))
-	binary.LittleEndian.PutUint64(hdr[16:], uint64(body.Len()))
-	copy(hdr[24:], sum.Sum(nil))
-	for _, part := range [][]byte{hdr[:], mj, body.Bytes()} {
-		if _, err := w.Write(part); err != nil {
-			return fmt.Errorf("detect: write weights: %w", err)
-		}
+	if err := sealedfile.Write(w, fileMagic, fileVersion, mj, body.Bytes()); err != nil {
+		return fmt.Errorf("detect: %w", err)
 	}
 	return nil
 }
@@ -116,27 +102,9 @@ var ErrBadWeights = errors.New("detect: bad detector weights")
 // DecodeFile parses a weights file held in data.
 func DecodeFile(data []byte) (Meta, []graph.WeightTensor, error) {
 	var meta Meta
-	const hl = 8 + 4 + 4 + 8 + 32
-	if len(data) < hl {
-		return meta, nil, fmt.Errorf("%w: %d bytes, shorter than the %d-byte header", ErrBadWeights, len(data), hl)
-	}
-	if string(data[:8]) != fileMagic {
-		return meta, nil, fmt.Errorf("%w: magic %q, want %q", ErrBadWeights, data[:8], fileMagic)
-	}
-	if v := binary.LittleEndian.Uint32(data[8:]); v != fileVersion {
-		return meta, nil, fmt.Errorf("%w: version %d, want %d", ErrBadWeights, v, fileVersion)
-	}
-	ml := uint64(binary.LittleEndian.Uint32(data[12:]))
-	bl := binary.LittleEndian.Uint64(data[16:])
-	if ml > maxMetaLen || bl > maxBodyLen || uint64(len(data)-hl) != ml+bl {
-		return meta, nil, fmt.Errorf("%w: meta %d + body %d bytes, file has %d after the header", ErrBadWeights, ml, bl, len(data)-hl)
-	}
-	mj, body := data[hl:hl+int(ml)], data[hl+int(ml):]
-	sum := sha256.New()
-	sum.Write(mj)
-	sum.Write(body)
-	if !bytes.Equal(sum.Sum(nil), data[24:56]) {
-		return meta, nil, fmt.Errorf("%w: checksum mismatch (file damaged)", ErrBadWeights)
+	mj, body, err := sealedfile.Open(data, fileMagic, fileVersion)
+	if err != nil {
+		return meta, nil, fmt.Errorf("%w: %v", ErrBadWeights, err)
 	}
 	if err := json.Unmarshal(mj, &meta); err != nil {
 		return meta, nil, fmt.Errorf("%w: meta: %v", ErrBadWeights, err)

@@ -59,7 +59,7 @@ func TestWeightsFileErrors(t *testing.T) {
 		{"empty", nil, "shorter than the 56-byte header"},
 		{"magic", append([]byte("NOTADETW"), good[8:]...), "magic"},
 		{"truncated", good[:len(good)-10], "file has"},
-		{"damaged", damaged, "checksum mismatch"},
+		{"damaged", damaged, "SHA-256 mismatch"},
 		{"arch", other.Bytes(), `arch "other"`},
 	} {
 		_, _, err := DecodeFile(c.data)

@@ -302,7 +302,7 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (_ *dataset.Metr
 	if err != nil {
 		return nil, err
 	}
-	if rec := filepath.Join(string(tm.Dir), dataset.SplitValFile); opt.Data == "" && cfg.Data.Kind != "synthetic" && cfg.Data.SplitFile == "" && fileExists(rec) {
+	if rec := filepath.Join(string(tm.Dir), dataset.SplitValFile); tm.Dir != "" && opt.Data == "" && cfg.Data.Kind != "synthetic" && cfg.Data.SplitFile == "" && fileExists(rec) {
 		// The split the run was trained with, as it recorded it.
 		cfg.Data.SplitFile = rec
 	}

@@ -3,6 +3,7 @@ package run
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -79,6 +80,19 @@ func ResolveCheckpoint(path string) (string, error) {
 	return all[len(all)-1], nil
 }
 
+// IsPretrainedFile reports whether p is a file that starts with the
+// pretrained model file's magic (see LoadPretrained).
+func IsPretrainedFile(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var m [len(pretrainedMagic)]byte
+	_, err = io.ReadFull(f, m[:])
+	return err == nil && string(m[:]) == pretrainedMagic
+}
+
 func fileExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && !st.IsDir()
@@ -87,12 +101,16 @@ func fileExists(p string) bool {
 // TrainedModel is what applying a trained model needs: the checkpoint, the
 // configuration it was trained with and its geometry image.
 type TrainedModel struct {
-	// CheckpointPath is the resolved checkpoint file, Dir its directory.
+	// CheckpointPath is the resolved checkpoint file, Dir its directory
+	// ("" for a pretrained model file, whose name CheckpointPath holds).
 	CheckpointPath string
 	Dir            RunDir
 	Checkpoint     *graph.Checkpoint
 	Config         Config
 	Grid           *bfm.GridModel
+	// Pretrained describes a model loaded from a pretrained model file
+	// (LoadPretrained, LoadEmbedded); nil for a run's checkpoint.
+	Pretrained *PretrainedMeta
 }
 
 // LoadTrained loads a checkpoint file or run directory (see
@@ -100,9 +118,21 @@ type TrainedModel struct {
 // config.yaml (ErrNoRunConfig if there is none). The geometry image is the
 // run's model.grid, so that inference matches training exactly; a
 // directory without one re-meshes the configured model (with a warning).
+// An empty checkpoint loads the embedded default model (LoadEmbedded), a
+// file that starts like a pretrained model file loads that (LoadPretrained).
 func LoadTrained(checkpoint string, cfg *Config, log *slog.Logger) (*TrainedModel, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if checkpoint == "" {
+		return LoadEmbedded(cfg, log)
+	}
+	if IsPretrainedFile(checkpoint) {
+		data, err := os.ReadFile(checkpoint)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint: %w", err)
+		}
+		return LoadPretrained(checkpoint, data, cfg, log)
 	}
 	ckPath, err := ResolveCheckpoint(checkpoint)
 	if err != nil {
@@ -151,7 +181,7 @@ func (t *TrainedModel) Network(batch int, pairs bool) (*graph.Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := net.Restore(t.Checkpoint); err != nil {
+	if err := net.RestoreParams(t.Checkpoint); err != nil {
 		return nil, errors.Join(fmt.Errorf("restoring %s: %w", t.CheckpointPath, err), net.Close())
 	}
 	return net, nil
