@@ -20,7 +20,13 @@ type Fit struct {
 // Fit runs the forward STN on images (n x 3 x S x S values) and returns, for
 // each image, the prediction with its geometry, texture and mask. It uses a
 // forward-only machine created on first use.
-func (m *Network) Fit(images []float32) ([]Fit, error) {
+func (m *Network) Fit(images []float32) ([]Fit, error) { return m.FitInto(nil, images) }
+
+// FitInto is Fit writing into dst: the Points2D, Depth, Texture and Mask
+// slices of dst's elements are reused where they have the right length
+// (a caller fitting batch after batch allocates them once), and the
+// result is dst extended or cut to one Fit per image.
+func (m *Network) FitInto(dst []Fit, images []float32) ([]Fit, error) {
 	if m.fitVM == nil {
 		roots := append([]*gorgonia.Node{m.Localiser.Theta, m.STN.Rotation, m.STN.Scale, m.STN.Points2D, m.STN.Points3D, m.STN.Texture, m.STN.Mask},
 			m.landmarkNodes()...)
@@ -31,7 +37,12 @@ func (m *Network) Fit(images []float32) ([]Fit, error) {
 		m.fitVM = vm
 	}
 	N := m.STN.Rows * m.STN.Cols
-	out := make([]Fit, 0, len(images)/max(1, 3*m.InputSize*m.InputSize))
+	n := len(images) / max(1, 3*m.InputSize*m.InputSize)
+	if cap(dst) < n {
+		dst = append(dst[:cap(dst)], make([]Fit, n-cap(dst))...)
+	}
+	dst = dst[:n]
+	i := 0
 	err := m.runChunks(m.fitVM, "fit", images, func(k int) error {
 		preds := m.predictions(k)
 		sc := m.STN.Scale.Value().Data()
@@ -39,14 +50,26 @@ func (m *Network) Fit(images []float32) ([]Fit, error) {
 		tex, mask := m.STN.Texture.Value().Data(), m.STN.Mask.Value().Data()
 		C := dataLen(tex) / (m.BatchSize * N)
 		for b, p := range preds {
-			f := Fit{Prediction: p, Points2D: make([][2]float64, N), Depth: make([]float64, N),
-				Texture: make([]float32, C*N), Mask: make([]float32, N)}
-			fillFit(&f, b, N, sc, p2, p3, tex, mask)
-			out = append(out, f)
+			f := &dst[i]
+			f.Prediction = p
+			f.Points2D = reuse(f.Points2D, N)
+			f.Depth = reuse(f.Depth, N)
+			f.Texture = reuse(f.Texture, C*N)
+			f.Mask = reuse(f.Mask, N)
+			fillFit(f, b, N, sc, p2, p3, tex, mask)
+			i++
 		}
 		return nil
 	})
-	return out, err
+	return dst[:i], err
+}
+
+// reuse returns s if it holds n values, else a new slice of n.
+func reuse[T any](s []T, n int) []T {
+	if len(s) == n {
+		return s
+	}
+	return make([]T, n)
 }
 
 // fillFit copies item b's geometry, texture and mask from the machine's

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -188,6 +189,60 @@ func TestStepReproducible(t *testing.T) {
 			if a[i][j] != b[i][j] || a[i][j] != c[i][j] {
 				t.Fatalf("parameter %d[%d]: %v, %v (again), %v (one worker)", i, j, a[i][j], b[i][j], c[i][j])
 			}
+		}
+	}
+}
+
+// TestFitIntoReusesBuffers: FitInto gives what Fit gives, over several
+// chunks (5 images on a batch-2 network: the last chunk padded), writes
+// into the slices of dst it is given, and cuts dst to the images given.
+func TestFitIntoReusesBuffers(t *testing.T) {
+	gm := flatGrid(8, 8, 1)
+	cfg := toyNetworkConfig()
+	cfg.Loss.Weights.Siamese = 0
+	m, err := NewNetwork(cfg, gm, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	per := 3 * m.InputSize * m.InputSize
+	imgs := toyBatch(5, m.InputSize, m.NumLandmarks, 9).Images
+	want, err := m.Fit(imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each image alone gives the fit it has in the batch of 5 (to float32
+	// rounding: the kernels may block a batch differently).
+	for i := range want {
+		one, err := m.Fit(imgs[i*per : (i+1)*per])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for v, p := range one[0].Points2D {
+			if d := math.Hypot(p[0]-want[i].Points2D[v][0], p[1]-want[i].Points2D[v][1]); d > 1e-3 {
+				t.Fatalf("image %d vertex %d: alone %v, in the batch %v", i, v, p, want[i].Points2D[v])
+			}
+		}
+	}
+	// Fits hold NaN for unmapped landmarks, so compare their printed
+	// values (%v prints floats exactly).
+	same := func(a, b Fit) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
+	dst, err := m.FitInto(nil, imgs)
+	if err != nil || len(dst) != 5 || !same(dst[0], want[0]) || !same(dst[4], want[4]) {
+		t.Fatalf("FitInto(nil) differs from Fit: %v", err)
+	}
+	tex, pts := &dst[1].Texture[0], &dst[1].Points2D[0]
+	// Three other images into the same buffers.
+	got, err := m.FitInto(dst, imgs[2*per:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || &got[1].Texture[0] != tex || &got[1].Points2D[0] != pts {
+		t.Fatalf("got %d fits; texture reused %v, points reused %v", len(got), &got[1].Texture[0] == tex, &got[1].Points2D[0] == pts)
+	}
+	for i := range got {
+		if !same(got[i], want[2+i]) {
+			t.Fatalf("reused fit %d differs from Fit's fit %d", i, 2+i)
 		}
 	}
 }

@@ -402,6 +402,7 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (_ *NormalizeResult, e
 	w := &normWriter{opt: opt, gm: grid, tri: bfm.GridTriangles(grid.Rows, grid.Cols), ckPath: ckPath}
 	per := 3 * model.InputSize * model.InputSize
 	buf := make([]float32, batch*per)
+	var fits []graph.Fit // reused batch after batch (written before the next)
 	t0 := time.Now()
 	for start := 0; start < len(jobs); start += batch {
 		if err := ctx.Err(); err != nil {
@@ -425,7 +426,7 @@ func Normalize(ctx context.Context, opt NormalizeOptions) (_ *NormalizeResult, e
 			ok = append(ok, j)
 		}
 		if len(ok) > 0 {
-			fits, err := model.Fit(buf[:len(ok)*per])
+			fits, err = model.FitInto(fits, buf[:len(ok)*per])
 			if err != nil {
 				return res, fmt.Errorf("normalize: %w", err)
 			}

@@ -168,7 +168,7 @@ func refineNormalize(items []normItem, ok []int, fits []graph.Fit, buf []float32
 			it.info.Region = [4]int{tr.Region.Min.X, tr.Region.Min.Y, tr.Region.Max.X, tr.Region.Max.Y}
 			it.info.Scale, it.info.Offset = tr.Scale, [2]float64{tr.OffX, tr.OffY}
 		}
-		f, err := model.Fit(buf[:len(ok)*per])
+		f, err := model.FitInto(fits, buf[:len(ok)*per]) // fits was read above; its buffers are reused
 		if err != nil {
 			return nil, err
 		}
