@@ -123,7 +123,8 @@ func benchModelStep(b *testing.B, kind string, batch int) {
 	}
 }
 
-// logOpTimes logs the time per op kind (STN3D_BENCH_OPS=1), largest first.
+// logOpTimes logs the time per op kind (STN3D_BENCH_OPS=1; =layers: per op
+// and output shape, for the inference benchmarks), largest first.
 func logOpTimes(b *testing.B, t map[string]time.Duration) {
 	type kv struct {
 		k string
@@ -181,8 +182,9 @@ func benchInfer(b *testing.B, batch int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if os.Getenv("STN3D_BENCH_OPS") == "1" {
+	if v := os.Getenv("STN3D_BENCH_OPS"); v == "1" || v == "layers" {
 		m.fitVM.opTime = map[string]time.Duration{}
+		m.fitVM.opTimeShapes = v == "layers"
 		defer logOpTimes(b, m.fitVM.opTime)
 	}
 	b.ReportAllocs()

@@ -44,6 +44,9 @@ type machine struct {
 	// opTime, when non-nil, accumulates the wall time of each op (by its
 	// String up to the first '{' or '('), for benchmarks.
 	opTime map[string]time.Duration
+	// opTimeShapes keys opTime by op and output shape (one entry per
+	// layer) instead of by op alone.
+	opTimeShapes bool
 }
 
 type mstep struct {
@@ -322,6 +325,9 @@ func (m *machine) run() error {
 			name := s.op.String()
 			if i := strings.IndexAny(name, "{("); i > 0 {
 				name = name[:i]
+			}
+			if m.opTimeShapes {
+				name = fmt.Sprintf("%s %v", name, m.nodes[s.node].Shape())
 			}
 			m.opTime[name] += time.Since(t0)
 		}
