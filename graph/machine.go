@@ -184,6 +184,9 @@ func newMachine(g *gorgonia.ExprGraph, roots []*gorgonia.Node, a *arena, inferen
 	for _, r := range roots {
 		m.roots = append(m.roots, index[r])
 	}
+	if inference {
+		m.fuse(stepOf)
+	}
 
 	// Lifetimes in steps: last[s] is the last step reading step s's value.
 	ns := len(m.steps)
@@ -268,6 +271,48 @@ func newMachine(g *gorgonia.ExprGraph, roots []*gorgonia.Node, a *arena, inferen
 	m.vals = make([]gorgonia.Value, len(m.nodes))
 	m.gen = -1
 	return m, nil
+}
+
+// fuse rewrites, in a forward-only machine, a convolution whose output only
+// a 2x2 max pool reads (and no root) into one fused step
+// (ops.FuseConvPool): the convolution's step is dropped and the pool's step
+// computes both from the convolution's inputs. stepOf (node index -> step
+// index) is updated.
+func (m *machine) fuse(stepOf []int) {
+	readers := make([]int, len(m.nodes))
+	for _, s := range m.steps {
+		for _, a := range s.args {
+			readers[a]++
+		}
+	}
+	for _, r := range m.roots {
+		readers[r]++
+	}
+	dead := make([]bool, len(m.steps))
+	for si := range m.steps {
+		s := &m.steps[si]
+		if len(s.args) != 1 || stepOf[s.args[0]] < 0 || readers[s.args[0]] != 1 {
+			continue
+		}
+		pi := stepOf[s.args[0]]
+		p := m.steps[pi]
+		f, ok := ops.FuseConvPool(p.op, s.op)
+		if !ok {
+			continue
+		}
+		s.op, s.args, s.in = f, p.args, make([]gorgonia.Value, len(p.args))
+		dead[pi] = true
+	}
+	kept := m.steps[:0]
+	for si, s := range m.steps {
+		if dead[si] {
+			stepOf[s.node] = -1
+			continue
+		}
+		stepOf[s.node] = len(kept)
+		kept = append(kept, s)
+	}
+	m.steps = kept
 }
 
 // views (re)builds the planned outputs' tensors over the arena.

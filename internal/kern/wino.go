@@ -102,6 +102,10 @@ func NewWino(cin, cout, h, w int, flip bool) (*Wino, error) {
 	return wn, nil
 }
 
+// ChunkImages returns the number of images Forward takes per chunk: a
+// caller that splits a batch itself should split it in such chunks.
+func (wn *Wino) ChunkImages() int { return wn.chunk }
+
 // Tiles returns the number of 4x4 output tiles per image.
 func (wn *Wino) Tiles() int { return wn.tiles }
 
