@@ -44,7 +44,10 @@ func TestFuseConvPool(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				f, ok := FuseConvPool(convOp, p.Op())
+				if _, ok := FuseConvPool(convOp, p.Op()); ok != (h*w >= fuseMinPixels) {
+					t.Errorf("FuseConvPool on %dx%d: fused %v, want %v", h, w, ok, h*w >= fuseMinPixels)
+				}
+				f, ok := fuseConvPool(convOp, p.Op(), 0)
 				if !ok {
 					t.Fatal("not fused")
 				}
