@@ -13,8 +13,9 @@ import (
 // Recogniser inputs (RecognitionOptions.Input).
 const (
 	// RecogniseTexture feeds the recogniser the STN's pose-normalised
-	// texture with the visibility mask as a fourth channel, as Bas et al.
-	// 2017 (Sec. 5) suggest for recognition.
+	// texture, centred as 2 (x - 0.5) like the crop, with the visibility
+	// mask as a fourth channel, as Bas et al. 2017 (Sec. 5) suggest for
+	// recognition.
 	RecogniseTexture = "texture"
 	// RecogniseCrop feeds it the plain input image resampled on the same
 	// Rows x Cols grid, centred as 2 (x - 0.5), with a constant ones
@@ -130,7 +131,11 @@ func recognitionInput(g *gorgonia.ExprGraph, img *gorgonia.Node, stn *STN, kind 
 		if err != nil {
 			return nil, err
 		}
-		return gorgonia.Concat(1, stn.Output, mask)
+		v, err := centre(g, dt, stn.Output)
+		if err != nil {
+			return nil, err
+		}
+		return gorgonia.Concat(1, v, mask)
 	case RecogniseCrop:
 		// A regular rows x cols lattice over the whole image, pixel
 		// centres from 0 to side-1 (the sampler's convention).
@@ -154,10 +159,7 @@ func recognitionInput(g *gorgonia.ExprGraph, img *gorgonia.Node, stn *STN, kind 
 		if v, err = gorgonia.Reshape(v, tensor.Shape{b, c, rows, cols}); err != nil {
 			return nil, err
 		}
-		if v, err = gorgonia.Sub(v, scalarNode(g, dt, 0.5)); err != nil {
-			return nil, err
-		}
-		if v, err = gorgonia.Mul(v, scalarNode(g, dt, 2)); err != nil {
+		if v, err = centre(g, dt, v); err != nil {
 			return nil, err
 		}
 		ones := make([]float64, b*n)
@@ -169,6 +171,16 @@ func recognitionInput(g *gorgonia.ExprGraph, img *gorgonia.Node, stn *STN, kind 
 		return gorgonia.Concat(1, v, on)
 	}
 	return nil, fmt.Errorf("recognition input %q: want %q or %q", kind, RecogniseTexture, RecogniseCrop)
+}
+
+// centre maps image values in [0, 1] to [-1, 1]: 2 (x - 0.5), the
+// recogniser's input normalisation for both inputs.
+func centre(g *gorgonia.ExprGraph, dt tensor.Dtype, x *gorgonia.Node) (*gorgonia.Node, error) {
+	v, err := gorgonia.Sub(x, scalarNode(g, dt, 0.5))
+	if err != nil {
+		return nil, err
+	}
+	return gorgonia.Mul(v, scalarNode(g, dt, 2))
 }
 
 // addRecognition builds the identity branch of m: the labels input, the

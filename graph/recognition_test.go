@@ -203,3 +203,48 @@ func TestRecognitionCropInputKnownAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestRecognitionTextureInputKnownAnswer: the texture input is the STN's
+// output centred as 2 (x - 0.5), then the visibility mask as is.
+func TestRecognitionTextureInputKnownAnswer(t *testing.T) {
+	const B, C, rows, cols = 2, 3, 3, 4
+	g := gorgonia.NewGraph()
+	tex := make([]float64, B*C*rows*cols)
+	for i := range tex {
+		tex[i] = float64(i%7) / 6
+	}
+	mask := make([]float64, B*rows*cols)
+	for i := range mask {
+		mask[i] = float64(i % 2)
+	}
+	out := gorgonia.NewTensor(g, tensor.Float64, 4, gorgonia.WithShape(B, C, rows, cols), gorgonia.WithName("tex"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(B, C, rows, cols), tensor.WithBacking(tex))))
+	mk := gorgonia.NewMatrix(g, tensor.Float64, gorgonia.WithShape(B, rows*cols), gorgonia.WithName("mask"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(B, rows*cols), tensor.WithBacking(mask))))
+	img := gorgonia.NewTensor(g, tensor.Float64, 4, gorgonia.WithShape(B, C, 8, 8), gorgonia.WithName("img"),
+		gorgonia.WithValue(tensor.New(tensor.Of(tensor.Float64), tensor.WithShape(B, C, 8, 8))))
+	in, err := recognitionInput(g, img, &STN{Rows: rows, Cols: cols, Output: out, Mask: mk}, RecogniseTexture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := gorgonia.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	v := in.Value().Data().([]float64)
+	n := rows * cols
+	for b := 0; b < B; b++ {
+		for c := 0; c <= C; c++ {
+			for k := 0; k < n; k++ {
+				want := mask[b*n+k]
+				if c < C {
+					want = 2 * (tex[(b*C+c)*n+k] - 0.5)
+				}
+				if got := v[(b*(C+1)+c)*n+k]; math.Abs(got-want) > 1e-12 {
+					t.Fatalf("item %d channel %d texel %d = %v, want %v", b, c, k, got, want)
+				}
+			}
+		}
+	}
+}

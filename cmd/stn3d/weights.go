@@ -132,6 +132,6 @@ func printVersion(w io.Writer) {
 		fmt.Fprintf(w, "embedded default model: unusable: %v\n", err)
 		return
 	}
-	fmt.Fprintf(w, "embedded default model: %d parameters (%s), step %d, synthetic validation NME %.2f%%, trained at commit %.12s, weights sha256 %.16s, geometry image %.16s\n",
+	fmt.Fprintf(w, "embedded default model: %d parameters (%s), step %d, synthetic validation NME %.2f%%, made by make weights at commit %.12s, weights sha256 %.16s, geometry image %.16s\n",
 		meta.Params, meta.Dtype, meta.Step, meta.ValNME, meta.Commit, meta.WeightsSHA256, meta.GridSHA256)
 }
