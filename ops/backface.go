@@ -101,35 +101,57 @@ func area2(xi, yi, xj, yj, xk, yk float64) float64 {
 func backfaceKernel[T float](out, x []T, b, rows, cols int) {
 	n := rows * cols
 	workpool.Chunks(b*rows, 60*cols, func(lo, hi int) {
+		// The quads of a row are the "below" quads of its vertex row and
+		// the "above" quads of the next: computed once, carried over in
+		// quads (one row of them; on the stack for grids up to 256 wide).
+		var stack [2][256][4]float64
+		above, below := stack[0][:], stack[1][:]
+		if cols-1 > len(above) {
+			above, below = make([][4]float64, cols-1), make([][4]float64, cols-1)
+		}
+		above, below = above[:max(cols-1, 0)], below[:max(cols-1, 0)]
 		for u := lo; u < hi; u++ {
 			bi, r := u/rows, u%rows
 			px := x[bi*3*n : bi*3*n+n]
 			py := x[bi*3*n+n : bi*3*n+2*n]
 			o := out[bi*n+r*cols : bi*n+(r+1)*cols]
-			// Sliding window over the quads above (row r-1) and below (row
-			// r) of the vertex: quads (r-1, c-1) and (r, c-1) are carried
-			// over from the last step; quads outside the grid contribute 0.
-			var upPrev, dnPrev [4]float64
-			for c := range o {
-				var up, dn [4]float64 // quads (r-1, c) and (r, c)
-				if c < cols-1 {
-					s := bfm.GridQuadSplit(cols, c)
-					if r > 0 {
-						up = quadCornerNZ(px, py, cols, r-1, c, s)
-					}
-					if r < rows-1 {
-						dn = quadCornerNZ(px, py, cols, r, c, s)
-					}
+			// Quads (r-1, c): carried from the last row of this chunk, or
+			// computed (first row of the chunk or of an image: r-1 < 0 has
+			// none, all zero).
+			switch {
+			case r == 0:
+				clear(above)
+			case u == lo:
+				for c := range above {
+					above[c] = quadCornerNZ(px, py, cols, r-1, c, bfm.GridQuadSplit(cols, c))
 				}
-				// Vertex (r, c) is e of quad (r-1,c-1), d of quad (r-1,c),
-				// b of quad (r,c-1) and a of quad (r,c).
+			default:
+				above, below = below, above
+			}
+			if r < rows-1 {
+				for c := range below {
+					below[c] = quadCornerNZ(px, py, cols, r, c, bfm.GridQuadSplit(cols, c))
+				}
+			} else {
+				clear(below)
+			}
+			// Vertex (r, c) is e of quad (r-1,c-1), d of quad (r-1,c), b of
+			// quad (r,c-1) and a of quad (r,c); quads outside the grid
+			// contribute 0. Summed in this order, as before the carry.
+			for c := range o {
+				var upPrev, up, dnPrev, dn [4]float64
+				if c > 0 {
+					upPrev, dnPrev = above[c-1], below[c-1]
+				}
+				if c < cols-1 {
+					up, dn = above[c], below[c]
+				}
 				nz := upPrev[bfm.CornerE] + up[bfm.CornerD] + dnPrev[bfm.CornerB] + dn[bfm.CornerA]
 				if nz > 0 {
 					o[c] = 1
 				} else {
 					o[c] = 0
 				}
-				upPrev, dnPrev = up, dn
 			}
 		}
 	})

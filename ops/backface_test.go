@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -386,4 +387,46 @@ func sum(v []float64) float64 {
 		s += x
 	}
 	return s
+}
+
+// TestBackfaceKernelCarry: the kernel, which carries each row of quads to
+// the next vertex row within a chunk of rows, equals computing the four
+// quads of every vertex afresh, on several images whose chunks of rows
+// start mid-image (5 x 37 rows), with odd width (every quad split kind).
+func TestBackfaceKernelCarry(t *testing.T) {
+	const b, rows, cols = 5, 37, 33
+	n := rows * cols
+	r := rand.New(rand.NewPCG(4, 4))
+	x := make([]float64, b*3*n)
+	for i := range x {
+		x[i] = r.NormFloat64()
+	}
+	got := make([]float64, b*n)
+	backfaceKernel(got, x, b, rows, cols)
+	for bi := 0; bi < b; bi++ {
+		px, py := x[bi*3*n:bi*3*n+n], x[bi*3*n+n:bi*3*n+2*n]
+		quad := func(qr, qc int) [4]float64 {
+			if qr < 0 || qr >= rows-1 || qc < 0 || qc >= cols-1 {
+				return [4]float64{}
+			}
+			return quadCornerNZ(px, py, cols, qr, qc, bfm.GridQuadSplit(cols, qc))
+		}
+		ones := 0
+		for vr := 0; vr < rows; vr++ {
+			for vc := 0; vc < cols; vc++ {
+				nz := quad(vr-1, vc-1)[bfm.CornerE] + quad(vr-1, vc)[bfm.CornerD] + quad(vr, vc-1)[bfm.CornerB] + quad(vr, vc)[bfm.CornerA]
+				want := 0.0
+				if nz > 0 {
+					want = 1
+				}
+				if g := got[bi*n+vr*cols+vc]; g != want {
+					t.Fatalf("image %d vertex (%d, %d): %v, want %v", bi, vr, vc, g, want)
+				}
+				ones += int(want)
+			}
+		}
+		if ones == 0 || ones == n {
+			t.Fatalf("image %d: %d of %d vertices visible: a weak test", bi, ones, n)
+		}
+	}
 }
