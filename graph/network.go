@@ -497,9 +497,24 @@ func (m *Network) Restore(ck *Checkpoint) error { return ck.Restore(m.params, m.
 // hold, is left alone).
 func (m *Network) RestoreParams(ck *Checkpoint) error { return ck.Restore(m.params, nil) }
 
+// firstNonFinite returns the index of the first NaN or infinity in v, or
+// -1. It tests the exponent bits (all ones for exactly those values), 8
+// values per step with an early exit per block: the scan of a B64 input
+// (2.4 M values) was 2.6% of inference as float64 conversions.
 func firstNonFinite(v []float32) int {
-	for i, x := range v {
-		if f := float64(x); math.IsNaN(f) || math.IsInf(f, 0) {
+	const exp = 0x7f800000
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		b := v[i : i+8 : i+8]
+		if math.Float32bits(b[0])&exp == exp || math.Float32bits(b[1])&exp == exp ||
+			math.Float32bits(b[2])&exp == exp || math.Float32bits(b[3])&exp == exp ||
+			math.Float32bits(b[4])&exp == exp || math.Float32bits(b[5])&exp == exp ||
+			math.Float32bits(b[6])&exp == exp || math.Float32bits(b[7])&exp == exp {
+			break
+		}
+	}
+	for ; i < len(v); i++ {
+		if math.Float32bits(v[i])&exp == exp {
 			return i
 		}
 	}

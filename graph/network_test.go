@@ -246,3 +246,31 @@ func TestFitIntoReusesBuffers(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstNonFinite: the bit test finds the first NaN or infinity at any
+// position (in the blocks of 8 and in the tail) and passes every finite
+// value, the largest and the subnormals included.
+func TestFirstNonFinite(t *testing.T) {
+	finite := []float32{0, -0.5, math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32, 1e-40}
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 23} {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = finite[i%len(finite)]
+		}
+		if got := firstNonFinite(v); got != -1 {
+			t.Fatalf("n %d all finite: %d", n, got)
+		}
+		for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+			for p := 0; p < n; p++ {
+				w := append([]float32(nil), v...)
+				w[p] = bad
+				if p+1 < n {
+					w[n-1] = bad
+				}
+				if got := firstNonFinite(w); got != p {
+					t.Fatalf("n %d, %v at %d: got %d", n, bad, p, got)
+				}
+			}
+		}
+	}
+}
