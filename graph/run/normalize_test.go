@@ -56,6 +56,17 @@ func normRun(t *testing.T) (dir string, cfg Config, gm *bfm.GridModel) {
 			}
 		}
 	}
+	dir, _ = writeRunDir(t, cfg, gm, 1, nil)
+	return dir, cfg, gm
+}
+
+// writeRunDir writes a run directory like Train's (config.yaml, model.grid,
+// best.ckpt) holding the seeded initial network of cfg on gm, turned by yaw
+// rad (the r unit of the scaled theta bias) so that one cheek is hidden and
+// the mask has zeros, with checkpoint metadata meta; it returns the
+// directory and the checkpoint.
+func writeRunDir(t *testing.T, cfg Config, gm *bfm.GridModel, yaw float32, meta map[string]string) (string, *graph.Checkpoint) {
+	t.Helper()
 	mc, err := NetworkConfigFrom(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -65,18 +76,16 @@ func normRun(t *testing.T) (dir string, cfg Config, gm *bfm.GridModel) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	// Turn the untrained fit by 1 rad of yaw (the r unit of the scaled
-	// bias) so that one cheek is hidden and the mask has zeros.
 	for _, p := range m.Params() {
 		if p.Name() == graph.ThetaBiasName {
-			p.Value().Data().([]float32)[graph.ThetaRot+1] += 1
+			p.Value().Data().([]float32)[graph.ThetaRot+1] += yaw
 		}
 	}
-	ck, err := m.Checkpoint(nil, nil)
+	ck, err := m.Checkpoint(nil, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir = t.TempDir()
+	dir := t.TempDir()
 	if err := graph.SaveCheckpoint(filepath.Join(dir, RunBestFile), ck); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +99,7 @@ func normRun(t *testing.T) (dir string, cfg Config, gm *bfm.GridModel) {
 	if err := os.WriteFile(filepath.Join(dir, RunConfigFile), y, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return dir, cfg, gm
+	return dir, ck
 }
 
 // noiseImage is a w x h image of seeded random colours over a smooth

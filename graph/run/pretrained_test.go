@@ -96,37 +96,10 @@ func exportableRun(t *testing.T) (string, *graph.Checkpoint) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mc, err := NetworkConfigFrom(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := graph.NewNetwork(mc, gm, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	for _, p := range m.Params() {
-		if p.Name() == graph.ThetaBiasName {
-			p.Value().Data().([]float32)[graph.ThetaRot+1] += 0.5
-		}
-	}
-	ck, err := m.Checkpoint(nil, map[string]string{metaBestNME: "4.25"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Step 42 as if trained: the export records it.
+	dir, ck := writeRunDir(t, cfg, gm, 0.5, map[string]string{metaBestNME: "4.25"})
 	ck.Step = 42
-	dir := t.TempDir()
 	if err := graph.SaveCheckpoint(filepath.Join(dir, RunBestFile), ck); err != nil {
-		t.Fatal(err)
-	}
-	if err := bfm.SaveGrid(filepath.Join(dir, RunGridFile), gm); err != nil {
-		t.Fatal(err)
-	}
-	y, err := yaml.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, RunConfigFile), y, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir, ck
