@@ -53,11 +53,51 @@ type ImageResult struct {
 }
 
 // PoseMAE is the mean absolute pose error in degrees, angles wrapped to
-// [-180, 180] before taking the absolute value.
+// [-180, 180] before taking the absolute value, over Images images; Mean is
+// (Yaw + Pitch + Roll) / 3.
 type PoseMAE struct {
-	Yaw   float64 `json:"yaw"`
-	Pitch float64 `json:"pitch"`
-	Roll  float64 `json:"roll"`
+	Yaw    float64 `json:"yaw"`
+	Pitch  float64 `json:"pitch"`
+	Roll   float64 `json:"roll"`
+	Mean   float64 `json:"mean"`
+	Images int     `json:"images"`
+}
+
+// PoseProtocolMaxDeg bounds the ground-truth angles of the images that
+// Metrics.PoseMAE averages over: the usual AFLW2000-3D head-pose protocol
+// (HopeNet, FSA-Net, 3DDFA_V2, SynergyNet) leaves out the images whose
+// yaw, pitch or roll lies outside [-99, 99] degrees (31 of the 2,000); near
+// |yaw| = 90 their Euler angles are ill-conditioned (pitch 162, roll -161
+// is nearly the same head as pitch -18, roll 19).
+const PoseProtocolMaxDeg = 99
+
+// inPoseProtocol reports whether a ground-truth pose counts in PoseMAE.
+func inPoseProtocol(p *Pose) bool {
+	return math.Abs(p.Yaw) <= PoseProtocolMaxDeg && math.Abs(p.Pitch) <= PoseProtocolMaxDeg && math.Abs(p.Roll) <= PoseProtocolMaxDeg
+}
+
+// poseSums accumulates absolute pose errors.
+type poseSums struct {
+	sum [3]float64
+	n   int
+}
+
+func (s *poseSums) add(pred, gt *Pose) {
+	s.sum[0] += math.Abs(wrapDeg(pred.Yaw - gt.Yaw))
+	s.sum[1] += math.Abs(wrapDeg(pred.Pitch - gt.Pitch))
+	s.sum[2] += math.Abs(wrapDeg(pred.Roll - gt.Roll))
+	s.n++
+}
+
+// mae returns the means, or nil when nothing was added.
+func (s *poseSums) mae() *PoseMAE {
+	if s.n == 0 {
+		return nil
+	}
+	n := float64(s.n)
+	m := &PoseMAE{Yaw: s.sum[0] / n, Pitch: s.sum[1] / n, Roll: s.sum[2] / n, Images: s.n}
+	m.Mean = (m.Yaw + m.Pitch + m.Roll) / 3
+	return m
 }
 
 // CEDPoint is one point of the cumulative error distribution: the fraction
@@ -86,8 +126,12 @@ type Metrics struct {
 	// PerLandmarkPx is each landmark's mean error (pixels) over the images
 	// where it is visible in the ground truth, in the common scheme.
 	PerLandmarkPx []*float64 `json:"per_landmark_px"`
-	// PoseMAE is over images where both poses are known.
-	PoseMAE *PoseMAE `json:"pose_mae_deg"`
+	// PoseMAE is over the images where both poses are known and every
+	// ground-truth angle lies in [-99, 99] degrees (PoseProtocolMaxDeg, the
+	// usual AFLW2000-3D head-pose protocol); PoseMAEAll is over all images
+	// where both poses are known.
+	PoseMAE    *PoseMAE `json:"pose_mae_deg"`
+	PoseMAEAll *PoseMAE `json:"pose_mae_all_deg"`
 	// FailureRate is the fraction (0..1) of images with NME > FailureNME.
 	FailureRate float64 `json:"failure_rate"`
 	// Images is the number of images evaluated.
@@ -121,8 +165,8 @@ type Evaluator struct {
 	results []ImageResult
 	lmSum   []float64
 	lmN     []int
-	poseSum [3]float64
-	poseN   int
+	pose    poseSums // images in the pose protocol
+	poseAll poseSums // all images with both poses
 }
 
 // Add evaluates one image and records it. It fails (and records nothing)
@@ -178,10 +222,10 @@ func (e *Evaluator) Add(in EvalInput) (ImageResult, error) {
 		}
 	}
 	if in.GTPose != nil && in.PredPose != nil {
-		e.poseSum[0] += math.Abs(wrapDeg(in.PredPose.Yaw - in.GTPose.Yaw))
-		e.poseSum[1] += math.Abs(wrapDeg(in.PredPose.Pitch - in.GTPose.Pitch))
-		e.poseSum[2] += math.Abs(wrapDeg(in.PredPose.Roll - in.GTPose.Roll))
-		e.poseN++
+		e.poseAll.add(in.PredPose, in.GTPose)
+		if inPoseProtocol(in.GTPose) {
+			e.pose.add(in.PredPose, in.GTPose)
+		}
 	}
 	e.results = append(e.results, r)
 	return r, nil
@@ -266,10 +310,7 @@ func (e *Evaluator) Metrics() (Metrics, error) {
 			m.PerLandmarkPx[k] = &v
 		}
 	}
-	if e.poseN > 0 {
-		pn := float64(e.poseN)
-		m.PoseMAE = &PoseMAE{Yaw: e.poseSum[0] / pn, Pitch: e.poseSum[1] / pn, Roll: e.poseSum[2] / pn}
-	}
+	m.PoseMAE, m.PoseMAEAll = e.pose.mae(), e.poseAll.mae()
 	m.CED = make([]CEDPoint, 101)
 	for i := range m.CED {
 		th := float64(i) / 10

@@ -74,8 +74,13 @@ func TestMetricsKnownAnswer(t *testing.T) {
 	if len(m.PerLandmarkPx) != 21 || !near(*m.PerLandmarkPx[0], 16.0/3, tol) || !near(*m.PerLandmarkPx[1], 4, tol) {
 		t.Errorf("per landmark %v %v", *m.PerLandmarkPx[0], *m.PerLandmarkPx[1])
 	}
-	if m.PoseMAE == nil || !near(m.PoseMAE.Yaw, 3.5, tol) || !near(m.PoseMAE.Pitch, 3, tol) || !near(m.PoseMAE.Roll, 2.5, tol) {
-		t.Errorf("pose MAE %+v", m.PoseMAE)
+	// B's true roll (-179) is outside [-99, 99]: the protocol's MAE is A's
+	// alone, the "all" MAE is over A and B.
+	if p := m.PoseMAE; p == nil || !near(p.Yaw, 2, tol) || !near(p.Pitch, 1, tol) || !near(p.Roll, 3, tol) || !near(p.Mean, 2, tol) || p.Images != 1 {
+		t.Errorf("pose MAE %+v, want yaw 2 pitch 1 roll 3 mean 2 over 1 image", p)
+	}
+	if p := m.PoseMAEAll; p == nil || !near(p.Yaw, 3.5, tol) || !near(p.Pitch, 3, tol) || !near(p.Roll, 2.5, tol) || !near(p.Mean, 3, tol) || p.Images != 2 {
+		t.Errorf("pose MAE (all) %+v, want yaw 3.5 pitch 3 roll 2.5 mean 3 over 2 images", p)
 	}
 	ced := map[float64]float64{0: 0.25, 3.3: 0.25, 3.4: 0.5, 10: 0.5}
 	for _, c := range m.CED {
@@ -108,7 +113,7 @@ func TestMetricsEmptyBinsAndJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Only bin 0 populated: nme falls back to nme_all.
-	if m.NME != m.NMEAll || m.NMEBins[1] != nil || m.PoseMAE != nil {
+	if m.NME != m.NMEAll || m.NMEBins[1] != nil || m.PoseMAE != nil || m.PoseMAEAll != nil {
 		t.Errorf("fallback: %+v", m)
 	}
 	p := filepath.Join(t.TempDir(), "metrics.json")
@@ -125,11 +130,11 @@ func TestMetricsEmptyBinsAndJSON(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	want := []string{"ced", "failure_rate", "images", "mean_error_px", "nme", "nme_all", "nme_bins", "per_landmark_px", "points", "pose_mae_deg", "scheme", "skipped"}
+	want := []string{"ced", "failure_rate", "images", "mean_error_px", "nme", "nme_all", "nme_bins", "per_landmark_px", "points", "pose_mae_all_deg", "pose_mae_deg", "scheme", "skipped"}
 	if !reflect.DeepEqual(keys, want) {
 		t.Errorf("keys %v, want %v", keys, want)
 	}
-	if string(raw["pose_mae_deg"]) != "null" || !strings.HasSuffix(strings.Join(strings.Fields(string(raw["nme_bins"])), ""), ",null,null]") {
+	if string(raw["pose_mae_deg"]) != "null" || string(raw["pose_mae_all_deg"]) != "null" || !strings.HasSuffix(strings.Join(strings.Fields(string(raw["nme_bins"])), ""), ",null,null]") {
 		t.Errorf("nulls: %s %s", raw["pose_mae_deg"], raw["nme_bins"])
 	}
 }

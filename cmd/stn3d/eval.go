@@ -89,8 +89,12 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer, log *
 		}
 	}
 	fmt.Fprintf(stdout, "NME all %.3f%%\nmean error %.3f px\nfailure rate (NME > 10%%) %.3f\n", met.NMEAll, met.MeanErrorPx, met.FailureRate)
-	if met.PoseMAE != nil {
-		fmt.Fprintf(stdout, "pose MAE yaw %.2f  pitch %.2f  roll %.2f degrees\n", met.PoseMAE.Yaw, met.PoseMAE.Pitch, met.PoseMAE.Roll)
+	if p := met.PoseMAE; p != nil {
+		fmt.Fprintf(stdout, "pose MAE yaw %.2f  pitch %.2f  roll %.2f  mean %.2f degrees (%d images with every true angle in [-%d, %d])\n",
+			p.Yaw, p.Pitch, p.Roll, p.Mean, p.Images, dataset.PoseProtocolMaxDeg, dataset.PoseProtocolMaxDeg)
+	}
+	if p := met.PoseMAEAll; p != nil && (met.PoseMAE == nil || p.Images != met.PoseMAE.Images) {
+		fmt.Fprintf(stdout, "pose MAE, all images: yaw %.2f  pitch %.2f  roll %.2f  mean %.2f degrees (%d images)\n", p.Yaw, p.Pitch, p.Roll, p.Mean, p.Images)
 	}
 	if r := met.Recognition; r != nil {
 		fmt.Fprintf(stdout, "verification: %d images of %d unseen people\n", r.Images, r.Identities)

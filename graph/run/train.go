@@ -571,8 +571,12 @@ func (t *trainer) validate(ctx context.Context, done int) (bool, error) {
 		return false, err
 	}
 	if t.opt.Progress != nil {
-		fmt.Fprintf(t.opt.Progress, "val  step %d  NME %.2f%%  bins %s  mean error %.2f px  yaw MAE %.1f deg  (%d images)\n",
-			done, vm.NME, fmtBins(vm.NMEBins), vm.MeanErrorPx, vm.PoseMAE.Yaw, vm.Images)
+		yaw := "-"
+		if vm.PoseMAEAll != nil {
+			yaw = fmt.Sprintf("%.1f", vm.PoseMAEAll.Yaw)
+		}
+		fmt.Fprintf(t.opt.Progress, "val  step %d  NME %.2f%%  bins %s  mean error %.2f px  yaw MAE %s deg  (%d images)\n",
+			done, vm.NME, fmtBins(vm.NMEBins), vm.MeanErrorPx, yaw, vm.Images)
 	}
 	if vm.NME < t.best {
 		t.best = vm.NME
