@@ -254,7 +254,11 @@ func BuildLocaliser(g *gorgonia.ExprGraph, img *gorgonia.Node, opt LocaliserOpti
 	lb := &layerBuilder{g: g, dt: dt, seed: opt.Seed, first: true}
 	x := img
 	if opt.InputMean != ([3]float64{}) || (opt.InputScale != 0 && opt.InputScale != 1) {
-		if x, err = standardizeInput(g, dt, img, opt.InputMean, opt.InputScale); err != nil {
+		scale := opt.InputScale
+		if scale == 0 {
+			scale = 1
+		}
+		if x, err = ops.Standardize(img, opt.InputMean[:], scale); err != nil {
 			return nil, fmt.Errorf("graph: %s localiser: %w", opt.Kind, err)
 		}
 	}
@@ -384,33 +388,4 @@ func (l *Localiser) LoadPretrained(path string) error {
 		return fmt.Errorf("graph: pretrained %s: %w", path, errors.New("missing tensors "+strings.Join(missing, ", ")))
 	}
 	return nil
-}
-
-// standardizeInput returns (img - mean) * scale with mean broadcast over the
-// channels of an NCHW image.
-func standardizeInput(g *gorgonia.ExprGraph, dt tensor.Dtype, img *gorgonia.Node, mean [3]float64, scale float64) (*gorgonia.Node, error) {
-	if scale == 0 {
-		scale = 1
-	}
-	if !(scale > 0) || math.IsInf(scale, 0) {
-		return nil, fmt.Errorf("input scale %v: want a finite value > 0", scale)
-	}
-	m := gorgonia.NewTensor(g, dt, 4, gorgonia.WithShape(1, 3, 1, 1), gorgonia.WithName("input.mean"),
-		gorgonia.WithValue(denseOf(dt, []float64{mean[0], mean[1], mean[2]}, 1, 3, 1, 1)))
-	x, err := gorgonia.BroadcastSub(img, m, nil, []byte{0, 2, 3})
-	if err != nil {
-		return nil, fmt.Errorf("input mean: %w", err)
-	}
-	if scale != 1 {
-		var sc *gorgonia.Node
-		if dt == tensor.Float32 {
-			sc = gorgonia.NewConstant(float32(scale), gorgonia.WithName("input.scale"))
-		} else {
-			sc = gorgonia.NewConstant(scale, gorgonia.WithName("input.scale"))
-		}
-		if x, err = gorgonia.Mul(x, sc); err != nil {
-			return nil, fmt.Errorf("input scale: %w", err)
-		}
-	}
-	return x, nil
 }

@@ -43,7 +43,7 @@ func Dense(x, w, b *gorgonia.Node, relu bool) (*gorgonia.Node, error) {
 	if !(len(bs) == 1 && bs[0] == out) && !(len(bs) == 2 && bs[0] == 1 && bs[1] == out) {
 		return nil, fmt.Errorf("%s: b must have shape (%d) or (1, %d), got %s", name, out, out, shapeString(bs))
 	}
-	op := denseOp{xShape: xs.Clone(), out: out, biasDims: len(bs), relu: relu, ws: &scratch{}}
+	op := denseOp{xShape: xs.Clone(), out: out, biasDims: len(bs), relu: relu, ws: &scratch{}, dw: &kern.DenseWork{}}
 	n, err := gorgonia.ApplyOp(op, x, w, b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -100,8 +100,8 @@ func denseMask[T float](s *scratch, g, y []T, relu bool) (masked, buf []T) {
 	return buf, buf
 }
 
-func denseForward[T float](s *scratch, bsz, in, out int, relu bool, y, x, w, bias []T) {
-	if y32, ok := any(y).([]float32); ok && kern.DenseForward(simd, y32, any(x).([]float32), any(w).([]float32), any(bias).([]float32), bsz, out, in, relu) {
+func denseForward[T float](s *scratch, dw *kern.DenseWork, bsz, in, out int, relu bool, y, x, w, bias []T) {
+	if y32, ok := any(y).([]float32); ok && kern.DenseForward(simd, dw, y32, any(x).([]float32), any(w).([]float32), any(bias).([]float32), bsz, out, in, relu) {
 		return
 	}
 	parallelGemm(s, false, false, bsz, out, in, x, in, w, out, 0, y, out)
@@ -125,6 +125,7 @@ type denseOp struct {
 	biasDims int
 	relu     bool
 	ws       *scratch
+	dw       *kern.DenseWork // the forward kernel's buffers
 }
 
 func (op denseOp) Arity() int    { return 3 }
@@ -154,10 +155,10 @@ func (op denseOp) exec(out *tensor.Dense, in []*tensor.Dense) error {
 	bsz, n := op.xShape[0], op.xShape[1:].TotalSize()
 	return dispatch(out,
 		func() {
-			denseForward(op.ws, bsz, n, op.out, op.relu, data[float32](out), data[float32](in[0]), data[float32](in[1]), data[float32](in[2]))
+			denseForward(op.ws, op.dw, bsz, n, op.out, op.relu, data[float32](out), data[float32](in[0]), data[float32](in[1]), data[float32](in[2]))
 		},
 		func() {
-			denseForward(op.ws, bsz, n, op.out, op.relu, data[float64](out), data[float64](in[0]), data[float64](in[1]), data[float64](in[2]))
+			denseForward(op.ws, op.dw, bsz, n, op.out, op.relu, data[float64](out), data[float64](in[0]), data[float64](in[1]), data[float64](in[2]))
 		})
 }
 

@@ -48,3 +48,9 @@ func denseAVX512(a *denseArgs)
 
 //go:noescape
 func denseRowAVX512(a *denseRowArgs)
+
+//go:noescape
+func denseIdxAVX512(a *denseArgs)
+
+//go:noescape
+func denseRowIdxAVX512(a *denseRowArgs)

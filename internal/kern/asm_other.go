@@ -20,7 +20,9 @@ func adamAVX512(a *adamArgs)                     { panic("kern: no AVX-512 kerne
 func sumSqDecayAVX512(gr, w *float32, n int, lambda float64) (s float64, bad bool) {
 	panic("kern: no AVX-512 kernels in this build")
 }
-func winoInAVX512(a *winoInArgs)     { panic("kern: no AVX-512 kernels in this build") }
-func winoOutAVX512(a *winoOutArgs)   { panic("kern: no AVX-512 kernels in this build") }
-func denseAVX512(a *denseArgs)       { panic("kern: no AVX-512 kernels in this build") }
-func denseRowAVX512(a *denseRowArgs) { panic("kern: no AVX-512 kernels in this build") }
+func winoInAVX512(a *winoInArgs)        { panic("kern: no AVX-512 kernels in this build") }
+func winoOutAVX512(a *winoOutArgs)      { panic("kern: no AVX-512 kernels in this build") }
+func denseAVX512(a *denseArgs)          { panic("kern: no AVX-512 kernels in this build") }
+func denseRowAVX512(a *denseRowArgs)    { panic("kern: no AVX-512 kernels in this build") }
+func denseIdxAVX512(a *denseArgs)       { panic("kern: no AVX-512 kernels in this build") }
+func denseRowIdxAVX512(a *denseRowArgs) { panic("kern: no AVX-512 kernels in this build") }

@@ -1970,6 +1970,209 @@ dn_done:
 	VZEROUPPER
 	RET
 
+// func denseIdxAVX512(a *denseArgs)
+//
+// C[r][0:32] = relu?(bias + sum_k A_r[k] B[k][0:32]) for 8 rows of A given by
+// row pointers (rows past the matrix point to zeros) and the rows of B read
+// in place (no packing: a batch-1 fully connected layer streams its weights
+// once); column masks for a partial block; rows < rows are stored.
+// The sum runs only over the k listed in idx (k int32 values, ascending):
+// the rows where some A_r[k] is not zero, in the order the dense kernel
+// adds them, so that skipping the zeros changes no bit of C.
+TEXT ·denseIdxAVX512(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), R15
+	MOVQ 0(R15), R8
+	MOVQ 8(R15), R9
+	MOVQ 16(R15), R10
+	MOVQ 24(R15), R11
+	MOVQ 32(R15), R12
+	MOVQ 40(R15), R13
+	MOVQ 48(R15), R14
+	MOVQ 56(R15), SI
+	MOVQ 64(R15), DX
+	MOVQ 72(R15), BX
+	MOVQ 144(R15), AX
+	KMOVW 152(R15), K1
+	KMOVW 154(R15), K2
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	XORQ CX, CX
+	TESTQ AX, AX
+	JZ dx_epi
+	MOVQ 192(R15), DI
+dx_k:
+	MOVLQSX (DI)(CX*4), AX
+	VBROADCASTSS (R8)(AX*4), Z18
+	VBROADCASTSS (R9)(AX*4), Z19
+	VBROADCASTSS (R10)(AX*4), Z20
+	VBROADCASTSS (R11)(AX*4), Z21
+	VBROADCASTSS (R12)(AX*4), Z22
+	VBROADCASTSS (R13)(AX*4), Z23
+	VBROADCASTSS (R14)(AX*4), Z24
+	VBROADCASTSS (SI)(AX*4), Z25
+	IMULQ BX, AX
+	VMOVUPS.Z (DX)(AX*1), K1, Z16
+	VMOVUPS.Z 64(DX)(AX*1), K2, Z17
+	VFMADD231PS Z16, Z18, Z0
+	VFMADD231PS Z17, Z18, Z1
+	VFMADD231PS Z16, Z19, Z2
+	VFMADD231PS Z17, Z19, Z3
+	VFMADD231PS Z16, Z20, Z4
+	VFMADD231PS Z17, Z20, Z5
+	VFMADD231PS Z16, Z21, Z6
+	VFMADD231PS Z17, Z21, Z7
+	VFMADD231PS Z16, Z22, Z8
+	VFMADD231PS Z17, Z22, Z9
+	VFMADD231PS Z16, Z23, Z10
+	VFMADD231PS Z17, Z23, Z11
+	VFMADD231PS Z16, Z24, Z12
+	VFMADD231PS Z17, Z24, Z13
+	VFMADD231PS Z16, Z25, Z14
+	VFMADD231PS Z17, Z25, Z15
+	INCQ CX
+	CMPQ CX, 144(R15)
+	JLT dx_k
+dx_epi:
+	MOVQ 160(R15), DX
+	VMOVUPS.Z (DX), K1, Z16
+	VMOVUPS.Z 64(DX), K2, Z17
+	VPXORD Z31, Z31, Z31
+	CMPQ 168(R15), $0
+	JNE dx_floor
+	MOVL $0xFF800000, AX
+	VPBROADCASTD AX, Z31
+dx_floor:
+	MOVQ 176(R15), CX
+	MOVQ 80(R15), DX
+	CMPQ 184(R15), $0
+	JEQ dx_noacc0
+	VADDPS.Z (DX), Z0, K1, Z0
+	VADDPS.Z 64(DX), Z1, K2, Z1
+dx_noacc0:
+	VADDPS Z16, Z0, Z0
+	VADDPS Z17, Z1, Z1
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
+	VMOVUPS Z0, K1, (DX)
+	VMOVUPS Z1, K2, 64(DX)
+	DECQ CX
+	JZ dx_done
+	MOVQ 88(R15), DX
+	CMPQ 184(R15), $0
+	JEQ dx_noacc1
+	VADDPS.Z (DX), Z2, K1, Z2
+	VADDPS.Z 64(DX), Z3, K2, Z3
+dx_noacc1:
+	VADDPS Z16, Z2, Z2
+	VADDPS Z17, Z3, Z3
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	DECQ CX
+	JZ dx_done
+	MOVQ 96(R15), DX
+	CMPQ 184(R15), $0
+	JEQ dx_noacc2
+	VADDPS.Z (DX), Z4, K1, Z4
+	VADDPS.Z 64(DX), Z5, K2, Z5
+dx_noacc2:
+	VADDPS Z16, Z4, Z4
+	VADDPS Z17, Z5, Z5
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
+	VMOVUPS Z4, K1, (DX)
+	VMOVUPS Z5, K2, 64(DX)
+	DECQ CX
+	JZ dx_done
+	MOVQ 104(R15), DX
+	CMPQ 184(R15), $0
+	JEQ dx_noacc3
+	VADDPS.Z (DX), Z6, K1, Z6
+	VADDPS.Z 64(DX), Z7, K2, Z7
+dx_noacc3:
+	VADDPS Z16, Z6, Z6
+	VADDPS Z17, Z7, Z7
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
+	VMOVUPS Z6, K1, (DX)
+	VMOVUPS Z7, K2, 64(DX)
+	DECQ CX
+	JZ dx_done
+	MOVQ 112(R15), DX
+	CMPQ 184(R15), $0
+	JEQ dx_noacc4
+	VADDPS.Z (DX), Z8, K1, Z8
+	VADDPS.Z 64(DX), Z9, K2, Z9
+dx_noacc4:
+	VADDPS Z16, Z8, Z8
+	VADDPS Z17, Z9, Z9
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Z9, Z31, Z9
+	VMOVUPS Z8, K1, (DX)
+	VMOVUPS Z9, K2, 64(DX)
+	DECQ CX
+	JZ dx_done
+	MOVQ 120(R15), DX
+	CMPQ 184(R15), $0
+	JEQ dx_noacc5
+	VADDPS.Z (DX), Z10, K1, Z10
+	VADDPS.Z 64(DX), Z11, K2, Z11
+dx_noacc5:
+	VADDPS Z16, Z10, Z10
+	VADDPS Z17, Z11, Z11
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Z11, Z31, Z11
+	VMOVUPS Z10, K1, (DX)
+	VMOVUPS Z11, K2, 64(DX)
+	DECQ CX
+	JZ dx_done
+	MOVQ 128(R15), DX
+	CMPQ 184(R15), $0
+	JEQ dx_noacc6
+	VADDPS.Z (DX), Z12, K1, Z12
+	VADDPS.Z 64(DX), Z13, K2, Z13
+dx_noacc6:
+	VADDPS Z16, Z12, Z12
+	VADDPS Z17, Z13, Z13
+	VMAXPS Z12, Z31, Z12
+	VMAXPS Z13, Z31, Z13
+	VMOVUPS Z12, K1, (DX)
+	VMOVUPS Z13, K2, 64(DX)
+	DECQ CX
+	JZ dx_done
+	MOVQ 136(R15), DX
+	CMPQ 184(R15), $0
+	JEQ dx_noacc7
+	VADDPS.Z (DX), Z14, K1, Z14
+	VADDPS.Z 64(DX), Z15, K2, Z15
+dx_noacc7:
+	VADDPS Z16, Z14, Z14
+	VADDPS Z17, Z15, Z15
+	VMAXPS Z14, Z31, Z14
+	VMAXPS Z15, Z31, Z15
+	VMOVUPS Z14, K1, (DX)
+	VMOVUPS Z15, K2, 64(DX)
+	DECQ CX
+	JZ dx_done
+dx_done:
+	VZEROUPPER
+	RET
+
 // func denseRowAVX512(a *denseRowArgs)
 //
 // y[0:256] = sum_k x[k] w[k][0:256] (columns masked by masks[j] per 16):
@@ -2023,6 +2226,101 @@ dr_k:
 	DECQ CX
 	JNZ dr_k
 dr_store:
+	MOVQ 32(R15), DI
+	KMOVW 40(R15), K1
+	VMOVUPS Z0, K1, 0(DI)
+	KMOVW 42(R15), K1
+	VMOVUPS Z1, K1, 64(DI)
+	KMOVW 44(R15), K1
+	VMOVUPS Z2, K1, 128(DI)
+	KMOVW 46(R15), K1
+	VMOVUPS Z3, K1, 192(DI)
+	KMOVW 48(R15), K1
+	VMOVUPS Z4, K1, 256(DI)
+	KMOVW 50(R15), K1
+	VMOVUPS Z5, K1, 320(DI)
+	KMOVW 52(R15), K1
+	VMOVUPS Z6, K1, 384(DI)
+	KMOVW 54(R15), K1
+	VMOVUPS Z7, K1, 448(DI)
+	KMOVW 56(R15), K1
+	VMOVUPS Z8, K1, 512(DI)
+	KMOVW 58(R15), K1
+	VMOVUPS Z9, K1, 576(DI)
+	KMOVW 60(R15), K1
+	VMOVUPS Z10, K1, 640(DI)
+	KMOVW 62(R15), K1
+	VMOVUPS Z11, K1, 704(DI)
+	KMOVW 64(R15), K1
+	VMOVUPS Z12, K1, 768(DI)
+	KMOVW 66(R15), K1
+	VMOVUPS Z13, K1, 832(DI)
+	KMOVW 68(R15), K1
+	VMOVUPS Z14, K1, 896(DI)
+	KMOVW 70(R15), K1
+	VMOVUPS Z15, K1, 960(DI)
+	VZEROUPPER
+	RET
+
+// func denseRowIdxAVX512(a *denseRowArgs)
+//
+// y[0:256] = sum_k x[k] w[k][0:256] (columns masked by masks[j] per 16):
+// one row of A against 256 columns, reading each row of w as 1 KiB of
+// consecutive memory; the batch-1 fully connected layer streams its
+// weights this way.
+// The sum runs only over the k listed in idx (k int32 values, ascending;
+// x and w point at row 0): the rows where x[k] is not zero, in the
+// order the dense kernel adds them, so no bit of y changes, and the
+// weights of the zero inputs are never read.
+TEXT ·denseRowIdxAVX512(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), R15
+	MOVQ 0(R15), SI
+	MOVQ 8(R15), DX
+	MOVQ 16(R15), BX
+	MOVQ 24(R15), CX
+	MOVQ 72(R15), DI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	TESTQ CX, CX
+	JZ dri_store
+dri_k:
+	MOVLQSX (DI), AX
+	VBROADCASTSS (SI)(AX*4), Z16
+	IMULQ BX, AX
+	VFMADD231PS 0(DX)(AX*1), Z16, Z0
+	VFMADD231PS 64(DX)(AX*1), Z16, Z1
+	VFMADD231PS 128(DX)(AX*1), Z16, Z2
+	VFMADD231PS 192(DX)(AX*1), Z16, Z3
+	VFMADD231PS 256(DX)(AX*1), Z16, Z4
+	VFMADD231PS 320(DX)(AX*1), Z16, Z5
+	VFMADD231PS 384(DX)(AX*1), Z16, Z6
+	VFMADD231PS 448(DX)(AX*1), Z16, Z7
+	VFMADD231PS 512(DX)(AX*1), Z16, Z8
+	VFMADD231PS 576(DX)(AX*1), Z16, Z9
+	VFMADD231PS 640(DX)(AX*1), Z16, Z10
+	VFMADD231PS 704(DX)(AX*1), Z16, Z11
+	VFMADD231PS 768(DX)(AX*1), Z16, Z12
+	VFMADD231PS 832(DX)(AX*1), Z16, Z13
+	VFMADD231PS 896(DX)(AX*1), Z16, Z14
+	VFMADD231PS 960(DX)(AX*1), Z16, Z15
+	ADDQ $4, DI
+	DECQ CX
+	JNZ dri_k
+dri_store:
 	MOVQ 32(R15), DI
 	KMOVW 40(R15), K1
 	VMOVUPS Z0, K1, 0(DI)

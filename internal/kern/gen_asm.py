@@ -940,15 +940,20 @@ def wino512(A):
     A('')
 
 
-# denseArgs: a [8] 0..63, b 64, ldb 72, c [8] 80..143, k 144, mask0 152, mask1 154, bias 160, relu 168, rows 176, accum 184
-def dense512(A):
-    A('// func denseAVX512(a *denseArgs)')
+# denseArgs: a [8] 0..63, b 64, ldb 72, c [8] 80..143, k 144, mask0 152, mask1 154, bias 160, relu 168, rows 176, accum 184, idx 192
+def dense512(A, sparse=False):
+    name, L = ('denseIdxAVX512', 'dx') if sparse else ('denseAVX512', 'dn')
+    A(f'// func {name}(a *denseArgs)')
     A('//')
     A('// C[r][0:32] = relu?(bias + sum_k A_r[k] B[k][0:32]) for 8 rows of A given by')
     A('// row pointers (rows past the matrix point to zeros) and the rows of B read')
     A('// in place (no packing: a batch-1 fully connected layer streams its weights')
     A('// once); column masks for a partial block; rows < rows are stored.')
-    A('TEXT ·denseAVX512(SB), NOSPLIT, $0-8')
+    if sparse:
+        A('// The sum runs only over the k listed in idx (k int32 values, ascending):')
+        A('// the rows where some A_r[k] is not zero, in the order the dense kernel')
+        A('// adds them, so that skipping the zeros changes no bit of C.')
+    A(f'TEXT ·{name}(SB), NOSPLIT, $0-8')
     A('\tMOVQ a+0(FP), R15')
     regs = ['R8', 'R9', 'R10', 'R11', 'R12', 'R13', 'R14', 'SI']
     for i, r in enumerate(regs):
@@ -962,37 +967,53 @@ def dense512(A):
         A(f'\tVPXORD Z{i}, Z{i}, Z{i}')
     A('\tXORQ CX, CX')
     A('\tTESTQ AX, AX')
-    A('\tJZ dn_epi')
-    A('dn_k:')
-    A('\tVMOVUPS.Z (DX), K1, Z16')
-    A('\tVMOVUPS.Z 64(DX), K2, Z17')
-    for r in range(8):
-        t = 18 + r % 4
-        A(f'\tVBROADCASTSS ({regs[r]})(CX*4), Z{t}')
-        A(f'\tVFMADD231PS Z16, Z{t}, Z{2*r}')
-        A(f'\tVFMADD231PS Z17, Z{t}, Z{2*r+1}')
-    A('\tADDQ BX, DX')
-    A('\tINCQ CX')
-    A('\tCMPQ CX, AX')
-    A('\tJLT dn_k')
-    A('dn_epi:')
+    A(f'\tJZ {L}_epi')
+    if sparse:
+        A('\tMOVQ 192(R15), DI')
+    A(f'{L}_k:')
+    if sparse:
+        A('\tMOVLQSX (DI)(CX*4), AX')
+        for r in range(8):
+            A(f'\tVBROADCASTSS ({regs[r]})(AX*4), Z{18 + r}')
+        A('\tIMULQ BX, AX')
+        A('\tVMOVUPS.Z (DX)(AX*1), K1, Z16')
+        A('\tVMOVUPS.Z 64(DX)(AX*1), K2, Z17')
+        for r in range(8):
+            A(f'\tVFMADD231PS Z16, Z{18 + r}, Z{2*r}')
+            A(f'\tVFMADD231PS Z17, Z{18 + r}, Z{2*r+1}')
+        A('\tINCQ CX')
+        A('\tCMPQ CX, 144(R15)')
+        A(f'\tJLT {L}_k')
+    else:
+        A('\tVMOVUPS.Z (DX), K1, Z16')
+        A('\tVMOVUPS.Z 64(DX), K2, Z17')
+        for r in range(8):
+            t = 18 + r % 4
+            A(f'\tVBROADCASTSS ({regs[r]})(CX*4), Z{t}')
+            A(f'\tVFMADD231PS Z16, Z{t}, Z{2*r}')
+            A(f'\tVFMADD231PS Z17, Z{t}, Z{2*r+1}')
+        A('\tADDQ BX, DX')
+        A('\tINCQ CX')
+        A('\tCMPQ CX, AX')
+        A(f'\tJLT {L}_k')
+    A(f'{L}_epi:')
     A('\tMOVQ 160(R15), DX')
     A('\tVMOVUPS.Z (DX), K1, Z16')
     A('\tVMOVUPS.Z 64(DX), K2, Z17')
     A('\tVPXORD Z31, Z31, Z31')
     A('\tCMPQ 168(R15), $0')
-    A('\tJNE dn_floor')
+    A(f'\tJNE {L}_floor')
     A('\tMOVL $0xFF800000, AX')
     A('\tVPBROADCASTD AX, Z31')
-    A('dn_floor:')
+    A(f'{L}_floor:')
     A('\tMOVQ 176(R15), CX')
     for r in range(8):
         A(f'\tMOVQ {80+8*r}(R15), DX')
         A('\tCMPQ 184(R15), $0')
-        A(f'\tJEQ dn_noacc{r}')
+        A(f'\tJEQ {L}_noacc{r}')
         A(f'\tVADDPS.Z (DX), Z{2*r}, K1, Z{2*r}')
         A(f'\tVADDPS.Z 64(DX), Z{2*r+1}, K2, Z{2*r+1}')
-        A(f'dn_noacc{r}:')
+        A(f'{L}_noacc{r}:')
         A(f'\tVADDPS Z16, Z{2*r}, Z{2*r}')
         A(f'\tVADDPS Z17, Z{2*r+1}, Z{2*r+1}')
         A(f'\tVMAXPS Z{2*r}, Z31, Z{2*r}')
@@ -1000,44 +1021,56 @@ def dense512(A):
         A(f'\tVMOVUPS Z{2*r}, K1, (DX)')
         A(f'\tVMOVUPS Z{2*r+1}, K2, 64(DX)')
         A('\tDECQ CX')
-        A('\tJZ dn_done')
-    A('dn_done:')
+        A(f'\tJZ {L}_done')
+    A(f'{L}_done:')
     A('\tVZEROUPPER')
     A('\tRET')
     A('')
 
 
-# denseRowArgs: x 0, w 8, ldw 16, k 24, y 32, masks [16]uint16 40..71
-def denserow512(A):
-    A('// func denseRowAVX512(a *denseRowArgs)')
+# denseRowArgs: x 0, w 8, ldw 16, k 24, y 32, masks [16]uint16 40..71, idx 72
+def denserow512(A, sparse=False):
+    name, L = ('denseRowIdxAVX512', 'dri') if sparse else ('denseRowAVX512', 'dr')
+    A(f'// func {name}(a *denseRowArgs)')
     A('//')
     A('// y[0:256] = sum_k x[k] w[k][0:256] (columns masked by masks[j] per 16):')
     A('// one row of A against 256 columns, reading each row of w as 1 KiB of')
     A('// consecutive memory; the batch-1 fully connected layer streams its')
     A('// weights this way.')
-    A('TEXT ·denseRowAVX512(SB), NOSPLIT, $0-8')
+    if sparse:
+        A('// The sum runs only over the k listed in idx (k int32 values, ascending;')
+        A('// x and w point at row 0): the rows where x[k] is not zero, in the')
+        A('// order the dense kernel adds them, so no bit of y changes, and the')
+        A('// weights of the zero inputs are never read.')
+    A(f'TEXT ·{name}(SB), NOSPLIT, $0-8')
     A('\tMOVQ a+0(FP), R15')
     A('\tMOVQ 0(R15), SI')
     A('\tMOVQ 8(R15), DX')
     A('\tMOVQ 16(R15), BX')
     A('\tMOVQ 24(R15), CX')
+    if sparse:
+        A('\tMOVQ 72(R15), DI')
     for i in range(16):
         A(f'\tVPXORD Z{i}, Z{i}, Z{i}')
-    # masks: K1..K7 for zmm 9..15 only matter when n < 256; load all 16 masks
-    # per iteration would be slow, so the Go side calls this only with full
-    # 256-column blocks except the last, for which masks apply: use masked loads
-    # for all 16 via K registers reloaded per column group of 7.
     A('\tTESTQ CX, CX')
-    A('\tJZ dr_store')
-    A('dr_k:')
-    A('\tVBROADCASTSS (SI), Z16')
-    for j in range(16):
-        A(f'\tVFMADD231PS {64*j}(DX), Z16, Z{j}')
-    A('\tADDQ $4, SI')
-    A('\tADDQ BX, DX')
+    A(f'\tJZ {L}_store')
+    A(f'{L}_k:')
+    if sparse:
+        A('\tMOVLQSX (DI), AX')
+        A('\tVBROADCASTSS (SI)(AX*4), Z16')
+        A('\tIMULQ BX, AX')
+        for j in range(16):
+            A(f'\tVFMADD231PS {64*j}(DX)(AX*1), Z16, Z{j}')
+        A('\tADDQ $4, DI')
+    else:
+        A('\tVBROADCASTSS (SI), Z16')
+        for j in range(16):
+            A(f'\tVFMADD231PS {64*j}(DX), Z16, Z{j}')
+        A('\tADDQ $4, SI')
+        A('\tADDQ BX, DX')
     A('\tDECQ CX')
-    A('\tJNZ dr_k')
-    A('dr_store:')
+    A(f'\tJNZ {L}_k')
+    A(f'{L}_store:')
     A('\tMOVQ 32(R15), DI')
     for j in range(16):
         A(f'\tKMOVW {40+2*j}(R15), K1')
@@ -1057,7 +1090,9 @@ def main():
     adam512(out.append)
     wino512(out.append)
     dense512(out.append)
+    dense512(out.append, sparse=True)
     denserow512(out.append)
+    denserow512(out.append, sparse=True)
     open('conv_avx512_amd64.s', 'w').write('\n'.join(out))
     out = list(HEADER)
     fwd2(out.append)
