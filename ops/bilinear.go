@@ -100,13 +100,33 @@ func (t *taps[T]) weights() [4]T {
 func bilinearForward[T float](out, img, pts []T, b, c, h, w, n int) {
 	plane := h * w
 	workpool.Chunks(b*n, 8*c+16, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			bi := i / n
-			ni := i - bi*n
-			t := bilinearTaps(pts[2*i], pts[2*i+1], h, w)
+		bi, ni := lo/n, lo%n
+		src := img[bi*c*plane : (bi+1)*c*plane]
+		dst := out[bi*c*n : (bi+1)*c*n]
+		for i := lo; i < hi; i, ni = i+1, ni+1 {
+			if ni == n {
+				bi, ni = bi+1, 0
+				src = img[bi*c*plane : (bi+1)*c*plane]
+				dst = out[bi*c*n : (bi+1)*c*n]
+			}
+			x, y := pts[2*i], pts[2*i+1]
+			// Fast path: all four taps inside the image (x, y >= 0, so
+			// truncation is floor). The sum is the general path's, term
+			// for term, with every mask 1: the same bits.
+			if x >= 0 && y >= 0 && x < T(w-1) && y < T(h-1) {
+				ix, iy := int(x), int(y)
+				fx, fy := x-T(ix), y-T(iy)
+				gx, gy := 1-fx, 1-fy
+				w0, w1, w2, w3 := gx*gy, fx*gy, gx*fy, fx*fy
+				off := iy*w + ix
+				for ci := 0; ci < c; ci++ {
+					p := src[ci*plane+off : ci*plane+off+w+2]
+					dst[ci*n+ni] = w0*p[0] + w1*p[1] + w2*p[w] + w3*p[w+1]
+				}
+				continue
+			}
+			t := bilinearTaps(x, y, h, w)
 			wt := t.weights()
-			src := img[bi*c*plane : (bi+1)*c*plane]
-			dst := out[bi*c*n : (bi+1)*c*n]
 			for ci := 0; ci < c; ci++ {
 				p := src[ci*plane : (ci+1)*plane]
 				dst[ci*n+ni] = wt[0]*p[t.off[0]] + wt[1]*p[t.off[1]] + wt[2]*p[t.off[2]] + wt[3]*p[t.off[3]]

@@ -50,8 +50,12 @@ type Wino struct {
 // use the direct kernels only.
 var WinogradOff = os.Getenv("STN3D_WINOGRAD") == "0"
 
-// winoChunkTiles is the least number of patches per chunk.
-const winoChunkTiles = 192
+// winoChunkTiles is the least number of patches per chunk: two GEMM
+// strips of 48. A chunk's V and M buffers (36 x (Cin + Cout) values per
+// patch) outgrow L2 whatever the size; smaller chunks keep more of them in
+// cache: the embedded localiser at batch 64 ran 4% faster with 96 than
+// with 192 (BenchmarkInferEmbeddedB64, interleaved), 48 and 64 gave no more.
+const winoChunkTiles = 96
 
 // NewWino prepares the Winograd form of a 3x3, pad-1 convolution with cin
 // input and cout output channels on h x w images. With flip the weights
