@@ -56,6 +56,7 @@ test-short:
 bench:
 	$(GO) test $(GOFLAGS_TAGS) -run '^$$' -bench . -benchmem -benchtime=3x ./ops/ ./graph/ ./bfm/ ./dataset/
 	$(GO) test $(GOFLAGS_TAGS) -run '^$$' -bench Detect640x480 -benchmem -benchtime=50x ./graph/detect/
+	$(GO) test $(GOFLAGS_TAGS) -run '^$$' -bench 'InferEmbedded|MeshExport' -benchmem -benchtime=30x ./graph/run/
 
 # The face detector's embedded weights, retrained from configs/detector/detector.yaml
 # (seeded; about 35 min on 2 cores) on the shared photographs' training

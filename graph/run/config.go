@@ -233,6 +233,12 @@ type EvalSection struct {
 	// photograph again around the network's own landmarks (refine.go);
 	// 0 = one pass on the crop of the annotated landmarks.
 	Refine int `yaml:"refine"`
+	// Flip (default true) also fits each crop mirrored and averages the
+	// two fits' landmarks, rotation and scale (flip.go; test-time
+	// mirroring, twice the network time): on the 789 shared AFLW2000-3D
+	// photographs the embedded model's NME goes from 12.10% to 11.65%.
+	// Training's validation fits each crop once.
+	Flip bool `yaml:"flip"`
 }
 
 // maxSyntheticCount bounds data.train_count and data.val_count (the
@@ -261,7 +267,7 @@ func DefaultConfig() Config {
 		Train: TrainSection{Batch: 16, Steps: 2000, LogEvery: 20, ValEvery: 250,
 			CheckpointEvery: 250, KeepLast: 3, ValImages: 256, Out: "runs/default",
 			Float: "float32"},
-		Eval:        EvalSection{Panels: 6, Batch: 16},
+		Eval:        EvalSection{Panels: 6, Batch: 16, Flip: true},
 		Recognition: recognitionDefaults(),
 	}
 }

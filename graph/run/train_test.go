@@ -60,6 +60,8 @@ func TestTrainTinyHalvesLandmarkError(t *testing.T) {
 			t.Errorf("run directory lacks %s: %v", f, err)
 		}
 	}
+	// Fitted once per crop (no test-time mirroring), as training validates.
+	cfg.Eval.Flip = false
 	after, err := Evaluate(ctx, cfg, EvalOptions{Checkpoint: out, Log: log})
 	if err != nil {
 		t.Fatal(err)
