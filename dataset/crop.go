@@ -33,6 +33,10 @@ type CropOptions struct {
 	// frontal iBUG box sits 0.15 box sides below the image centre, then
 	// sees a photograph's face where it saw the rendered ones. In [-1, 1].
 	LandmarkOffsetY float64
+	// ShiftX and ShiftY move the square's centre by ShiftX*L and ShiftY*L
+	// pixels (right and down), L the box's larger side: the crop jitter of
+	// training augmentation. In [-1, 1].
+	ShiftX, ShiftY float64
 }
 
 // CropTransform maps original pixel coordinates to crop pixel coordinates:
@@ -134,6 +138,9 @@ func CropSample(s Sample, opt CropOptions) (Sample, CropTransform, error) {
 	if !(opt.LandmarkOffsetY >= -1 && opt.LandmarkOffsetY <= 1) {
 		return Sample{}, CropTransform{}, fmt.Errorf("dataset: crop %q: landmark offset %g, want -1..1", s.Name, opt.LandmarkOffsetY)
 	}
+	if !(opt.ShiftX >= -1 && opt.ShiftX <= 1 && opt.ShiftY >= -1 && opt.ShiftY <= 1) {
+		return Sample{}, CropTransform{}, fmt.Errorf("dataset: crop %q: shift %g, %g, want -1..1", s.Name, opt.ShiftX, opt.ShiftY)
+	}
 	fb, fromLandmarks, err := faceBox(s, opt.UseBox)
 	if err != nil {
 		return Sample{}, CropTransform{}, err
@@ -156,6 +163,8 @@ func CropSample(s Sample, opt CropOptions) (Sample, CropTransform, error) {
 	if fromLandmarks {
 		cy -= opt.LandmarkOffsetY * l
 	}
+	cx += opt.ShiftX * l
+	cy += opt.ShiftY * l
 	// Pixel x covers [x-0.5, x+0.5]; centre the square's edges on (cx, cy).
 	fx0 := math.Round(cx + 0.5 - float64(side)/2)
 	fy0 := math.Round(cy + 0.5 - float64(side)/2)

@@ -229,6 +229,25 @@ func TestCropLandmarkOffsetY(t *testing.T) {
 	}
 }
 
+// TestCropShift: ShiftX, ShiftY move the square by that fraction of L.
+func TestCropShift(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 100, 80))
+	lm := Landmarks{Points: [][2]float64{{20, 30}, {39, 49}}, Visible: []bool{true, true}}
+	s := Sample{Name: "k", Image: img, Landmarks: map[string]Landmarks{"x": lm}}
+	// L = 20, side 40, centre (29.5, 39.5) -> (29.5 + 5, 39.5 - 2) with
+	// shifts 0.25 and -0.1: x0 = round(34.5 + 0.5 - 20) = 15, y0 = 18.
+	_, tr, err := CropSample(s, CropOptions{Size: 40, Margin: 0.5, ShiftX: 0.25, ShiftY: -0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Region != image.Rect(15, 18, 55, 58) {
+		t.Errorf("region %v, want (15,18)-(55,58)", tr.Region)
+	}
+	if _, _, err := CropSample(s, CropOptions{Size: 8, ShiftY: 1.5}); err == nil || err.Error() != `dataset: crop "k": shift 0, 1.5, want -1..1` {
+		t.Errorf("shift 1.5: %v", err)
+	}
+}
+
 // TestFaceBoxPrefers68Points: with iBUG-68 points present the box is
 // theirs (the AFLW2000-3D protocol), not widened by AFLW's ears.
 func TestFaceBoxPrefers68Points(t *testing.T) {

@@ -124,6 +124,14 @@ type DataSection struct {
 	// (configured by the synthetic keys below), the rest are the real
 	// ones (0 = real only). Validation stays real.
 	SyntheticFraction float64 `yaml:"synthetic_fraction"`
+	// CropScaleJitter and CropShiftJitter augment the training crops of
+	// photographs (setup.go, jitteredSource): each draw scales the crop's
+	// side by a factor uniform in [1 - CropScaleJitter, 1 + CropScaleJitter]
+	// and moves its centre by up to CropShiftJitter of the landmark box's
+	// larger side in x and in y, seeded from seed and the draw. 0 = the
+	// evaluation's crop every time. In [0, 0.5].
+	CropScaleJitter float64 `yaml:"crop_scale_jitter"`
+	CropShiftJitter float64 `yaml:"crop_shift_jitter"`
 	// MaxBadFraction is the fraction of the training samples that may fail
 	// to load (an unreadable or truncated image, a face that cannot be
 	// cropped) before a run stops; until then each bad sample is replaced
@@ -553,6 +561,8 @@ func (c *Config) validate(file string, doc *yaml.Node) error {
 		nonneg("data.shape_std", c.Data.ShapeStd),
 		frac("data.val_fraction", c.Data.ValFraction),
 		inRange("data.synthetic_fraction", c.Data.SyntheticFraction, 0, 0.95),
+		inRange("data.crop_scale_jitter", c.Data.CropScaleJitter, 0, 0.5),
+		inRange("data.crop_shift_jitter", c.Data.CropShiftJitter, 0, 0.5),
 		frac("data.max_bad_fraction", c.Data.MaxBadFraction),
 		frac("data.occluder_prob", c.Data.OccluderProb),
 		frac("data.head_prob", c.Data.HeadProb),

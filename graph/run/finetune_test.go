@@ -128,3 +128,72 @@ func TestFineTune(t *testing.T) {
 		t.Errorf("missing init: %v", err)
 	}
 }
+
+// TestCropJitter: data.crop_scale_jitter and data.crop_shift_jitter give a
+// training split of copies x n crops, photograph i mod n, each jittered
+// reproducibly within the configured ranges; validation keeps the plain
+// crop; out-of-range values are refused.
+func TestCropJitter(t *testing.T) {
+	dir := photoFolder(t, 6)
+	cfg := DefaultConfig()
+	cfg.Data.Kind, cfg.Data.Path, cfg.Data.ValFraction = "pts", dir, 0.34
+	cfg.Model.Scheme = bfm.SchemeIBUG68
+	plain, err := Setup(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Data.CropScaleJitter, cfg.Data.CropShiftJitter = 0.2, 0.1
+	env, err := Setup(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := plain.Train.Len()
+	if env.Train.Len() != n*jitterCopies || env.Val.Len() != plain.Val.Len() {
+		t.Fatalf("train %d, val %d; want %d x %d and %d", env.Train.Len(), env.Val.Len(), n, jitterCopies, plain.Val.Len())
+	}
+	box := func(s dataset.Sample) (cx, cy, side float64) {
+		b, err := dataset.FaceBox(s, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return (b.X0 + b.X1) / 2, (b.Y0 + b.Y1) / 2, max(b.X1-b.X0, b.Y1-b.Y0)
+	}
+	moved := 0
+	for i := 0; i < 3*n; i++ {
+		a, err := env.Train.Sample(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, _ := env.Train.Sample(i)
+		if a.Name != again.Name || a.Landmarks[bfm.SchemeIBUG68].Points[0] != again.Landmarks[bfm.SchemeIBUG68].Points[0] {
+			t.Fatalf("sample %d differs between two reads", i)
+		}
+		p, err := plain.Train.Sample(i % n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Name != p.Name {
+			t.Fatalf("sample %d is %s, want photograph %d (%s)", i, a.Name, i%n, p.Name)
+		}
+		// In crop pixels the landmark box grows as the crop shrinks (scale
+		// within 1/1.2 .. 1/0.8) and its centre moves against the shift
+		// (up to 0.1 box sides, in the plain crop's scale, x 1.25).
+		ax, ay, as := box(a)
+		px, py, ps := box(p)
+		if r := as / ps; r < 1/1.2-0.02 || r > 1/0.8+0.02 {
+			t.Errorf("sample %d: box side %.2f vs plain %.2f: ratio %.3f outside the scale jitter", i, as, ps, r)
+		}
+		if math.Abs(ax-px) > 0.1*1.25*as+1.5 || math.Abs(ay-py) > 0.1*1.25*as+1.5 {
+			t.Errorf("sample %d: box centre (%.1f, %.1f) vs plain (%.1f, %.1f): moved more than the shift jitter", i, ax, ay, px, py)
+		}
+		if math.Abs(as-ps) > 0.5 || math.Hypot(ax-px, ay-py) > 0.5 {
+			moved++
+		}
+	}
+	if moved < 3*n*3/4 {
+		t.Errorf("only %d of %d jittered crops differ from the plain crop", moved, 3*n)
+	}
+	if _, err := ParseConfig("x.yaml", []byte("seed: 1\n"), []string{"data.crop_shift_jitter=0.6"}); err == nil || !strings.Contains(err.Error(), "data.crop_shift_jitter") {
+		t.Errorf("crop_shift_jitter 0.6: %v", err)
+	}
+}

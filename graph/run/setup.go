@@ -3,6 +3,7 @@ package run
 import (
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 
 	"github.com/stn3d/stn3d/graph"
@@ -290,10 +291,49 @@ func openRealData(cfg Config, size int, log *slog.Logger, maxPixels int64) (trai
 		split.Train, split.Val = dataset.SplitIndices(src.Len(), cfg.Data.ValFraction, cfg.Seed)
 	}
 	opt := cropOptions(cfg, size)
-	wrap := func(idx []int) dataset.Source {
+	wrap := func(idx []int) croppedSource {
 		return croppedSource{src: dataset.Subset{Src: src, Indices: idx}, opt: opt, scheme: cfg.Model.Scheme}
 	}
-	return wrap(split.Train), wrap(split.Val), split, nil
+	train, val = wrap(split.Train), wrap(split.Val)
+	if d := cfg.Data; d.CropScaleJitter > 0 || d.CropShiftJitter > 0 {
+		train = jitteredSource{src: wrap(split.Train), copies: jitterCopies, seed: cfg.Seed, scale: d.CropScaleJitter, shift: d.CropShiftJitter}
+	}
+	return train, val, split, nil
+}
+
+// jitterCopies is the number of differently jittered crops of each
+// training photograph that a jitteredSource holds (its length is copies
+// times the photographs').
+const jitterCopies = 64
+
+// jitteredSource is a training split of photographs whose crops are
+// jittered in scale and position (data.crop_scale_jitter,
+// data.crop_shift_jitter): index i is photograph i mod n with the jitter
+// drawn from a generator seeded by (seed, i), so that an epoch over the
+// copies sees each photograph cropped copies different ways, and a run is
+// reproducible.
+type jitteredSource struct {
+	src          croppedSource
+	copies       int
+	seed         uint64
+	scale, shift float64
+}
+
+func (j jitteredSource) Len() int { return j.src.Len() * j.copies }
+
+func (j jitteredSource) Sample(i int) (dataset.Sample, error) {
+	n := j.src.Len()
+	if i < 0 || i >= n*j.copies {
+		return dataset.Sample{}, fmt.Errorf("jittered crops: index %d out of [0, %d)", i, n*j.copies)
+	}
+	r := rand.New(rand.NewPCG(j.seed, 0x6a17+uint64(i)))
+	c := j.src
+	f := 1 + j.scale*(2*r.Float64()-1)
+	c.opt.Margin = max(0, (f*(1+2*c.opt.Margin)-1)/2)
+	c.opt.ShiftX = j.shift * (2*r.Float64() - 1)
+	c.opt.ShiftY = j.shift * (2*r.Float64() - 1)
+	_, s, _, err := c.cropped(i % n)
+	return s, err
 }
 
 // warnSkipped logs how many annotated items a reader left out, and the
