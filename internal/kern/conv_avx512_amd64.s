@@ -1140,7 +1140,9 @@ GLOBL ·winoEight(SB), RODATA|NOPTR, $4
 //
 // Input transform of one image channel: for every 6x6 patch (stride 4,
 // padding 1) V = B^T d B, 16 tiles of a tile row in the lanes. Each patch
-// row is loaded as 64+2 consecutive values (masked to the image) and
+// row is loaded as 64+2 values (masked to the image), 16 at each of the
+// byte offsets off[0..5] from the row (0, 64, ..., 256, 260 for one image;
+// column blocks of up to 4 images of a group for narrow images), and
 // split into its six phases; the row transforms go to tmp, then the
 // column transforms to V[xi][tile] (masked to the tile row).
 TEXT ·winoInAVX512(SB), NOSPLIT, $0-8
@@ -1176,17 +1178,23 @@ wi_r:
 	SHLQ $8, R9
 	LEAQ -4(R8)(R9*1), R8
 	KMOVW 0(R12), K1
-	VMOVUPS.Z 0(R8), K1, Z0
+	MOVQ 80(R15), R9
+	VMOVUPS.Z (R8)(R9*1), K1, Z0
 	KMOVW 2(R12), K1
-	VMOVUPS.Z 64(R8), K1, Z1
+	MOVQ 88(R15), R9
+	VMOVUPS.Z (R8)(R9*1), K1, Z1
 	KMOVW 4(R12), K1
-	VMOVUPS.Z 128(R8), K1, Z2
+	MOVQ 96(R15), R9
+	VMOVUPS.Z (R8)(R9*1), K1, Z2
 	KMOVW 6(R12), K1
-	VMOVUPS.Z 192(R8), K1, Z3
+	MOVQ 104(R15), R9
+	VMOVUPS.Z (R8)(R9*1), K1, Z3
 	KMOVW 8(R12), K1
-	VMOVUPS.Z 256(R8), K1, Z4
+	MOVQ 112(R15), R9
+	VMOVUPS.Z (R8)(R9*1), K1, Z4
 	KMOVW 10(R12), K1
-	VMOVUPS.Z 260(R8), K1, Z5
+	MOVQ 120(R15), R9
+	VMOVUPS.Z (R8)(R9*1), K1, Z5
 	VMOVAPS Z20, Z6
 	VPERMI2PS Z1, Z0, Z6
 	VMOVAPS Z20, Z12
@@ -1486,7 +1494,8 @@ wi_row:
 // Output transform of one image channel: Y = A^T M A for every tile (16
 // tiles of a tile row in the lanes), plus the bias, ReLU (max with 0) or
 // none (max with -Inf), interleaved back into rows and stored masked to
-// the image.
+// the image, 16 columns at each of the byte offsets off[0..3] from the
+// row (0, 64, 128, 192 for one image; blocks of a group's images).
 TEXT ·winoOutAVX512(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), R15
 	VBROADCASTSS ·winoFour(SB), Z30
@@ -1752,13 +1761,17 @@ wo_r:
 	VMOVAPD Z22, Z17
 	VPERMI2PD Z13, Z11, Z17
 	KMOVW 2(R12), K2
-	VMOVUPS Z14, K2, 0(R8)
+	MOVQ 96(R15), R9
+	VMOVUPS Z14, K2, (R8)(R9*1)
 	KMOVW 4(R12), K2
-	VMOVUPS Z15, K2, 64(R8)
+	MOVQ 104(R15), R9
+	VMOVUPS Z15, K2, (R8)(R9*1)
 	KMOVW 6(R12), K2
-	VMOVUPS Z16, K2, 128(R8)
+	MOVQ 112(R15), R9
+	VMOVUPS Z16, K2, (R8)(R9*1)
 	KMOVW 8(R12), K2
-	VMOVUPS Z17, K2, 192(R8)
+	MOVQ 120(R15), R9
+	VMOVUPS Z17, K2, (R8)(R9*1)
 	INCQ DX
 	CMPQ DX, $4
 	JLT wo_r

@@ -730,7 +730,9 @@ def wino512(A):
     A('//')
     A('// Input transform of one image channel: for every 6x6 patch (stride 4,')
     A('// padding 1) V = B^T d B, 16 tiles of a tile row in the lanes. Each patch')
-    A('// row is loaded as 64+2 consecutive values (masked to the image) and')
+    A('// row is loaded as 64+2 values (masked to the image), 16 at each of the')
+    A('// byte offsets off[0..5] from the row (0, 64, ..., 256, 260 for one image;')
+    A('// column blocks of up to 4 images of a group for narrow images), and')
     A('// split into its six phases; the row transforms go to tmp, then the')
     A('// column transforms to V[xi][tile] (masked to the tile row).')
     A('TEXT ·winoInAVX512(SB), NOSPLIT, $0-8')
@@ -767,13 +769,12 @@ def wino512(A):
     A('\tMOVQ CX, R9')
     A('\tSHLQ $8, R9')               # 64 floats * 4 bytes
     A('\tLEAQ -4(R8)(R9*1), R8')
-    for j in range(4):
+    # block j (16 columns) at byte offset off[j] from the row pointer: 64 j
+    # for one image, or a column block of another image of the group
+    for j in range(6):
         A(f'\tKMOVW {2*j}(R12), K1')
-        A(f'\tVMOVUPS.Z {64*j}(R8), K1, Z{j}')
-    A('\tKMOVW 8(R12), K1')
-    A('\tVMOVUPS.Z 256(R8), K1, Z4')
-    A('\tKMOVW 10(R12), K1')
-    A('\tVMOVUPS.Z 260(R8), K1, Z5')
+        A(f'\tMOVQ {80+8*j}(R15), R9')
+        A(f'\tVMOVUPS.Z (R8)(R9*1), K1, Z{j}')
     for ph in range(4):
         A(f'\tVMOVAPS Z{20+ph}, Z{6+ph}')
         A(f'\tVPERMI2PS Z1, Z0, Z{6+ph}')
@@ -848,7 +849,8 @@ def wino512(A):
     A('// Output transform of one image channel: Y = A^T M A for every tile (16')
     A('// tiles of a tile row in the lanes), plus the bias, ReLU (max with 0) or')
     A('// none (max with -Inf), interleaved back into rows and stored masked to')
-    A('// the image.')
+    A('// the image, 16 columns at each of the byte offsets off[0..3] from the')
+    A('// row (0, 64, 128, 192 for one image; blocks of a group\'s images).')
     A('TEXT ·winoOutAVX512(SB), NOSPLIT, $0-8')
     A('\tMOVQ a+0(FP), R15')
     A('\tVBROADCASTSS ·winoFour(SB), Z30')
@@ -924,7 +926,8 @@ def wino512(A):
         A(f'\tVPERMI2PD {q}, {p}, {dst}')
     for qq in range(4):
         A(f'\tKMOVW {2+2*qq}(R12), K2')
-        A(f'\tVMOVUPS Z{14+qq}, K2, {64*qq}(R8)')
+        A(f'\tMOVQ {96+8*qq}(R15), R9')
+        A(f'\tVMOVUPS Z{14+qq}, K2, (R8)(R9*1)')
     A('\tINCQ DX')
     A('\tCMPQ DX, $4')
     A('\tJLT wo_r')

@@ -33,12 +33,23 @@ type Wino struct {
 	flip            bool // weights given as the forward layer's, for its input gradient
 
 	nty, ntx, tiles int // tiles per image
-	nvec            int // 16-tile vectors per tile row
-	chunk, tc       int // images per chunk, tile slots per chunk (multiple of 16)
-	panels          int
-	inMasks         []uint16  // per vector: 6 load masks, store mask, pad
-	outMasks        []uint16  // per vector: tile mask, 4 store masks, pad
-	zero            []float32 // the GEMMs' (absent) bias, 8 per panel
+	nvec            int // 16-tile vectors per tile row of a unit
+	// A unit is what one pass of the transforms covers: one image, or for
+	// images at most 32 columns wide a group of G images whose tile rows
+	// share the 16 lanes (jPer 16-column blocks each, 4/jPer images), so
+	// that a 14 x 14 layer fills 16 lanes instead of 4. unitTiles is the
+	// number of tile slots of a unit (nty*ntx, or nty*16 for a group).
+	group, jPer, unitTiles int
+	chunk, tc              int // images per chunk (whole units), tile slots per chunk (multiple of 16)
+	panels                 int
+	// inMasks and outMasks hold per vector the load masks, store mask and
+	// pad (8 each), and inOff, outOff the byte offsets of the column blocks
+	// from a row; for a group, index p-1 serves a unit of p images.
+	inMasks  [][]uint16
+	outMasks [][]uint16
+	inOff    [][6]int
+	outOff   [][4]int
+	zero     []float32 // the GEMMs' (absent) bias, 8 per panel
 
 	mu     sync.Mutex
 	packed []float32 // U: [36][panel][Cin][8]
@@ -72,9 +83,23 @@ func NewWino(cin, cout, h, w int, flip bool) (*Wino, error) {
 	wn := &Wino{Cin: cin, Cout: cout, H: h, W: w, flip: flip}
 	wn.nty, wn.ntx = (h+3)/4, (w+3)/4
 	wn.tiles = wn.nty * wn.ntx
-	wn.nvec = (wn.ntx + 15) / 16
-	wn.chunk = max(1, (winoChunkTiles+wn.tiles-1)/wn.tiles)
-	wn.tc = (wn.chunk*wn.tiles + 15) / 16 * 16
+	wn.group, wn.jPer = 1, 4
+	switch {
+	case wn.ntx <= 4:
+		wn.group, wn.jPer = 4, 1
+	case wn.ntx <= 8:
+		wn.group, wn.jPer = 2, 2
+	}
+	if wn.group == 1 {
+		wn.nvec = (wn.ntx + 15) / 16
+		wn.unitTiles = wn.tiles
+	} else {
+		wn.nvec = 1
+		wn.unitTiles = wn.nty * 16
+	}
+	units := max(1, (winoChunkTiles+wn.unitTiles-1)/wn.unitTiles)
+	wn.chunk = units * wn.group
+	wn.tc = (units*wn.unitTiles + 15) / 16 * 16
 	wn.panels = (cout + 7) / 8
 	wn.zero = make([]float32, 8*wn.panels)
 	bits := func(n int) uint16 { return uint16(1<<max(0, min(n, 16)) - 1) }
@@ -87,21 +112,54 @@ func NewWino(cin, cout, h, w int, flip bool) (*Wino, error) {
 		}
 		return m
 	}
-	for vi := 0; vi < wn.nvec; vi++ {
-		in := make([]uint16, 8)
+	if wn.group == 1 {
+		var in, out []uint16
+		for vi := 0; vi < wn.nvec; vi++ {
+			im := make([]uint16, 8)
+			for j := 0; j < 4; j++ {
+				im[j] = colMask(64*vi - 1 + 16*j)
+			}
+			im[4] = colMask(64*vi+63) & 1
+			im[5] = colMask(64*vi+64) & 1
+			im[6] = bits(wn.ntx - 16*vi)
+			in = append(in, im...)
+			om := make([]uint16, 8)
+			om[0] = bits(wn.ntx - 16*vi)
+			for q := 0; q < 4; q++ {
+				om[1+q] = colMask(64*vi + 16*q)
+			}
+			out = append(out, om...)
+		}
+		wn.inMasks, wn.outMasks = [][]uint16{in}, [][]uint16{out}
+		wn.inOff, wn.outOff = [][6]int{{0, 64, 128, 192, 256, 260}}, [][4]int{{0, 64, 128, 192}}
+		return wn, nil
+	}
+	// Groups: block j holds image j/jPer's columns 16 (j mod jPer) - 1 ..;
+	// the two extra loads continue block 3. Images past p are masked out
+	// (their offsets point at the first image, never read).
+	inPlane, outPlane := 4*cin*h*w, 4*cout*h*w
+	for p := 1; p <= wn.group; p++ {
+		im, om := make([]uint16, 8), make([]uint16, 8)
+		var io [6]int
+		var oo [4]int
 		for j := 0; j < 4; j++ {
-			in[j] = colMask(64*vi - 1 + 16*j)
+			g, c0 := j/wn.jPer, 16*(j%wn.jPer)
+			if g >= p {
+				continue
+			}
+			im[j] = colMask(c0 - 1)
+			io[j] = g*inPlane + 4*c0
+			om[1+j] = colMask(c0)
+			oo[j] = g*outPlane + 4*c0
 		}
-		in[4] = colMask(64*vi+63) & 1
-		in[5] = colMask(64*vi+64) & 1
-		in[6] = bits(wn.ntx - 16*vi)
-		wn.inMasks = append(wn.inMasks, in...)
-		out := make([]uint16, 8)
-		out[0] = bits(wn.ntx - 16*vi)
-		for q := 0; q < 4; q++ {
-			out[1+q] = colMask(64*vi + 16*q)
+		if g := 3 / wn.jPer; g < p {
+			c := 16*wn.jPer - 1 // the columns after block 3's
+			im[4], im[5] = colMask(c)&1, colMask(c+1)&1
+			io[4], io[5] = io[3]+64, io[3]+68
 		}
-		wn.outMasks = append(wn.outMasks, out...)
+		im[6], om[0] = 0xffff, 0xffff
+		wn.inMasks, wn.outMasks = append(wn.inMasks, im), append(wn.outMasks, om)
+		wn.inOff, wn.outOff = append(wn.inOff, io), append(wn.outOff, oo)
 	}
 	return wn, nil
 }
@@ -119,6 +177,7 @@ type winoInArgs struct {
 	w, h, nty, ntx int
 	nvec           int
 	masks, tmp     uintptr
+	off            [6]int // 80: byte offsets of the column blocks from a row
 }
 
 type winoOutArgs struct {
@@ -129,6 +188,7 @@ type winoOutArgs struct {
 	bias           float32
 	_              float32
 	relu           int
+	off            [4]int // 96: byte offsets of the column blocks from a row
 }
 
 // pack transforms the weights w into U unless they are those of the last
@@ -197,25 +257,36 @@ func (wn *Wino) Forward(y, x, w, bias []float32, nimg int, relu bool) {
 		tmp := wn.take(36 * 16)
 		defer wn.give(v, m, tmp)
 		b0, b1 := ch*wn.chunk, min(nimg, (ch+1)*wn.chunk)
-		ntile := (b1 - b0) * wn.tiles
+		nunit := (b1 - b0 + wn.group - 1) / wn.group
 		ia := winoInArgs{vxi: uintptr(wn.tc * 4), w: wn.W, h: wn.H, nty: wn.nty, ntx: wn.ntx, nvec: wn.nvec,
-			masks: uintptr(unsafe.Pointer(&wn.inMasks[0])), tmp: uintptr(unsafe.Pointer(&tmp[0]))}
-		for b := b0; b < b1; b++ {
+			tmp: uintptr(unsafe.Pointer(&tmp[0]))}
+		if wn.group > 1 {
+			ia.ntx = 16
+		}
+		for u := 0; u < nunit; u++ {
+			b := b0 + u*wn.group
+			p := min(wn.group, b1-b)
+			ia.masks = uintptr(unsafe.Pointer(&wn.inMasks[p-1][0]))
+			ia.off = wn.inOff[p-1]
 			for ci := 0; ci < wn.Cin; ci++ {
 				ia.x = uintptr(unsafe.Pointer(&x[(b*wn.Cin+ci)*hw]))
-				ia.v = uintptr(unsafe.Pointer(&v[ci*36*wn.tc+(b-b0)*wn.tiles]))
+				ia.v = uintptr(unsafe.Pointer(&v[ci*36*wn.tc+u*wn.unitTiles]))
 				winoInAVX512(&ia)
 			}
 		}
-		wn.gemm(m, v, ntile)
-		oa := winoOutArgs{mxi: uintptr(wn.tc * 4), wo: wn.W, ho: wn.H, nty: wn.nty, ntx: wn.ntx, nvec: wn.nvec,
-			masks: uintptr(unsafe.Pointer(&wn.outMasks[0])), tmp: uintptr(unsafe.Pointer(&tmp[0]))}
+		wn.gemm(m, v, nunit*wn.unitTiles)
+		oa := winoOutArgs{mxi: uintptr(wn.tc * 4), wo: wn.W, ho: wn.H, nty: wn.nty, ntx: ia.ntx, nvec: wn.nvec,
+			tmp: uintptr(unsafe.Pointer(&tmp[0]))}
 		if relu {
 			oa.relu = 1
 		}
-		for b := b0; b < b1; b++ {
+		for u := 0; u < nunit; u++ {
+			b := b0 + u*wn.group
+			p := min(wn.group, b1-b)
+			oa.masks = uintptr(unsafe.Pointer(&wn.outMasks[p-1][0]))
+			oa.off = wn.outOff[p-1]
 			for o := 0; o < wn.Cout; o++ {
-				oa.m = uintptr(unsafe.Pointer(&m[o*36*wn.tc+(b-b0)*wn.tiles]))
+				oa.m = uintptr(unsafe.Pointer(&m[o*36*wn.tc+u*wn.unitTiles]))
 				oa.y = uintptr(unsafe.Pointer(&y[(b*wn.Cout+o)*hw]))
 				oa.bias = 0
 				if bias != nil {
@@ -226,6 +297,8 @@ func (wn *Wino) Forward(y, x, w, bias []float32, nimg int, relu bool) {
 		}
 		runtime.KeepAlive(x)
 		runtime.KeepAlive(y)
+		runtime.KeepAlive(wn.inMasks)
+		runtime.KeepAlive(wn.outMasks)
 	})
 }
 

@@ -23,6 +23,7 @@ func TestWinoArgOffsets(t *testing.T) {
 		{"out.ho", unsafe.Offsetof(o.ho), 32}, {"out.nty", unsafe.Offsetof(o.nty), 40}, {"out.ntx", unsafe.Offsetof(o.ntx), 48},
 		{"out.nvec", unsafe.Offsetof(o.nvec), 56}, {"out.masks", unsafe.Offsetof(o.masks), 64}, {"out.tmp", unsafe.Offsetof(o.tmp), 72},
 		{"out.bias", unsafe.Offsetof(o.bias), 80}, {"out.relu", unsafe.Offsetof(o.relu), 88},
+		{"in.off", unsafe.Offsetof(i.off), 80}, {"out.off", unsafe.Offsetof(o.off), 96},
 	} {
 		if c.got != c.want {
 			t.Errorf("offset of %s = %d, the assembly uses %d", c.name, c.got, c.want)
