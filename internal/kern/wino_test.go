@@ -98,3 +98,35 @@ func BenchmarkWino(b *testing.B) {
 		})
 	}
 }
+
+// TestWinoGroupsBitIdentical: a narrow layer's images share the transforms'
+// lanes in groups; each lane is still its own tile, so an image's output
+// has the same bits whether it is convolved alone or in a batch, whatever
+// its neighbours.
+func TestWinoGroupsBitIdentical(t *testing.T) {
+	levelOrSkip(t, AVX512)
+	r := rand.New(rand.NewPCG(35, 36))
+	for _, s := range [][4]int{{16, 24, 14, 14}, {32, 16, 28, 28}, {8, 8, 5, 3}} {
+		cin, cout, h, w := s[0], s[1], s[2], s[3]
+		wn, err := NewWino(cin, cout, h, w, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wn.group < 2 {
+			t.Fatalf("%v: group %d, want images grouped", s, wn.group)
+		}
+		const nimg = 7
+		x, wt, bias := randSlice(r, nimg*cin*h*w), randSlice(r, cout*cin*9), randSlice(r, cout)
+		batch := make([]float32, nimg*cout*h*w)
+		wn.Forward(batch, x, wt, bias, nimg, true)
+		for b := 0; b < nimg; b++ {
+			one := make([]float32, cout*h*w)
+			wn.Forward(one, x[b*cin*h*w:(b+1)*cin*h*w], wt, bias, 1, true)
+			for i, v := range one {
+				if math.Float32bits(v) != math.Float32bits(batch[b*cout*h*w+i]) {
+					t.Fatalf("%v image %d value %d: %v alone, %v in the batch", s, b, i, v, batch[b*cout*h*w+i])
+				}
+			}
+		}
+	}
+}
