@@ -264,8 +264,7 @@ func (wn *Wino) Forward(y, x, w, bias []float32, nimg int, relu bool) {
 			ia.ntx = 16
 		}
 		for u := 0; u < nunit; u++ {
-			b := b0 + u*wn.group
-			p := min(wn.group, b1-b)
+			b, p := b0+u*wn.group, min(wn.group, b1-b0-u*wn.group) // first image, images
 			ia.masks = uintptr(unsafe.Pointer(&wn.inMasks[p-1][0]))
 			ia.off = wn.inOff[p-1]
 			for ci := 0; ci < wn.Cin; ci++ {
@@ -281,8 +280,7 @@ func (wn *Wino) Forward(y, x, w, bias []float32, nimg int, relu bool) {
 			oa.relu = 1
 		}
 		for u := 0; u < nunit; u++ {
-			b := b0 + u*wn.group
-			p := min(wn.group, b1-b)
+			b, p := b0+u*wn.group, min(wn.group, b1-b0-u*wn.group)
 			oa.masks = uintptr(unsafe.Pointer(&wn.outMasks[p-1][0]))
 			oa.off = wn.outOff[p-1]
 			for o := 0; o < wn.Cout; o++ {
