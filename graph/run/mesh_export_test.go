@@ -132,7 +132,13 @@ func TestFillFromMirror(t *testing.T) {
 // BenchmarkMeshExport64 builds and encodes (OBJ and PLY) the mesh of a
 // 64 x 64 geometry image, the default grid.
 func BenchmarkMeshExport64(b *testing.B) {
-	gm := &bfm.GridModel{Rows: 64, Cols: 64}
+	_, gm, err := LoadModels(DefaultConfig(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if gm.Rows != 64 || gm.Cols != 64 {
+		b.Fatalf("default grid %d x %d, want 64 x 64", gm.Rows, gm.Cols)
+	}
 	n := gm.N()
 	verts := make([][3]float64, n)
 	tex := make([]float32, 3*n)
@@ -274,4 +280,17 @@ func backfaceMask(t *testing.T, planar []float64, rows, cols int) []float64 {
 		t.Fatal(err)
 	}
 	return append([]float64(nil), mask.Value().Data().([]float64)...)
+}
+
+// TestLoadModelsNilLog: LoadModels takes a nil logger, also when it has
+// something to say (the default config asks for 5 expression components
+// of the default model's 4).
+func TestLoadModelsNilLog(t *testing.T) {
+	_, gm, err := LoadModels(DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gm.Rows != 64 || gm.Cols != 64 || len(gm.Mean) != 3*64*64 {
+		t.Errorf("grid %d x %d with %d mean values, want 64 x 64 and 12288", gm.Rows, gm.Cols, len(gm.Mean))
+	}
 }

@@ -37,8 +37,12 @@ type Split struct {
 // LoadModels loads the configured morphable model, keeps the first K1
 // identity and K2 expression components (clamped to what the model has, with
 // a log line) and re-meshes it onto a Grid x Grid geometry image. A path
-// ending in ".grid" is a saved geometry image and gives no mesh.
+// ending in ".grid" is a saved geometry image and gives no mesh. log may be
+// nil.
 func LoadModels(cfg Config, log *slog.Logger) (*bfm.Model, *bfm.GridModel, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if strings.HasSuffix(cfg.Model.Path, ".grid") {
 		gm, err := bfm.LoadGrid(cfg.Model.Path)
 		return nil, gm, err
