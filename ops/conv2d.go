@@ -145,9 +145,16 @@ func newDirect(g convGeom, cin, cout int) *direct {
 }
 
 // useWino reports whether the inference form should run a batch of b
-// images with Winograd.
+// images with Winograd: enough tiles for its GEMMs, and a chunk for every
+// core (Winograd shares out whole chunks; with fewer, the direct kernels,
+// which split one image's tiles over the cores, are faster: conv2 of the
+// small localiser at batch 1 is one chunk).
 func (d *direct) useWino(b int) bool {
-	return d.wino != nil && b*d.wino.Tiles() >= winoMinTiles
+	if d.wino == nil || b*d.wino.Tiles() < winoMinTiles {
+		return false
+	}
+	per := d.wino.ChunkImages()
+	return (b+per-1)/per >= workpool.Workers(math.MaxInt32, workpool.Heavy)
 }
 
 // directForward runs c (the forward or the input-gradient convolution) on
