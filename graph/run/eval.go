@@ -72,7 +72,7 @@ func complete(pts [][2]float64) bool {
 // metrics' Skipped and SkippedReasons; it fails only when no sample is
 // scored.
 func EvaluateSource(ctx context.Context, m *graph.Network, src dataset.Source, n int, scheme string) (*dataset.Metrics, error) {
-	met, _, err := evaluate(ctx, m, src, n, scheme, 0, 0, false, nil, nil)
+	met, _, err := evaluate(ctx, m, src, n, scheme, 0, 0, false, false, nil, nil)
 	return met, err
 }
 
@@ -80,7 +80,7 @@ func EvaluateSource(ctx context.Context, m *graph.Network, src dataset.Source, n
 // refine more passes re-crop each image around the last pass's landmarks
 // (refineBatch; sources that crop photographs only); skipped holds the
 // inputs already left out (by the reader) to count with those skipped here.
-func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, scheme string, keep, refine int, flip bool, log *slog.Logger, skipped []string) (*dataset.Metrics, []evalItem, error) {
+func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, scheme string, keep, refine int, flip, derotateOn bool, log *slog.Logger, skipped []string) (*dataset.Metrics, []evalItem, error) {
 	n = min(n, src.Len())
 	if n <= 0 {
 		return nil, nil, fmt.Errorf("evaluate: no images%s", skippedNote(skipped))
@@ -143,6 +143,11 @@ func evaluate(ctx context.Context, m *graph.Network, src dataset.Source, n int, 
 		}
 		if samples, fits, err = refineBatch(src, idx, samples, fits, refine, buf, m.InputSize, predict); err != nil {
 			return nil, nil, err
+		}
+		if derotateOn {
+			if err := derotate(samples, fits, buf, m.InputSize, predict); err != nil {
+				return nil, nil, err
+			}
 		}
 		if flip {
 			if err := flipAverage(samples, fits, buf, m.InputSize, predict); err != nil {
@@ -355,7 +360,7 @@ func Evaluate(ctx context.Context, cfg Config, opt EvalOptions) (_ *dataset.Metr
 		keep = cfg.Eval.Panels
 	}
 	log.Info("evaluating", "checkpoint", tm.CheckpointPath, "images", n, "scheme", cfg.Model.Scheme)
-	met, items, err := evaluate(ctx, net, src, n, cfg.Model.Scheme, keep, cfg.Eval.Refine, cfg.Eval.Flip, log, skipped)
+	met, items, err := evaluate(ctx, net, src, n, cfg.Model.Scheme, keep, cfg.Eval.Refine, cfg.Eval.Flip, cfg.Eval.Derotate, log, skipped)
 	if err != nil {
 		return nil, err
 	}

@@ -60,8 +60,9 @@ func TestTrainTinyHalvesLandmarkError(t *testing.T) {
 			t.Errorf("run directory lacks %s: %v", f, err)
 		}
 	}
-	// Fitted once per crop (no test-time mirroring), as training validates.
-	cfg.Eval.Flip = false
+	// Fitted once per crop (no test-time mirroring or second pass), as
+	// training validates.
+	cfg.Eval.Flip, cfg.Eval.Derotate = false, false
 	after, err := Evaluate(ctx, cfg, EvalOptions{Checkpoint: out, Log: log})
 	if err != nil {
 		t.Fatal(err)
