@@ -18,16 +18,15 @@ import (
 // the pose convention M = Rz(roll) Ry(yaw) Rx(pitch), R = M^T, an in-plane
 // rotation adds to roll exactly: M = Rz(phi) M2, so R = R2 Rz(phi)^T, with
 // Rz(phi)^T = Pose{Roll: phi}.Rotation(). Scale is the second fit's.
-// fits are changed in place; the rotated crops are written to buf.
+// buf holds the crops the first fits were made from (3 x size x size each,
+// in samples' order); they are replaced by the rotated crops.
 func derotate(samples []dataset.Sample, fits []graph.Fit, buf []float32, size int,
 	predict func(in []float32) ([]graph.Fit, error)) error {
 	per := 3 * size * size
 	crop := make([]float32, per)
 	phis := make([]float64, len(samples))
-	for j, s := range samples {
-		if err := toInput(crop, s.Image, size); err != nil {
-			return fmt.Errorf("derotate %s: %w", s.Name, err)
-		}
+	for j := range samples {
+		copy(crop, buf[j*per:(j+1)*per]) // the crop the first fit saw
 		pose := dataset.PoseFromRotation(fits[j].Rotation)
 		phis[j] = pose.Roll
 		if math.Abs(pose.Yaw) >= derotateMaxYaw {
@@ -92,15 +91,20 @@ func rotateCHW(dst, src []float32, size int, phiDeg float64) {
 			x0, y0 := math.Floor(qx), math.Floor(qy)
 			fx, fy := qx-x0, qy-y0
 			ix, iy := int(x0), int(y0)
+			// the four taps: offset and weight, weight 0 outside the crop
+			var off [4]int
+			wt := [4]float64{(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy}
+			for t, d := range [4][2]int{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
+				u, v := ix+d[0], iy+d[1]
+				if u < 0 || v < 0 || u >= size || v >= size {
+					wt[t] = 0
+					continue
+				}
+				off[t] = v*size + u
+			}
 			for ch := 0; ch < 3; ch++ {
 				p := src[ch*plane : (ch+1)*plane]
-				at := func(u, v int) float64 {
-					if u < 0 || v < 0 || u >= size || v >= size {
-						return 0
-					}
-					return float64(p[v*size+u])
-				}
-				v := (1-fx)*(1-fy)*at(ix, iy) + fx*(1-fy)*at(ix+1, iy) + (1-fx)*fy*at(ix, iy+1) + fx*fy*at(ix+1, iy+1)
+				v := wt[0]*float64(p[off[0]]) + wt[1]*float64(p[off[1]]) + wt[2]*float64(p[off[2]]) + wt[3]*float64(p[off[3]])
 				dst[ch*plane+y*size+x] = float32(v)
 			}
 		}

@@ -196,10 +196,10 @@ func DenseForward(l Level, ws *DenseWork, y, x, w, bias []float32, m, n, k int, 
 		}
 	}
 	// zero serves as the rows past m, the bias when there is none and a
-	// zero bias for the slices before the last.
+	// zero bias for the slices before the last. Nothing writes to it (the
+	// kernels store to C only), so it stays as make left it: zeros.
 	ws.zero = grow(ws.zero, max(k, n+32, 32))
 	zero := ws.zero
-	clear(zero)
 	if bias == nil {
 		bias = zero
 	} else {
