@@ -128,6 +128,9 @@ func New(meta Meta, ts []graph.WeightTensor) (*Detector, error) {
 	if !(meta.Threshold > 0 && meta.Threshold < 1) {
 		return nil, fmt.Errorf("detect: weights threshold %v: want in (0, 1)", meta.Threshold)
 	}
+	if lf := meta.LevelFace; lf != 0 && !(lf >= BandMin/2 && lf <= BandMax) {
+		return nil, fmt.Errorf("detect: weights level_face %v: want 0 (= %v) or in [%v, %v]", lf, BandMin, BandMin/2, BandMax)
+	}
 	c := meta.Calibration
 	if !(c.SW > 0 && c.SH > 0) || math.IsInf(c.SW+c.SH+c.DX+c.DY, 0) || math.IsNaN(c.DX+c.DY) {
 		return nil, fmt.Errorf("detect: weights calibration %+v: want finite values, positive scales", c)
@@ -137,6 +140,14 @@ func New(meta Meta, ts []graph.WeightTensor) (*Detector, error) {
 
 // Meta returns the metadata of the detector's weights.
 func (d *Detector) Meta() Meta { return d.meta }
+
+// levelFace is the face size at which the finest level searches MinFace.
+func (d *Detector) levelFace() float64 {
+	if d.meta.LevelFace == 0 {
+		return BandMin
+	}
+	return d.meta.LevelFace
+}
 
 func (o Options) withDefaults(meta Meta) (Options, error) {
 	if o.MinFace == 0 {
@@ -194,15 +205,15 @@ func (d *Detector) Detect(img image.Image, opt Options) ([]Detection, error) {
 func logit(p float64) float64 { return math.Log(p / (1 - p)) }
 
 func (d *Detector) detect(s *scratch, w, h int, ox, oy float64, opt Options) []Detection {
-	// Level k has scale f_k = (BandMin / MinFace) / LevelStep^k: a face of
-	// size MinFace lands at the bottom of the band at level 0. Level 0 costs
+	// Level k has scale f_k = (LevelFace / MinFace) / LevelStep^k: a face
+	// of size MinFace has size LevelFace at level 0. Level 0 costs
 	// about as much as all the others together (half of the total with
 	// steps of sqrt 2), so with two CPUs one lane runs it and the other
 	// the rest.
 	var fs [64]float64
 	n := 0
 	for k := 0; n < len(fs); k++ {
-		f := BandMin / opt.MinFace / math.Pow(opt.LevelStep, float64(k))
+		f := d.levelFace() / opt.MinFace / math.Pow(opt.LevelStep, float64(k))
 		if int(math.Round(float64(w)*f)) < minLevelSide || int(math.Round(float64(h)*f)) < minLevelSide {
 			break
 		}
@@ -237,14 +248,25 @@ func (d *Detector) detect(s *scratch, w, h int, ox, oy float64, opt Options) []D
 	return out
 }
 
+// levelPad is the border of mean grey, in level pixels (one cell), around
+// every pyramid level. Without it a face near the image's edge meets the
+// convolutions' zero padding at every layer, which the training patches
+// never show: on the held-out AFLW2000-3D photographs (faces filling the
+// coarse levels) recall at the embedded threshold rose from 90.9% to 94.4%
+// with it; a border of two or three cells gave the same.
+const levelPad = Stride
+
 // level runs the network on the pyramid level of scale f and appends its
 // cells scoring at least opt.Threshold to l.cands.
 func (d *Detector) level(mips *mipChain, l *lane, w, h int, f float64, opt Options) {
 	zmin := float32(logit(opt.Threshold))
-	lw, lh := int(math.Round(float64(w)*f)), int(math.Round(float64(h)*f))
+	lw := int(math.Round(float64(w)*f)) + 2*levelPad
+	lh := int(math.Round(float64(h)*f)) + 2*levelPad
 	l.level.resize(lw, lh)
-	clear(l.level.pix)
-	mips.sample(&l.level, f, 0, 0)
+	for k := range l.level.pix {
+		l.level.pix[k] = inputMean
+	}
+	mips.sample(&l.level, f, levelPad, levelPad)
 	l.chw = grow(l.chw, 3*lw*lh)
 	toCHW(l.chw, &l.level)
 	out, oh, ow := d.net.forward(&l.ws, l.chw, lh, lw)
@@ -256,8 +278,8 @@ func (d *Detector) level(mips *mipChain, l *lane, w, h int, f float64, opt Optio
 			if z < zmin {
 				continue
 			}
-			cx := (float64(j*Stride) + Stride/2 - 0.5 + Stride*float64(out[n+c])) / f
-			cy := (float64(i*Stride) + Stride/2 - 0.5 + Stride*float64(out[2*n+c])) / f
+			cx := (float64(j*Stride-levelPad) + Stride/2 - 0.5 + Stride*float64(out[n+c])) / f
+			cy := (float64(i*Stride-levelPad) + Stride/2 - 0.5 + Stride*float64(out[2*n+c])) / f
 			bw := RefSize * math.Exp(clampLog(out[3*n+c])) / f
 			bh := RefSize * math.Exp(clampLog(out[4*n+c])) / f
 			box := d.meta.Calibration.Apply(Box{X0: cx - bw/2, Y0: cy - bh/2, X1: cx + bw/2, Y1: cy + bh/2})

@@ -1,10 +1,15 @@
 package detect
 
 import (
+	"bytes"
 	"image"
 	"image/color"
 	"image/draw"
+	"image/png"
+	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -167,6 +172,91 @@ func TestDetectTwoPhotographFaces(t *testing.T) {
 	for i, m := range ms {
 		if m.Det == nil {
 			t.Errorf("face %d (%+v) not found among %+v", i, m.Truth.Box, dets)
+		}
+	}
+}
+
+// TestDetectFaceAtImageBorder: faces whose landmark box touches an image
+// edge are found where they are. (The mean-grey border of each pyramid
+// level, levelPad, shows its worth only on photographs: see the README.)
+func TestDetectFaceAtImageBorder(t *testing.T) {
+	d := defaultDetector(t)
+	face, fb := renderedFace(t, 0)
+	f := 0.5
+	for _, c := range []struct {
+		name string
+		x, y int
+	}{
+		{"left", -int(fb.X0 * f), 100},
+		{"top", 200, -int(fb.Y0 * f)},
+		{"right", 320 - int(fb.X1*f), 60},
+	} {
+		img := grey(320, 240)
+		pasteScaled(img, face, f, c.x, c.y)
+		want := Box{X0: fb.X0*f + float64(c.x), Y0: fb.Y0*f + float64(c.y), X1: fb.X1*f + float64(c.x), Y1: fb.Y1*f + float64(c.y)}
+		dets, err := d.Detect(img, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms, _, _ := Evaluate(dets, []Truth{{Box: want}}, 32)
+		if ms[0].Det == nil {
+			t.Errorf("%s edge: face %+v not found among %+v", c.name, want, dets)
+			continue
+		}
+		t.Logf("%s edge: IoU %.2f score %.2f", c.name, ms[0].IoU, ms[0].Det.Score)
+	}
+}
+
+// TestSensitivityRenderedFace: the rendered face is found when searched at
+// a size inside the network's band and not at half its bottom.
+func TestSensitivityRenderedFace(t *testing.T) {
+	d := defaultDetector(t)
+	face, fb := renderedFace(t, 0)
+	path := filepath.Join(t.TempDir(), "face.png")
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, face); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	curve, err := d.Sensitivity([]Photo{{Name: "face", Path: path, Faces: []Truth{{Box: fb}}}}, []float64{BandMin / 2, 22}, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if curve[0].Rate != 0 || curve[1].Rate != 1 {
+		t.Errorf("sensitivity %+v, want rate 0 at %v px and 1 at 22 px", curve, BandMin/2)
+	}
+	if _, err := d.Sensitivity([]Photo{{Name: "gone", Path: path + ".missing", Faces: []Truth{{Box: fb}}}}, []float64{22}, 0.5); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("missing photograph: error %v, want one naming the file", err)
+	}
+}
+
+// TestNewLevelFace: weights may leave level_face out (BandMin) or give a
+// size the network can search; anything else is refused by name.
+func TestNewLevelFace(t *testing.T) {
+	meta, ts, err := DecodeFile(embedded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		lf   float64
+		want float64
+		ok   bool
+	}{{0, BandMin, true}, {20, 20, true}, {40, 0, false}, {math.NaN(), 0, false}} {
+		meta.LevelFace = c.lf
+		nd, err := New(meta, ts)
+		if !c.ok {
+			if err == nil || !strings.Contains(err.Error(), "level_face") {
+				t.Errorf("level_face %v: error %v, want one naming level_face", c.lf, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("level_face %v: %v", c.lf, err)
+		}
+		if got := nd.levelFace(); got != c.want {
+			t.Errorf("level_face %v: searches at %v, want %v", c.lf, got, c.want)
 		}
 	}
 }

@@ -230,19 +230,34 @@ func Measure(d *Detector, photos []Photo, opt Options, load func(path string) (i
 // false positives per training photograph (detections matching no face
 // with IoU >= 0.5; AFLW photographs can hold unannotated faces, so this
 // errs on the high side).
+//
+// Before both, the pyramid's placement (Meta.LevelFace) is chosen from the
+// network's sensitivity to face size (Sensitivity on the same photographs):
+// the a in [LevelFaceMin, LevelFaceMax] whose window [a, sqrt 2 a) has the
+// highest mean found-rate, since every face is searched once at a size in
+// that window.
 func Calibrate(meta Meta, ts []graph.WeightTensor, aflwDir string, maxFP float64) (Meta, error) {
 	raw := meta
 	raw.Calibration = Identity
-	d, err := New(raw, ts)
-	if err != nil {
-		return meta, err
-	}
 	src, err := dataset.OpenAFLW2000(aflwDir, dataset.AFLW2000Options{})
 	if err != nil {
 		return meta, err
 	}
 	photos, err := PhotosFrom(src, func(i int) bool { return !AFLWHeldOut(i) })
 	if err != nil {
+		return meta, err
+	}
+	d, err := New(raw, ts)
+	if err != nil {
+		return meta, err
+	}
+	curve, err := d.Sensitivity(photos, sensitivitySizes(), sensitivityScore)
+	if err != nil {
+		return meta, err
+	}
+	raw.LevelFace = pickLevelFace(curve, math.Sqrt2)
+	meta.LevelFace = raw.LevelFace
+	if d, err = New(raw, ts); err != nil {
 		return meta, err
 	}
 	var pairs [][2]Box
@@ -273,6 +288,7 @@ func Calibrate(meta Meta, ts []graph.WeightTensor, aflwDir string, maxFP float64
 		meta.Train = map[string]any{}
 	}
 	meta.Train["calibration_pairs"] = len(pairs)
+	meta.Train["sensitivity"] = curve
 	if maxFP > 0 {
 		// NMS is greedy by score, so the detections at a higher threshold
 		// are those at the low one that score above it.
@@ -398,4 +414,107 @@ func MeasureShared(d *Detector, shared string, opt Options) ([]SetResult, error)
 		out = append(out, SetResult{Set: s.name, Result: r})
 	}
 	return out, nil
+}
+
+// SizeRate is one point of a sensitivity curve: the fraction of faces found
+// when searched at Size pixels (sqrt(w h) of the 68-landmark box).
+type SizeRate struct {
+	Size float64 `json:"size"`
+	Rate float64 `json:"rate"`
+}
+
+// Sensitivity measures how reliably the network finds a face of each size:
+// every photograph's first face is scaled to each size in sizes (pixels at
+// the network's input) and the network is run on that single pyramid level;
+// the face counts as found when a cell scoring at least score gives a box
+// with IoU >= 0.5 with the face's landmark box. Photographs whose image is
+// too small for a size are skipped for it.
+func (d *Detector) Sensitivity(photos []Photo, sizes []float64, score float64) ([]SizeRate, error) {
+	found := make([]int, len(sizes))
+	tried := make([]int, len(sizes))
+	s := &scratch{mips: mipChain{levels: []*rgb{{}}}}
+	l := &s.lane[0]
+	opt := Options{Threshold: score}
+	for _, p := range photos {
+		if len(p.Faces) == 0 {
+			continue
+		}
+		img, err := dataset.LoadImage(p.Path)
+		if err != nil {
+			return nil, fmt.Errorf("detect: sensitivity: %w", err)
+		}
+		if err := toRGB(s.mips.levels[0], img); err != nil {
+			return nil, fmt.Errorf("detect: sensitivity: %s: %w", p.Name, err)
+		}
+		s.mips.build(minLevelSide)
+		b := img.Bounds()
+		face := p.Faces[0].Box
+		face.X0, face.X1 = face.X0-float64(b.Min.X), face.X1-float64(b.Min.X)
+		face.Y0, face.Y1 = face.Y0-float64(b.Min.Y), face.Y1-float64(b.Min.Y)
+		fs := sizeOf(face)
+		for k, sz := range sizes {
+			f := sz / fs
+			if math.Round(float64(b.Dx())*f) < 1 || math.Round(float64(b.Dy())*f) < 1 {
+				continue
+			}
+			l.cands = l.cands[:0]
+			d.level(&s.mips, l, b.Dx(), b.Dy(), f, opt)
+			tried[k]++
+			for _, c := range l.cands {
+				if IoU(c.Box, face) >= 0.5 {
+					found[k]++
+					break
+				}
+			}
+		}
+	}
+	out := make([]SizeRate, len(sizes))
+	for k, sz := range sizes {
+		out[k].Size = sz
+		if tried[k] > 0 {
+			out[k].Rate = float64(found[k]) / float64(tried[k])
+		}
+	}
+	return out, nil
+}
+
+// The sensitivity curve Calibrate measures: sizes 12, 13, ..., 34 pixels,
+// a face found at score 0.5; the finest level's face size is chosen in
+// [LevelFaceMin, LevelFaceMax].
+const (
+	sensitivityScore = 0.5
+	LevelFaceMin     = 12.0
+	LevelFaceMax     = 24.0
+)
+
+func sensitivitySizes() []float64 {
+	var s []float64
+	for v := 12.0; v <= 34; v++ {
+		s = append(s, v)
+	}
+	return s
+}
+
+// pickLevelFace returns the a in [LevelFaceMin, LevelFaceMax] (a size of
+// the curve) whose window [a, step a) has the highest mean rate; the
+// smallest such a on ties (the cheaper pyramid).
+func pickLevelFace(curve []SizeRate, step float64) float64 {
+	best, bestA := -1.0, BandMin
+	for _, a := range curve {
+		if a.Size < LevelFaceMin || a.Size > LevelFaceMax {
+			continue
+		}
+		var sum float64
+		n := 0
+		for _, c := range curve {
+			if c.Size >= a.Size && c.Size < step*a.Size {
+				sum += c.Rate
+				n++
+			}
+		}
+		if n > 0 && sum/float64(n) > best+1e-12 {
+			best, bestA = sum/float64(n), a.Size
+		}
+	}
+	return bestA
 }

@@ -103,3 +103,38 @@ func TestLabelsKnownAnswer(t *testing.T) {
 		t.Error("no ignored cells around the face")
 	}
 }
+
+// TestPickLevelFace: the window [a, sqrt 2 a) with the best mean rate wins,
+// the smaller a on ties, within [LevelFaceMin, LevelFaceMax].
+func TestPickLevelFace(t *testing.T) {
+	curve := func(rate func(s float64) float64) []SizeRate {
+		var c []SizeRate
+		for _, s := range sensitivitySizes() {
+			c = append(c, SizeRate{Size: s, Rate: rate(s)})
+		}
+		return c
+	}
+	for _, c := range []struct {
+		name string
+		rate func(s float64) float64
+		want float64
+	}{
+		// Perfect from 20 to 28 px: only a = 20 keeps the window [20, 28.3) inside.
+		{"plateau 20-28", func(s float64) float64 { return b2f(s >= 20 && s <= 28) }, 20},
+		// Flat: every window ties, the smallest a wins.
+		{"flat", func(float64) float64 { return 0.9 }, LevelFaceMin},
+		// Rising to the largest sizes: the largest a allowed.
+		{"rising", func(s float64) float64 { return s / 34 }, LevelFaceMax},
+	} {
+		if got := pickLevelFace(curve(c.rate), math.Sqrt2); got != c.want {
+			t.Errorf("%s: level face %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

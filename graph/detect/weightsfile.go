@@ -65,6 +65,13 @@ type Meta struct {
 	// CalibrationResidual is the RMS of the fit's residual (relative to the
 	// box size) on the training photographs.
 	CalibrationResidual float64 `json:"calibration_residual"`
+	// LevelFace is the face size sqrt(w h), in pixels of the finest
+	// pyramid level, at which a face of Options.MinFace is searched; each
+	// coarser level is LevelStep smaller, so every face appears once in
+	// [LevelFace, LevelStep LevelFace). Calibrate picks it where the
+	// network finds faces most reliably; 0 (files written before it
+	// existed) means BandMin.
+	LevelFace float64 `json:"level_face,omitempty"`
 	// Train records how the weights were made (config, seed, steps, time).
 	Train map[string]any `json:"train,omitempty"`
 }
