@@ -1,10 +1,12 @@
 package dataset
 
 import (
+	"bytes"
 	"image"
 	"image/color"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/stn3d/stn3d/bfm"
@@ -370,5 +372,96 @@ func TestAlbedoVariety(t *testing.T) {
 	}
 	if changed < 18 {
 		t.Errorf("the brow's albedo changed in %d of 20 images", changed)
+	}
+}
+
+// TestSupersample: a render at 3x box-filtered down keeps the background
+// pixels and the landmarks of the plain render, changes only pixels on
+// the face's edges (anti-aliasing), and its visibility agrees on the
+// points well inside the silhouette.
+func TestSupersample(t *testing.T) {
+	m, err := bfm.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := SyntheticConfig{Seed: 3, Count: 4, Size: 96, YawDeg: 40, ScaleMin: 0.5, ScaleMax: 0.5,
+		Background: BackgroundNatural, HeadProb: 0.5, LightJitter: 0.8, VisibilityTol: 0.03, GrazeDeg: 5}
+	plain, err := NewSynthetic(m, cfg, "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Supersample = 3
+	super, err := NewSynthetic(m, cfg, "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < cfg.Count; i++ {
+		a, err := plain.Sample(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := super.Sample(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		la, lb := a.Landmarks[bfm.SchemeIBUG68], b.Landmarks[bfm.SchemeIBUG68]
+		agree := 0
+		for j := range la.Points {
+			if la.Points[j] != lb.Points[j] {
+				t.Fatalf("sample %d landmark %d: %v plain, %v supersampled", i, j, la.Points[j], lb.Points[j])
+			}
+			if la.Visible[j] == lb.Visible[j] {
+				agree++
+			}
+		}
+		if agree < len(la.Points)-4 {
+			t.Errorf("sample %d: visibility agrees on %d of %d landmarks, want all but at most 4", i, agree, len(la.Points))
+		}
+		pa, pb := a.Image.(*image.RGBA), b.Image.(*image.RGBA)
+		same, differ := 0, 0
+		for k := 0; k < len(pa.Pix); k += 4 {
+			d := 0
+			for c := 0; c < 3; c++ {
+				d = max(d, int(pa.Pix[k+c])-int(pb.Pix[k+c]), int(pb.Pix[k+c])-int(pa.Pix[k+c]))
+			}
+			if d == 0 {
+				same++
+			} else if d > 2 {
+				differ++
+			}
+		}
+		n := len(pa.Pix) / 4
+		// Most pixels are background or face interior; the rest are edges.
+		if same < n/2 || differ == 0 || differ > n/4 {
+			t.Errorf("sample %d: %d of %d pixels identical and %d differ by more than 2 levels; want at least half identical and some, at most a quarter, changed", i, same, n, differ)
+		}
+	}
+	bad := cfg
+	bad.Supersample = 5
+	if _, err := NewSynthetic(m, bad, "train"); err == nil || !strings.Contains(err.Error(), "supersample = 5") {
+		t.Errorf("supersample 5: error %v, want one naming supersample = 5", err)
+	}
+}
+
+// TestBoxResample: upsampling by blocks and box-filtering back is the
+// identity, and the box filter averages with rounding.
+func TestBoxResample(t *testing.T) {
+	src := image.NewRGBA(image.Rect(0, 0, 5, 3))
+	for k := range src.Pix {
+		src.Pix[k] = uint8(37 * k)
+	}
+	big := image.NewRGBA(image.Rect(0, 0, 10, 6))
+	boxUpsample(big, src, 2)
+	back := image.NewRGBA(src.Rect)
+	boxDownsample(back, big, 2)
+	if !bytes.Equal(back.Pix, src.Pix) {
+		t.Fatalf("down(up(x)) != x:\n%v\n%v", back.Pix, src.Pix)
+	}
+	one := image.NewRGBA(image.Rect(0, 0, 1, 1))
+	blk := image.NewRGBA(image.Rect(0, 0, 2, 2))
+	copy(blk.Pix, []uint8{0, 0, 0, 255, 1, 0, 0, 255, 1, 0, 0, 255, 255, 0, 0, 255})
+	boxDownsample(one, blk, 2)
+	if one.Pix[0] != 64 || one.Pix[3] != 255 { // (0 + 1 + 1 + 255) / 4 = 64.25
+		t.Errorf("box filter of 0, 1, 1, 255: %v, want 64 (alpha 255)", one.Pix)
 	}
 }

@@ -92,6 +92,10 @@ type DataSection struct {
 	// HeadProb is the fraction of synthetic images that show hair, ears,
 	// neck and shoulders around the face (dataset.SyntheticConfig.HeadProb).
 	HeadProb float64 `yaml:"head_prob"`
+	// Supersample renders synthetic images at this many times the input
+	// size and box-filters them down (dataset.SyntheticConfig.Supersample;
+	// 0 or 1 = none).
+	Supersample int `yaml:"supersample"`
 	// LightJitter spreads the light's direction (up to atan(light_jitter)
 	// off the view axis) and Specular is the largest weight of a skin
 	// highlight (dataset.SyntheticConfig).

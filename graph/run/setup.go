@@ -113,6 +113,7 @@ func SyntheticConfigFrom(cfg Config, size int, count int) dataset.SyntheticConfi
 	}
 	sc.OccluderProb = d.OccluderProb
 	sc.HeadProb = d.HeadProb
+	sc.Supersample = d.Supersample
 	sc.LightJitter, sc.Specular = d.LightJitter, d.Specular
 	sc.AlbedoVariety, sc.Occlusion = d.AlbedoVariety, d.Occlusion
 	sc.Photometric = dataset.Photometric{ColorJitter: d.ColorJitter, GrayProb: d.GrayProb, BlurProb: d.BlurProb, NoiseStd: d.NoiseStd,
