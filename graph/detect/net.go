@@ -157,27 +157,35 @@ func (n *net) forward(ws *workspace, x []float32, h, w int) ([]float32, int, int
 		*out = grow(*out, l.cout*hw)
 		y := *out
 		ops.Sgemm(l.cout, hw, kk, n.w[li], kk, in, hw, y, hw, ws.gemm)
-		for c := 0; c < l.cout; c++ {
-			yc := y[c*hw : (c+1)*hw]
-			bv := n.b[li][c]
-			if l.relu {
-				for i, v := range yc {
-					yc[i] = max(v+bv, 0)
-				}
-			} else {
-				for i := range yc {
-					yc[i] += bv
-				}
-			}
-		}
 		if l.pool {
+			// Pool before the bias and ReLU, on a quarter of the values:
+			// both are monotone (and rounding to float32 is), so
+			// max_i relu(a_i + b) = relu(max_i a_i + b) exactly.
 			ho, wo := h/2, w/2
 			maxPool2(y, y, l.cout, h, w) // in place: output rows are written behind the reads
 			h, w = ho, wo
 		}
+		biasAct(y[:l.cout*h*w], n.b[li], h*w, l.relu)
 		cur = y[:l.cout*h*w]
 	}
 	return cur, h, w
+}
+
+// biasAct adds bias[c] to plane c of y (planes of n values) and, with
+// relu, clamps below at 0.
+func biasAct(y, bias []float32, n int, relu bool) {
+	for c, bv := range bias {
+		yc := y[c*n : (c+1)*n]
+		if !relu {
+			for i := range yc {
+				yc[i] += bv
+			}
+			continue
+		}
+		for i, v := range yc {
+			yc[i] = max(v+bv, 0)
+		}
+	}
 }
 
 // im2col3 fills col (cin*9, h*w) from x (cin, h, w) for a 3x3 conv, pad 1,
@@ -221,7 +229,8 @@ func maxPool2(out, x []float32, planes, h, w int) {
 		src := x[p*h*w:]
 		dst := out[p*ho*wo:]
 		for i := 0; i < ho; i++ {
-			r0, r1 := src[2*i*w:], src[(2*i+1)*w:]
+			r0 := src[2*i*w : 2*i*w+2*wo]
+			r1 := src[(2*i+1)*w : (2*i+1)*w+2*wo]
 			d := dst[i*wo : (i+1)*wo]
 			for j := range d {
 				d[j] = max(r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1])
