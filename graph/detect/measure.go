@@ -233,9 +233,11 @@ func Measure(d *Detector, photos []Photo, opt Options, load func(path string) (i
 //
 // Before both, the pyramid's placement (Meta.LevelFace) is chosen from the
 // network's sensitivity to face size (Sensitivity on the same photographs):
-// the a in [LevelFaceMin, LevelFaceMax] whose window [a, sqrt 2 a) has the
-// highest mean found-rate, since every face is searched once at a size in
-// that window.
+// every face is searched once at a size in [a, sqrt 2 a), and a is the
+// smallest in [LevelFaceMin, LevelFaceMax] whose window has a mean
+// found-rate within one photograph (1/n) of the best window's: the
+// pyramid's cost grows with a^2, and a smaller difference is below what n
+// photographs resolve.
 func Calibrate(meta Meta, ts []graph.WeightTensor, aflwDir string, maxFP float64) (Meta, error) {
 	raw := meta
 	raw.Calibration = Identity
@@ -255,7 +257,7 @@ func Calibrate(meta Meta, ts []graph.WeightTensor, aflwDir string, maxFP float64
 	if err != nil {
 		return meta, err
 	}
-	raw.LevelFace = pickLevelFace(curve, math.Sqrt2)
+	raw.LevelFace = pickLevelFace(curve, math.Sqrt2, 1/float64(len(photos)))
 	meta.LevelFace = raw.LevelFace
 	if d, err = New(raw, ts); err != nil {
 		return meta, err
@@ -495,26 +497,35 @@ func sensitivitySizes() []float64 {
 	return s
 }
 
-// pickLevelFace returns the a in [LevelFaceMin, LevelFaceMax] (a size of
-// the curve) whose window [a, step a) has the highest mean rate; the
-// smallest such a on ties (the cheaper pyramid).
-func pickLevelFace(curve []SizeRate, step float64) float64 {
-	best, bestA := -1.0, BandMin
-	for _, a := range curve {
-		if a.Size < LevelFaceMin || a.Size > LevelFaceMax {
-			continue
-		}
+// pickLevelFace returns the smallest a in [LevelFaceMin, LevelFaceMax] (a
+// size of the curve) whose window [a, step a) has a mean rate within tol of
+// the best window's.
+func pickLevelFace(curve []SizeRate, step, tol float64) float64 {
+	mean := func(a float64) (float64, bool) {
 		var sum float64
 		n := 0
 		for _, c := range curve {
-			if c.Size >= a.Size && c.Size < step*a.Size {
+			if c.Size >= a && c.Size < step*a {
 				sum += c.Rate
 				n++
 			}
 		}
-		if n > 0 && sum/float64(n) > best+1e-12 {
-			best, bestA = sum/float64(n), a.Size
+		return sum / float64(max(n, 1)), n > 0
+	}
+	best := -1.0
+	for _, c := range curve {
+		if c.Size >= LevelFaceMin && c.Size <= LevelFaceMax {
+			if m, ok := mean(c.Size); ok && m > best {
+				best = m
+			}
 		}
 	}
-	return bestA
+	for _, c := range curve {
+		if c.Size >= LevelFaceMin && c.Size <= LevelFaceMax {
+			if m, ok := mean(c.Size); ok && m >= best-tol-1e-12 {
+				return c.Size
+			}
+		}
+	}
+	return BandMin
 }

@@ -104,8 +104,8 @@ func TestLabelsKnownAnswer(t *testing.T) {
 	}
 }
 
-// TestPickLevelFace: the window [a, sqrt 2 a) with the best mean rate wins,
-// the smaller a on ties, within [LevelFaceMin, LevelFaceMax].
+// TestPickLevelFace: the smallest a whose window [a, sqrt 2 a) has a mean
+// rate within tol of the best window's, within [LevelFaceMin, LevelFaceMax].
 func TestPickLevelFace(t *testing.T) {
 	curve := func(rate func(s float64) float64) []SizeRate {
 		var c []SizeRate
@@ -117,16 +117,37 @@ func TestPickLevelFace(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		rate func(s float64) float64
+		tol  float64
 		want float64
 	}{
 		// Perfect from 20 to 28 px: only a = 20 keeps the window [20, 28.3) inside.
-		{"plateau 20-28", func(s float64) float64 { return b2f(s >= 20 && s <= 28) }, 20},
+		{"plateau 20-28", func(s float64) float64 { return b2f(s >= 20 && s <= 28) }, 0, 20},
 		// Flat: every window ties, the smallest a wins.
-		{"flat", func(float64) float64 { return 0.9 }, LevelFaceMin},
+		{"flat", func(float64) float64 { return 0.9 }, 0, LevelFaceMin},
 		// Rising to the largest sizes: the largest a allowed.
-		{"rising", func(s float64) float64 { return s / 34 }, LevelFaceMax},
+		{"rising", func(s float64) float64 { return s / 34 }, 0, LevelFaceMax},
+		// 0.99 from 18 px, 1 from 22: the best window starts at 22, but
+		// a = 18's mean (4 of its 8 sizes at 1, 4 at 0.99) is within 0.01.
+		{"near-flat top, tolerance", func(s float64) float64 {
+			switch {
+			case s >= 22:
+				return 1
+			case s >= 18:
+				return 0.99
+			}
+			return 0.5
+		}, 0.01, 18},
+		{"near-flat top, no tolerance", func(s float64) float64 {
+			switch {
+			case s >= 22:
+				return 1
+			case s >= 18:
+				return 0.99
+			}
+			return 0.5
+		}, 0, 22},
 	} {
-		if got := pickLevelFace(curve(c.rate), math.Sqrt2); got != c.want {
+		if got := pickLevelFace(curve(c.rate), math.Sqrt2, c.tol); got != c.want {
 			t.Errorf("%s: level face %v, want %v", c.name, got, c.want)
 		}
 	}

@@ -47,7 +47,7 @@ type TrainConfig struct {
 
 // DefaultTrainConfig returns the configuration of the embedded weights.
 func DefaultTrainConfig() TrainConfig {
-	return TrainConfig{Seed: 14, Synthetic: 2000, SynthProb: 0.2, Patch: 80, Batch: 32, Steps: 6000,
+	return TrainConfig{Seed: 14, Synthetic: 2000, SynthProb: 0.2, Patch: 80, Batch: 32, Steps: 36000,
 		LR: 2e-3, Warmup: 200, WeightDecay: 1e-4, Alpha: 0.25, Gamma: 2, RegWeight: 2, Threshold: 0.5, MaxFPPerPhoto: 0.1}
 }
 
