@@ -128,29 +128,24 @@ func TestPickLevelFace(t *testing.T) {
 		{"rising", func(s float64) float64 { return s / 34 }, 0, LevelFaceMax},
 		// 0.99 from 18 px, 1 from 22: the best window starts at 22, but
 		// a = 18's mean (4 of its 8 sizes at 1, 4 at 0.99) is within 0.01.
-		{"near-flat top, tolerance", func(s float64) float64 {
-			switch {
-			case s >= 22:
-				return 1
-			case s >= 18:
-				return 0.99
-			}
-			return 0.5
-		}, 0.01, 18},
-		{"near-flat top, no tolerance", func(s float64) float64 {
-			switch {
-			case s >= 22:
-				return 1
-			case s >= 18:
-				return 0.99
-			}
-			return 0.5
-		}, 0, 22},
+		{"near-flat top, tolerance", nearFlatTop, 0.01, 18},
+		{"near-flat top, no tolerance", nearFlatTop, 0, 22},
 	} {
 		if got := pickLevelFace(curve(c.rate), math.Sqrt2, c.tol); got != c.want {
 			t.Errorf("%s: level face %v, want %v", c.name, got, c.want)
 		}
 	}
+}
+
+// nearFlatTop is 0.5 below 18 px, 0.99 from 18 and 1 from 22.
+func nearFlatTop(s float64) float64 {
+	switch {
+	case s >= 22:
+		return 1
+	case s >= 18:
+		return 0.99
+	}
+	return 0.5
 }
 
 func b2f(b bool) float64 {
