@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/stn3d/stn3d/graph"
 	"github.com/stn3d/stn3d/graph/detect"
 )
 
@@ -15,7 +16,7 @@ import (
 // "detector eval" measures a detector on the shared photographs.
 func cmdDetector(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
 	if len(args) == 0 {
-		return usagef("want a subcommand: train, calibrate or eval")
+		return usagef("want a subcommand: train, finetune, calibrate or eval")
 	}
 	switch args[0] {
 	case "train":
@@ -24,8 +25,10 @@ func cmdDetector(ctx context.Context, args []string, stdout, stderr io.Writer, l
 		return cmdDetectorEval(args[1:], stdout, stderr, log)
 	case "calibrate":
 		return cmdDetectorCalibrate(args[1:], stdout, stderr, log)
+	case "finetune":
+		return cmdDetectorFineTune(args[1:], stdout, stderr, log)
 	}
-	return usagef("unknown subcommand %q: want train, calibrate or eval", args[0])
+	return usagef("unknown subcommand %q: want train, finetune, calibrate or eval", args[0])
 }
 
 func cmdDetectorTrain(args []string, stdout, stderr io.Writer, log *slog.Logger) error {
@@ -55,27 +58,98 @@ func cmdDetectorTrain(args []string, stdout, stderr io.Writer, log *slog.Logger)
 	if *steps >= 0 {
 		cfg.Steps = *steps
 	}
-	meta, ts, err := detect.Train(cfg, 100, func(p detect.Progress) {
-		fmt.Fprintf(stdout, "step %d loss %.4f cls %.4f reg %.4f pos/patch %.2f lr %.2g %.0f patches/s\n",
-			p.Step, p.Loss, p.Cls, p.Reg, p.Positives, p.LR, p.ImagesPerSec)
-	})
+	meta, ts, err := detect.Train(cfg, 100, progressPrinter(stdout))
 	if err != nil {
 		return err
 	}
-	if meta, err = detect.Calibrate(meta, ts, cfg.AFLW2000, cfg.MaxFPPerPhoto); err != nil {
+	if meta, err = calibrate(cfg, meta, ts, log); err != nil {
 		return err
 	}
-	log.Info("calibration", "dx", meta.Calibration.DX, "dy", meta.Calibration.DY, "sw", meta.Calibration.SW,
-		"sh", meta.Calibration.SH, "residual", meta.CalibrationResidual, "threshold", meta.Threshold)
-	if err := detect.WriteFile(*out, meta, ts); err != nil {
+	if cfg.HardSteps > 0 {
+		if meta, ts, err = fineTune(cfg, meta, ts, stdout, log); err != nil {
+			return err
+		}
+	}
+	return writeDetector(*out, meta, ts, stdout)
+}
+
+func progressPrinter(w io.Writer) func(detect.Progress) {
+	return func(p detect.Progress) {
+		fmt.Fprintf(w, "step %d loss %.4f cls %.4f reg %.4f pos/patch %.2f lr %.2g %.0f patches/s\n",
+			p.Step, p.Loss, p.Cls, p.Reg, p.Positives, p.LR, p.ImagesPerSec)
+	}
+}
+
+func calibrate(cfg detect.TrainConfig, meta detect.Meta, ts []graph.WeightTensor, log *slog.Logger) (detect.Meta, error) {
+	meta, err := detect.Calibrate(meta, ts, cfg.AFLW2000, cfg.MaxFPPerPhoto)
+	if err != nil {
+		return meta, err
+	}
+	log.Info("calibration", "level_face", meta.LevelFace, "dx", meta.Calibration.DX, "dy", meta.Calibration.DY,
+		"sw", meta.Calibration.SW, "sh", meta.Calibration.SH, "residual", meta.CalibrationResidual, "threshold", meta.Threshold)
+	return meta, nil
+}
+
+// fineTune is the bootstrapping stage: mine the calibrated detector's
+// false positives on the training photographs, train on them, recalibrate.
+func fineTune(cfg detect.TrainConfig, meta detect.Meta, ts []graph.WeightTensor, stdout io.Writer, log *slog.Logger) (detect.Meta, []graph.WeightTensor, error) {
+	hard, err := detect.MineHardNegatives(meta, ts, cfg.AFLW2000, cfg.MineThreshold)
+	if err != nil {
+		return meta, nil, err
+	}
+	log.Info("mined hard negatives", "count", len(hard), "min_score", cfg.MineThreshold)
+	if meta, ts, err = detect.FineTune(cfg, meta, ts, hard, 100, progressPrinter(stdout)); err != nil {
+		return meta, nil, err
+	}
+	meta, err = calibrate(cfg, meta, ts, log)
+	return meta, ts, err
+}
+
+func writeDetector(path string, meta detect.Meta, ts []graph.WeightTensor, stdout io.Writer) error {
+	if err := detect.WriteFile(path, meta, ts); err != nil {
 		return err
 	}
 	b, err := json.Marshal(meta)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: %s\n", *out, b)
+	fmt.Fprintf(stdout, "wrote %s: %s\n", path, b)
 	return nil
+}
+
+// cmdDetectorFineTune runs the bootstrapping stage of "detector train" on
+// a weights file: hard negatives mined with its calibration and threshold.
+func cmdDetectorFineTune(args []string, stdout, stderr io.Writer, log *slog.Logger) error {
+	fs := flag.NewFlagSet("detector finetune", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "YAML detector config (required): aflw2000 and the hard_* settings")
+	in := fs.String("weights", "", "calibrated weights file to start from (required)")
+	out := fs.String("out", "", "weights file to write (required)")
+	steps := fs.Int("steps", -1, "fine-tuning steps (default: the config's hard_steps)")
+	if err := fs.Parse(args); err != nil {
+		return usagef("%v", err)
+	}
+	if *cfgPath == "" || *in == "" || *out == "" || fs.NArg() > 0 {
+		return usagef("--config FILE, --weights FILE and --out FILE are required, and nothing else")
+	}
+	cfg, err := detect.ReadTrainConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *steps >= 0 {
+		cfg.HardSteps = *steps
+	}
+	if cfg.HardSteps == 0 {
+		return usagef("%s: hard_steps is 0: nothing to fine-tune (set it or pass --steps N)", *cfgPath)
+	}
+	meta, ts, err := detect.ReadFile(*in)
+	if err != nil {
+		return err
+	}
+	if meta, ts, err = fineTune(cfg, meta, ts, stdout, log); err != nil {
+		return err
+	}
+	return writeDetector(*out, meta, ts, stdout)
 }
 
 func cmdDetectorEval(args []string, stdout, stderr io.Writer, log *slog.Logger) error {
@@ -144,16 +218,8 @@ func cmdDetectorCalibrate(args []string, stdout, stderr io.Writer, log *slog.Log
 		return err
 	}
 	meta.Threshold = cfg.Threshold
-	if meta, err = detect.Calibrate(meta, ts, cfg.AFLW2000, cfg.MaxFPPerPhoto); err != nil {
+	if meta, err = calibrate(cfg, meta, ts, log); err != nil {
 		return err
 	}
-	if err := detect.WriteFile(*out, meta, ts); err != nil {
-		return err
-	}
-	b, err := json.Marshal(meta)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %s: %s\n", *out, b)
-	return nil
+	return writeDetector(*out, meta, ts, stdout)
 }

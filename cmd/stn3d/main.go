@@ -38,6 +38,7 @@ Usage:
   stn3d detect [--json] [--out DIR] [--weights FILE] [--min-face N] [--threshold T] INPUT...
   stn3d detector train --config configs/detector/detector.yaml --out FILE
   stn3d detector calibrate --config configs/detector/detector.yaml --weights FILE --out FILE
+  stn3d detector finetune --config configs/detector/detector.yaml --weights FILE --out FILE [--steps N]
   stn3d detector eval [--weights FILE] [--shared DIR] [--json]
   stn3d weights export --run DIR --out FILE
   stn3d weights info [FILE]

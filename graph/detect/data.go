@@ -169,6 +169,10 @@ type patchMaker struct {
 	synth  []*source
 	// synthProb is the probability that a face layer is a rendered face.
 	synthProb float64
+	// hard are mined negatives (fine-tuning only), pasted into a patch
+	// with probability hardProb.
+	hard     []hardPiece
+	hardProb float64
 }
 
 func logUniform(rng *rand.Rand, lo, hi float64) float64 {
@@ -242,6 +246,9 @@ func (pm *patchMaker) make(rng *rand.Rand, p *rgb, tmp *rgb) []face {
 		r := pasteFeathered(p, tmp, &src.mips, f, ox, oy, cx0, cy0, cx1, cy1, rng)
 		occlude(faces, r)
 		faces = append(faces, face{box: box})
+	}
+	if len(pm.hard) > 0 && rng.Float64() < pm.hardProb {
+		faces = pm.pasteHard(rng, p, tmp, faces)
 	}
 	if rng.Float64() < 0.3 {
 		// A piece of a photograph without its face, as a negative.

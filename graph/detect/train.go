@@ -43,6 +43,14 @@ type TrainConfig struct {
 	// (see Calibrate).
 	Threshold     float64 `yaml:"threshold"`
 	MaxFPPerPhoto float64 `yaml:"max_fp_per_photo"`
+	// HardSteps > 0 adds a bootstrapping stage (FineTune): the calibrated
+	// detector's detections on the training photographs that are no face
+	// and score at least MineThreshold are pasted, one per patch with
+	// probability HardProb, into HardSteps more steps at base rate HardLR.
+	HardSteps     int     `yaml:"hard_steps"`
+	HardLR        float64 `yaml:"hard_lr"`
+	HardProb      float64 `yaml:"hard_prob"`
+	MineThreshold float64 `yaml:"mine_threshold"`
 }
 
 // DefaultTrainConfig returns the configuration of the embedded weights.
@@ -85,6 +93,9 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("detect: train config: max_fp_per_photo %v: want >= 0", c.MaxFPPerPhoto)
 	case !(c.Threshold > 0 && c.Threshold < 1):
 		return fmt.Errorf("detect: train config: threshold %v: want in (0, 1)", c.Threshold)
+	case c.HardSteps < 0 || (c.HardSteps > 0 && !(c.HardLR > 0 && c.HardProb > 0 && c.HardProb <= 1 && c.MineThreshold > 0 && c.MineThreshold < 1)):
+		return fmt.Errorf("detect: train config: hard_steps %d, hard_lr %v, hard_prob %v, mine_threshold %v: want >= 0 and, when > 0, > 0, in (0, 1], in (0, 1)",
+			c.HardSteps, c.HardLR, c.HardProb, c.MineThreshold)
 	case c.AFLW2000 == "":
 		return errors.New("detect: train config: aflw2000: want the AFLW2000-3D folder")
 	}
@@ -228,6 +239,37 @@ func (t *trainNet) tensors() ([]graph.WeightTensor, error) {
 	return out, nil
 }
 
+// trainSkip is the mip level the training photographs are kept from (they
+// are 450 px and their faces are always downscaled a lot).
+const trainSkip = 1
+
+// setTensors loads weights in the inference layout (tensors) into the
+// graph's parameters.
+func (t *trainNet) setTensors(ts []graph.WeightTensor) error {
+	by := map[string]graph.WeightTensor{}
+	for _, w := range ts {
+		by[w.Name] = w
+	}
+	head, hb := by["head.w"], by["head.b"]
+	cin := arch[len(arch)-1].cin
+	if len(head.Data) != NumOut*cin || len(hb.Data) != NumOut {
+		return fmt.Errorf("detect: init weights: head.w %d, head.b %d values: want %d, %d", len(head.Data), len(hb.Data), NumOut*cin, NumOut)
+	}
+	by["cls.w"] = graph.WeightTensor{Data: head.Data[:cin]}
+	by["reg.w"] = graph.WeightTensor{Data: head.Data[cin:]}
+	by["cls.b"] = graph.WeightTensor{Data: hb.Data[:1]}
+	by["reg.b"] = graph.WeightTensor{Data: hb.Data[1:]}
+	for _, p := range t.params {
+		w, ok := by[p.Name()]
+		d := p.Value().Data().([]float32)
+		if !ok || len(w.Data) != len(d) {
+			return fmt.Errorf("detect: init weights: %s: %d values: want %d", p.Name(), len(w.Data), len(d))
+		}
+		copy(d, w.Data)
+	}
+	return nil
+}
+
 // Progress is one logged training step.
 type Progress struct {
 	Step           int
@@ -240,12 +282,69 @@ type Progress struct {
 // Train trains the detector from cfg and returns its weights, with the
 // threshold of cfg and an identity calibration (see Calibrate). log, when
 // not nil, is called every logEvery steps.
-func Train(cfg TrainConfig, logEvery int, log func(Progress)) (_ Meta, _ []graph.WeightTensor, err error) {
+func Train(cfg TrainConfig, logEvery int, log func(Progress)) (Meta, []graph.WeightTensor, error) {
 	if err := cfg.Validate(); err != nil {
 		return Meta{}, nil, err
 	}
+	meta, ts, err := train(cfg, nil, nil, logEvery, log)
+	if err != nil {
+		return Meta{}, nil, err
+	}
+	meta.Train["steps"] = cfg.Steps
+	meta.Train["lr"] = cfg.LR
+	return meta, ts, nil
+}
+
+// FineTune is the bootstrapping stage: it continues training the weights
+// ts (meta's) for cfg.HardSteps steps, base rate cfg.HardLR with a fresh
+// warm-up and cosine schedule, on patches made as Train's plus, with
+// probability cfg.HardProb, one of the mined negatives hard
+// (MineHardNegatives) pasted at a size in the band. The returned meta
+// keeps meta's training record, adds this stage's, and has an identity
+// calibration and cfg's threshold (see Calibrate).
+func FineTune(cfg TrainConfig, meta Meta, ts []graph.WeightTensor, hard []HardNegative, logEvery int, log func(Progress)) (Meta, []graph.WeightTensor, error) {
+	if err := cfg.Validate(); err != nil {
+		return Meta{}, nil, err
+	}
+	if cfg.HardSteps == 0 || len(hard) == 0 {
+		return Meta{}, nil, fmt.Errorf("detect: fine-tune: hard_steps %d, %d mined negatives: want both > 0", cfg.HardSteps, len(hard))
+	}
+	c := cfg
+	c.Steps, c.LR = cfg.HardSteps, cfg.HardLR
+	c.Seed = cfg.Seed + 1 // patches other than the first stage's
+	m, out, err := train(c, ts, hard, logEvery, log)
+	if err != nil {
+		return Meta{}, nil, err
+	}
+	for k, v := range meta.Train {
+		if _, ok := m.Train[k]; !ok {
+			m.Train[k] = v
+		}
+	}
+	m.Train["seconds"] = m.Train["seconds"].(float64) + toFloat(meta.Train["seconds"])
+	m.Train["hard_negatives"] = len(hard)
+	m.Train["hard_steps"] = cfg.HardSteps
+	m.Train["hard_lr"] = cfg.HardLR
+	m.Train["hard_prob"] = cfg.HardProb
+	m.Train["mine_threshold"] = cfg.MineThreshold
+	return m, out, nil
+}
+
+func toFloat(v any) float64 {
+	switch v := v.(type) {
+	case float64:
+		return v
+	case int:
+		return float64(v)
+	}
+	return 0
+}
+
+// train runs cfg.Steps steps from init (random weights when nil), pasting
+// the mined negatives hard when there are any.
+func train(cfg TrainConfig, init []graph.WeightTensor, hard []HardNegative, logEvery int, log func(Progress)) (_ Meta, _ []graph.WeightTensor, err error) {
 	start := time.Now()
-	photos, err := loadAFLWTrain(cfg.AFLW2000, 1)
+	photos, err := loadAFLWTrain(cfg.AFLW2000, trainSkip)
 	if err != nil {
 		return Meta{}, nil, err
 	}
@@ -260,7 +359,15 @@ func Train(cfg TrainConfig, logEvery int, log func(Progress)) (_ Meta, _ []graph
 		return Meta{}, nil, err
 	}
 	defer func() { err = errors.Join(err, t.vm.Close()) }()
-	pm := &patchMaker{size: cfg.Patch, photos: photos, synth: synth, synthProb: cfg.SynthProb}
+	if init != nil {
+		if err := t.setTensors(init); err != nil {
+			return Meta{}, nil, err
+		}
+	}
+	pm := &patchMaker{size: cfg.Patch, photos: photos, synth: synth, synthProb: cfg.SynthProb, hardProb: cfg.HardProb}
+	if pm.hard, err = hardPieces(hard, photos, trainSkip); err != nil {
+		return Meta{}, nil, err
+	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0xda7a))
 	G := t.cells
 	n := G * G
@@ -318,7 +425,7 @@ func Train(cfg TrainConfig, logEvery int, log func(Progress)) (_ Meta, _ []graph
 		return Meta{}, nil, err
 	}
 	meta := Meta{Arch: ArchName, Threshold: cfg.Threshold, Calibration: Identity, Train: map[string]any{
-		"seed": cfg.Seed, "steps": cfg.Steps, "batch": cfg.Batch, "patch": cfg.Patch, "lr": cfg.LR,
+		"seed": cfg.Seed, "batch": cfg.Batch, "patch": cfg.Patch,
 		"aflw2000_train_photos": len(photos), "synthetic": cfg.Synthetic, "synth_prob": cfg.SynthProb,
 		"seconds": math.Round(time.Since(start).Seconds()),
 	}}
