@@ -90,19 +90,26 @@ func calibrate(cfg detect.TrainConfig, meta detect.Meta, ts []graph.WeightTensor
 	return meta, nil
 }
 
-// fineTune is the bootstrapping stage: mine the calibrated detector's
-// false positives on the training photographs, train on them, recalibrate.
+// fineTune is the bootstrapping stage: cfg.HardRounds times, mine the
+// calibrated detector's false positives on the training photographs into
+// the pool, train on it, recalibrate.
 func fineTune(cfg detect.TrainConfig, meta detect.Meta, ts []graph.WeightTensor, stdout io.Writer, log *slog.Logger) (detect.Meta, []graph.WeightTensor, error) {
-	hard, err := detect.MineHardNegatives(meta, ts, cfg.AFLW2000, cfg.MineThreshold)
-	if err != nil {
-		return meta, nil, err
+	var pool []detect.HardNegative
+	for r := range cfg.HardRounds {
+		hard, err := detect.MineHardNegatives(meta, ts, cfg.AFLW2000, cfg.MineThreshold, cfg.Seed+uint64(r))
+		if err != nil {
+			return meta, nil, err
+		}
+		pool = append(pool, hard...)
+		log.Info("mined hard negatives", "round", r+1, "new", len(hard), "pool", len(pool), "min_score", cfg.MineThreshold)
+		if meta, ts, err = detect.FineTune(cfg, meta, ts, pool, 100, progressPrinter(stdout)); err != nil {
+			return meta, nil, err
+		}
+		if meta, err = calibrate(cfg, meta, ts, log); err != nil {
+			return meta, nil, err
+		}
 	}
-	log.Info("mined hard negatives", "count", len(hard), "min_score", cfg.MineThreshold)
-	if meta, ts, err = detect.FineTune(cfg, meta, ts, hard, 100, progressPrinter(stdout)); err != nil {
-		return meta, nil, err
-	}
-	meta, err = calibrate(cfg, meta, ts, log)
-	return meta, ts, err
+	return meta, ts, nil
 }
 
 func writeDetector(path string, meta detect.Meta, ts []graph.WeightTensor, stdout io.Writer) error {

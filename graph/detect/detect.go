@@ -201,6 +201,26 @@ func (d *Detector) Detect(img image.Image, opt Options) ([]Detection, error) {
 	return d.detect(s, b.Dx(), b.Dy(), float64(b.Min.X), float64(b.Min.Y), opt), nil
 }
 
+// detectRGB is Detect on a picture already converted (it is copied).
+func (d *Detector) detectRGB(m *rgb, opt Options) ([]Detection, error) {
+	opt, err := opt.withDefaults(d.meta)
+	if err != nil {
+		return nil, err
+	}
+	s, _ := d.pool.Get().(*scratch)
+	if s == nil {
+		s = &scratch{}
+	}
+	defer d.pool.Put(s)
+	if len(s.mips.levels) == 0 {
+		s.mips.levels = []*rgb{{}}
+	}
+	s.mips.levels[0].resize(m.w, m.h)
+	copy(s.mips.levels[0].pix, m.pix)
+	s.mips.build(minLevelSide)
+	return d.detect(s, m.w, m.h, 0, 0, opt), nil
+}
+
 // logit returns log(p / (1 - p)).
 func logit(p float64) float64 { return math.Log(p / (1 - p)) }
 

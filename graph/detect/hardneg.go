@@ -9,27 +9,56 @@ import (
 	"github.com/stn3d/stn3d/graph"
 )
 
-// HardNegative is a detection on a training photograph that is no face (a
+// HardNegative is a detection on a training picture that is no face: a
 // bootstrapped negative, as in Sung and Poggio's and Viola and Jones's
-// detectors): Photo indexes the training photographs (AFLW2000-3D items
-// not AFLWHeldOut, in the folder's order) and Box is in that photograph's
-// pixels.
+// detectors. Source names the picture (a photograph's name, or "mosaic
+// G-N" for the N-th mosaic of G x G photographs) and Box is in its pixels.
+// The negative carries its own piece of the picture (the box with a
+// margin), so that training needs nothing else.
 type HardNegative struct {
-	Photo int
-	Box   Box
-	Score float64
+	Source string
+	Box    Box
+	Score  float64
+	piece  hardPiece
 }
 
-// mineIoU is the largest IoU with the photograph's face of a mined box:
-// boxes between it and Evaluate's 0.5 are badly placed faces, not
-// negatives.
-const mineIoU = 0.3
+// hardPiece is a mined negative's surroundings: box in the pixels of src,
+// whose faces are the annotated faces within it.
+type hardPiece struct {
+	src *source
+	box Box
+}
 
-// MineHardNegatives runs the detector (meta, ts) over the training
-// photographs of the AFLW2000-3D folder aflwDir and returns every detection
-// scoring at least threshold whose IoU with the photograph's face is below
-// mineIoU, in photograph order.
-func MineHardNegatives(meta Meta, ts []graph.WeightTensor, aflwDir string, threshold float64) ([]HardNegative, error) {
+const (
+	// mineIoU is the largest IoU with a face of a mined box: boxes
+	// between it and Evaluate's 0.5 are badly placed faces, not negatives.
+	mineIoU = 0.3
+	// hardMargin is the margin kept around a mined box, in box sizes
+	// (pasteHard uses up to 1.25), and hardStore the size its box is
+	// stored at (pixels; pasted at BandMin to BandMax).
+	hardMargin = 1.5
+	hardStore  = 48
+	// mosaicSide is the side of a mosaic (pixels), mosaicGrids its
+	// layouts: G x G photographs, each (mosaicSide/G)^2.
+	mosaicSide = 480
+)
+
+var mosaicGrids = [...]int{2, 3, 4}
+
+// Mined reports whether the training photograph at position k (of those
+// not AFLWHeldOut) is mined for hard negatives: every even one. The others
+// stay unseen negatives for Calibrate's threshold, which would otherwise
+// be chosen on the very false positives the network was trained away from.
+func Mined(k int) bool { return k%2 == 0 }
+
+// MineHardNegatives runs the detector (meta, ts) over the Mined training
+// photographs of the AFLW2000-3D folder aflwDir, one by one and tiled into
+// mosaics (each photograph once in a 2 x 2, a 3 x 3 and a 4 x 4 mosaic of
+// 480 x 480 pixels, in an order drawn from seed; a group photograph's
+// faces of 55 to 110 px beside other heads and shoulders), and returns
+// every detection scoring at least threshold whose IoU with every face is
+// below mineIoU: photographs first, then mosaics.
+func MineHardNegatives(meta Meta, ts []graph.WeightTensor, aflwDir string, threshold float64, seed uint64) ([]HardNegative, error) {
 	d, err := New(meta, ts)
 	if err != nil {
 		return nil, err
@@ -42,39 +71,125 @@ func MineHardNegatives(meta Meta, ts []graph.WeightTensor, aflwDir string, thres
 	if err != nil {
 		return nil, err
 	}
-	var out []HardNegative
+	var mined []Photo
 	for k, p := range photos {
+		if Mined(k) {
+			mined = append(mined, p)
+		}
+	}
+	opt := Options{Threshold: threshold}
+	var out []HardNegative
+	load := func(p Photo) (*mipChain, error) {
 		img, err := dataset.LoadImage(p.Path)
 		if err != nil {
 			return nil, fmt.Errorf("detect: mine: %w", err)
 		}
-		dets, err := d.Detect(img, Options{Threshold: threshold})
-		if err != nil {
+		m := &rgb{}
+		if err := toRGB(m, img); err != nil {
 			return nil, fmt.Errorf("detect: mine: %s: %w", p.Name, err)
 		}
-		for _, dt := range dets {
-			face := false
-			for _, f := range p.Faces {
-				face = face || IoU(dt.Box, f.Box) >= mineIoU
+		c := &mipChain{levels: []*rgb{m}}
+		c.build(8)
+		return c, nil
+	}
+	for _, p := range mined {
+		c, err := load(p)
+		if err != nil {
+			return nil, err
+		}
+		var faces []Box
+		for _, f := range p.Faces {
+			faces = append(faces, f.Box)
+		}
+		if out, err = d.mineIn(out, c, faces, p.Name, opt); err != nil {
+			return nil, err
+		}
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x4ea7))
+	for _, g := range mosaicGrids {
+		order := rng.Perm(len(mined))
+		T := mosaicSide / g
+		for n := 0; n*g*g < len(order); n++ {
+			canvas := newRGB(g*T, g*T)
+			for i := range canvas.pix {
+				canvas.pix[i] = 0.5
 			}
-			if !face {
-				out = append(out, HardNegative{Photo: k, Box: dt.Box, Score: dt.Score})
+			var faces []Box
+			for t := 0; t < g*g && n*g*g+t < len(order); t++ {
+				p := mined[order[n*g*g+t]]
+				c, err := load(p)
+				if err != nil {
+					return nil, err
+				}
+				lv := c.levels[0]
+				f := float64(T) / float64(max(lv.w, lv.h))
+				ox, oy := float64((t%g)*T), float64((t/g)*T)
+				c.sampleClip(canvas, f, ox, oy, int(ox), int(oy), int(ox)+T, int(oy)+T)
+				for _, fc := range p.Faces {
+					faces = append(faces, mapBox(fc.Box, f, ox, oy))
+				}
+			}
+			c := &mipChain{levels: []*rgb{canvas}}
+			c.build(8)
+			var err error
+			if out, err = d.mineIn(out, c, faces, fmt.Sprintf("mosaic %d-%d", g, n), opt); err != nil {
+				return nil, err
 			}
 		}
 	}
 	return out, nil
 }
 
-// hardPiece is a mined negative in the mip chain of its (loaded) training
-// photograph: box in level-0 pixels of that chain.
-type hardPiece struct {
-	src *source
-	box Box
+// mineIn appends to out the detections in the picture c (its mips built)
+// that are no face of faces.
+func (d *Detector) mineIn(out []HardNegative, c *mipChain, faces []Box, name string, opt Options) ([]HardNegative, error) {
+	dets, err := d.detectRGB(c.levels[0], opt)
+	if err != nil {
+		return nil, fmt.Errorf("detect: mine: %s: %w", name, err)
+	}
+	for _, dt := range dets {
+		face := false
+		for _, f := range faces {
+			face = face || IoU(dt.Box, f) >= mineIoU
+		}
+		if !face {
+			out = append(out, HardNegative{Source: name, Box: dt.Box, Score: dt.Score, piece: cutPiece(c, dt.Box, faces)})
+		}
+	}
+	return out, nil
+}
+
+// cutPiece resamples the part of c around b (hardMargin box sizes each
+// side, clipped to the picture) so that b's size is at most hardStore, and
+// keeps the faces that overlap it.
+func cutPiece(c *mipChain, b Box, faces []Box) hardPiece {
+	lv := c.levels[0]
+	s := sizeOf(b)
+	f := min(1, hardStore/s)
+	m := hardMargin * s
+	x0, y0 := max(math.Floor(b.X0-m), 0), max(math.Floor(b.Y0-m), 0)
+	x1, y1 := min(math.Ceil(b.X1+m), float64(lv.w)), min(math.Ceil(b.Y1+m), float64(lv.h))
+	w, h := max(int(math.Ceil((x1-x0)*f)), 1), max(int(math.Ceil((y1-y0)*f)), 1)
+	dst := newRGB(w, h)
+	for i := range dst.pix {
+		dst.pix[i] = 0.5
+	}
+	ox, oy := -f*x0, -f*y0
+	c.sample(dst, f, ox, oy)
+	src := &source{mips: mipChain{levels: []*rgb{dst}}}
+	src.mips.build(8)
+	crop := Box{X0: x0, Y0: y0, X1: x1, Y1: y1}
+	for _, fb := range faces {
+		if overlapSmall(fb, crop) > 0 {
+			src.faces = append(src.faces, mapBox(fb, f, ox, oy))
+		}
+	}
+	return hardPiece{src: src, box: mapBox(b, f, ox, oy)}
 }
 
 // pasteHard draws one mined negative into p at a size in the band, with a
-// random margin of its photograph around it, as make places faces. The
-// photograph's own face, wherever it lands, is marked ignored.
+// random margin of its picture around it, as make places faces. The
+// picture's faces, wherever they land, are marked ignored.
 func (pm *patchMaker) pasteHard(rng *rand.Rand, p, tmp *rgb, faces []face) []face {
 	h := pm.hard[rng.IntN(len(pm.hard))]
 	s := logUniform(rng, BandMin, BandMax)
@@ -92,24 +207,4 @@ func (pm *patchMaker) pasteHard(rng *rand.Rand, p, tmp *rgb, faces []face) []fac
 		faces = append(faces, face{box: mapBox(fb, f, ox, oy), ignore: true})
 	}
 	return faces
-}
-
-// hardPieces maps mined negatives onto the loaded training photographs
-// (loadAFLWTrain with skip levels dropped).
-func hardPieces(hard []HardNegative, photos []*source, skip int) ([]hardPiece, error) {
-	out := make([]hardPiece, 0, len(hard))
-	sc := 1 / float64(int(1)<<skip)
-	for _, h := range hard {
-		if h.Photo < 0 || h.Photo >= len(photos) {
-			return nil, fmt.Errorf("detect: hard negative on photograph %d: want 0..%d", h.Photo, len(photos)-1)
-		}
-		b := h.Box
-		b.X0, b.X1 = (b.X0+0.5)*sc-0.5, (b.X1+0.5)*sc-0.5
-		b.Y0, b.Y1 = (b.Y0+0.5)*sc-0.5, (b.Y1+0.5)*sc-0.5
-		if !(b.W() > 0 && b.H() > 0) {
-			return nil, fmt.Errorf("detect: hard negative on photograph %d: empty box %+v", h.Photo, h.Box)
-		}
-		out = append(out, hardPiece{src: photos[h.Photo], box: b})
-	}
-	return out, nil
 }

@@ -52,28 +52,83 @@ func TestSetTensorsRoundTrip(t *testing.T) {
 	}
 }
 
-// TestHardPieces: mined boxes move to the kept mip level (pixel centres:
-// original u covers level-1 (u+0.5)/2-0.5); bad ones are refused by name.
-func TestHardPieces(t *testing.T) {
-	photos := []*source{{}, {}}
-	got, err := hardPieces([]HardNegative{{Photo: 1, Box: Box{X0: 9.5, Y0: 19.5, X1: 29.5, Y1: 39.5}}}, photos, 1)
+// TestCutPiece: a mined box is kept with hardMargin box sizes around it
+// (clipped to the picture), resampled so that the box is at most
+// hardStore px, with the faces overlapping the piece only.
+func TestCutPiece(t *testing.T) {
+	m := newRGB(200, 160)
+	for y := 0; y < m.h; y++ {
+		for x := 0; x < m.w; x++ {
+			m.pix[3*(y*m.w+x)] = float32(x) / 200
+			m.pix[3*(y*m.w+x)+1] = float32(y) / 160
+		}
+	}
+	c := &mipChain{levels: []*rgb{m}}
+	c.build(8)
+	near, far := Box{X0: 10, Y0: 10, X1: 40, Y1: 40}, Box{X0: 170, Y0: 130, X1: 199, Y1: 159}
+	// A 32 px box: kept at full size, 48 px each side, clipped at x = 0.
+	p := cutPiece(c, Box{X0: 20, Y0: 60, X1: 52, Y1: 92}, []Box{near, far})
+	if p.src.mips.levels[0].w != 100 || p.src.mips.levels[0].h != 128 {
+		t.Errorf("piece %dx%d, want 100x128", p.src.mips.levels[0].w, p.src.mips.levels[0].h)
+	}
+	if want := (Box{X0: 20, Y0: 48, X1: 52, Y1: 80}); p.box != want {
+		t.Errorf("box in the piece %+v, want %+v", p.box, want)
+	}
+	lv := p.src.mips.levels[0]
+	for _, xy := range [][2]int{{0, 0}, {37, 50}, {99, 127}} {
+		got := lv.pix[3*(xy[1]*lv.w+xy[0]) : 3*(xy[1]*lv.w+xy[0])+2]
+		want := []float32{float32(xy[0]) / 200, float32(xy[1]+12) / 160}
+		if math.Abs(float64(got[0]-want[0])) > 1e-5 || math.Abs(float64(got[1]-want[1])) > 1e-5 {
+			t.Errorf("piece pixel %v = %v, want the picture's %v", xy, got, want)
+		}
+	}
+	if len(p.src.faces) != 1 || p.src.faces[0] != (Box{X0: 10, Y0: -2, X1: 40, Y1: 28}) {
+		t.Errorf("faces of the piece %+v, want only the near one, moved by (0, -12)", p.src.faces)
+	}
+	// A 96 px box: stored at half size.
+	p = cutPiece(c, Box{X0: 50, Y0: 30, X1: 146, Y1: 126}, nil)
+	if s := sizeOf(p.box); math.Abs(s-hardStore) > 1e-9 {
+		t.Errorf("a 96 px box stored at %.2f px, want %d", s, hardStore)
+	}
+}
+
+// TestMineIn: on a rendered face the detector finds, mining returns no
+// negative when the face is annotated, and the face itself (with its
+// piece) when it is not; detectRGB agrees with Detect.
+func TestMineIn(t *testing.T) {
+	d := defaultDetector(t)
+	face, fb := renderedFace(t, 0)
+	img := grey(320, 240)
+	pasteScaled(img, face, 0.8, 100, 60)
+	want := mapBox(fb, 0.8, 100, 60)
+	m := &rgb{}
+	if err := toRGB(m, img); err != nil {
+		t.Fatal(err)
+	}
+	c := &mipChain{levels: []*rgb{m}}
+	c.build(8)
+	opt := Options{Threshold: 0.3}
+	a, err := d.Detect(img, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got[0].src != photos[1] || got[0].box != (Box{X0: 4.5, Y0: 9.5, X1: 14.5, Y1: 19.5}) {
-		t.Errorf("piece %+v, want photograph 1, box (4.5, 9.5)-(14.5, 19.5)", got[0])
+	b, err := d.detectRGB(m, opt)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		h    HardNegative
-		want string
-	}{
-		{HardNegative{Photo: 2, Box: Box{X1: 1, Y1: 1}}, "photograph 2: want 0..1"},
-		{HardNegative{Photo: -1, Box: Box{X1: 1, Y1: 1}}, "photograph -1"},
-		{HardNegative{Photo: 0, Box: Box{X0: 3, X1: 3, Y1: 1}}, "empty box"},
-	} {
-		if _, err := hardPieces([]HardNegative{c.h}, photos, 1); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%+v: error %v, want %q", c.h, err, c.want)
-		}
+	if !slices.Equal(a, b) || len(a) == 0 || IoU(a[0].Box, want) < 0.5 {
+		t.Fatalf("Detect %+v, detectRGB %+v: want the same, the face first", a, b)
+	}
+	got, err := d.mineIn(nil, c, []Box{want}, "annotated", opt)
+	if err != nil || len(got) != 0 {
+		t.Errorf("annotated face: mined %+v (%v), want nothing", got, err)
+	}
+	got, err = d.mineIn(nil, c, nil, "unannotated", opt)
+	if err != nil || len(got) != len(a) || got[0].Source != "unannotated" || got[0].Box != a[0].Box {
+		t.Fatalf("unannotated face: mined %+v (%v), want the %d detections", got, err, len(a))
+	}
+	if p := got[0].piece; p.src == nil || math.Abs(sizeOf(p.box)-min(sizeOf(a[0].Box), hardStore)) > 1e-6 {
+		t.Errorf("piece %+v, want the box at min(size, %d) px", p, hardStore)
 	}
 }
 
@@ -127,7 +182,7 @@ func TestPasteHard(t *testing.T) {
 func TestFineTuneNeedsNegatives(t *testing.T) {
 	cfg := DefaultTrainConfig()
 	cfg.AFLW2000 = "x"
-	cfg.HardSteps, cfg.HardLR, cfg.HardProb, cfg.MineThreshold = 10, 1e-3, 0.5, 0.3
+	cfg.HardSteps, cfg.HardRounds, cfg.HardLR, cfg.HardProb, cfg.MineThreshold = 10, 1, 1e-3, 0.5, 0.3
 	if _, _, err := FineTune(cfg, Meta{}, nil, nil, 0, nil); err == nil || !strings.Contains(err.Error(), "0 mined negatives") {
 		t.Errorf("error %v, want the missing negatives named", err)
 	}

@@ -43,11 +43,13 @@ type TrainConfig struct {
 	// (see Calibrate).
 	Threshold     float64 `yaml:"threshold"`
 	MaxFPPerPhoto float64 `yaml:"max_fp_per_photo"`
-	// HardSteps > 0 adds a bootstrapping stage (FineTune): the calibrated
-	// detector's detections on the training photographs that are no face
-	// and score at least MineThreshold are pasted, one per patch with
-	// probability HardProb, into HardSteps more steps at base rate HardLR.
+	// HardSteps > 0 adds a bootstrapping stage of HardRounds rounds
+	// (FineTune): the calibrated detector's detections on the Mined
+	// training photographs that are no face and score at least
+	// MineThreshold join a pool of negatives, pasted one per patch with
+	// probability HardProb into HardSteps more steps at base rate HardLR.
 	HardSteps     int     `yaml:"hard_steps"`
+	HardRounds    int     `yaml:"hard_rounds"`
 	HardLR        float64 `yaml:"hard_lr"`
 	HardProb      float64 `yaml:"hard_prob"`
 	MineThreshold float64 `yaml:"mine_threshold"`
@@ -93,9 +95,9 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("detect: train config: max_fp_per_photo %v: want >= 0", c.MaxFPPerPhoto)
 	case !(c.Threshold > 0 && c.Threshold < 1):
 		return fmt.Errorf("detect: train config: threshold %v: want in (0, 1)", c.Threshold)
-	case c.HardSteps < 0 || (c.HardSteps > 0 && !(c.HardLR > 0 && c.HardProb > 0 && c.HardProb <= 1 && c.MineThreshold > 0 && c.MineThreshold < 1)):
-		return fmt.Errorf("detect: train config: hard_steps %d, hard_lr %v, hard_prob %v, mine_threshold %v: want >= 0 and, when > 0, > 0, in (0, 1], in (0, 1)",
-			c.HardSteps, c.HardLR, c.HardProb, c.MineThreshold)
+	case c.HardSteps < 0 || (c.HardSteps > 0 && !(c.HardRounds >= 1 && c.HardLR > 0 && c.HardProb > 0 && c.HardProb <= 1 && c.MineThreshold > 0 && c.MineThreshold < 1)):
+		return fmt.Errorf("detect: train config: hard_steps %d, hard_rounds %d, hard_lr %v, hard_prob %v, mine_threshold %v: want >= 0 and, when > 0, >= 1, > 0, in (0, 1], in (0, 1)",
+			c.HardSteps, c.HardRounds, c.HardLR, c.HardProb, c.MineThreshold)
 	case c.AFLW2000 == "":
 		return errors.New("detect: train config: aflw2000: want the AFLW2000-3D folder")
 	}
@@ -295,8 +297,8 @@ func Train(cfg TrainConfig, logEvery int, log func(Progress)) (Meta, []graph.Wei
 	return meta, ts, nil
 }
 
-// FineTune is the bootstrapping stage: it continues training the weights
-// ts (meta's) for cfg.HardSteps steps, base rate cfg.HardLR with a fresh
+// FineTune is one round of the bootstrapping stage: it continues training
+// the weights ts (meta's) for cfg.HardSteps steps, base rate cfg.HardLR with a fresh
 // warm-up and cosine schedule, on patches made as Train's plus, with
 // probability cfg.HardProb, one of the mined negatives hard
 // (MineHardNegatives) pasted at a size in the band. The returned meta
@@ -306,12 +308,19 @@ func FineTune(cfg TrainConfig, meta Meta, ts []graph.WeightTensor, hard []HardNe
 	if err := cfg.Validate(); err != nil {
 		return Meta{}, nil, err
 	}
+	for _, h := range hard {
+		if h.piece.src == nil {
+			return Meta{}, nil, fmt.Errorf("detect: fine-tune: negative %q %+v was not mined (MineHardNegatives)", h.Source, h.Box)
+		}
+	}
 	if cfg.HardSteps == 0 || len(hard) == 0 {
 		return Meta{}, nil, fmt.Errorf("detect: fine-tune: hard_steps %d, %d mined negatives: want both > 0", cfg.HardSteps, len(hard))
 	}
 	c := cfg
 	c.Steps, c.LR = cfg.HardSteps, cfg.HardLR
-	c.Seed = cfg.Seed + 1 // patches other than the first stage's
+	// Round r (1, 2, ...) draws its own patches: seed + r.
+	round := int(toFloat(meta.Train["hard_rounds"])) + 1
+	c.Seed = cfg.Seed + uint64(round)
 	m, out, err := train(c, ts, hard, logEvery, log)
 	if err != nil {
 		return Meta{}, nil, err
@@ -323,6 +332,7 @@ func FineTune(cfg TrainConfig, meta Meta, ts []graph.WeightTensor, hard []HardNe
 	}
 	m.Train["seconds"] = m.Train["seconds"].(float64) + toFloat(meta.Train["seconds"])
 	m.Train["hard_negatives"] = len(hard)
+	m.Train["hard_rounds"] = round
 	m.Train["hard_steps"] = cfg.HardSteps
 	m.Train["hard_lr"] = cfg.HardLR
 	m.Train["hard_prob"] = cfg.HardProb
@@ -365,8 +375,8 @@ func train(cfg TrainConfig, init []graph.WeightTensor, hard []HardNegative, logE
 		}
 	}
 	pm := &patchMaker{size: cfg.Patch, photos: photos, synth: synth, synthProb: cfg.SynthProb, hardProb: cfg.HardProb}
-	if pm.hard, err = hardPieces(hard, photos, trainSkip); err != nil {
-		return Meta{}, nil, err
+	for _, h := range hard {
+		pm.hard = append(pm.hard, h.piece)
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0xda7a))
 	G := t.cells

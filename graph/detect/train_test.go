@@ -36,8 +36,8 @@ func TestTrainConfigErrors(t *testing.T) {
 		{"aflw2000: x\npatch: 20\n", "patch 20"},
 		{"aflw2000: x\ngamma: 1\n", "gamma 1"},
 		{"steps: 3\n", "aflw2000"},
-		{"aflw2000: x\nhard_steps: 10\n", "hard_steps 10, hard_lr 0"},
-		{"aflw2000: x\nhard_steps: 10\nhard_lr: 0.001\nhard_prob: 2\nmine_threshold: 0.3\n", "hard_prob 2"},
+		{"aflw2000: x\nhard_steps: 10\n", "hard_steps 10, hard_rounds 0"},
+		{"aflw2000: x\nhard_steps: 10\nhard_rounds: 1\nhard_lr: 0.001\nhard_prob: 2\nmine_threshold: 0.3\n", "hard_prob 2"},
 	} {
 		p := filepath.Join(dir, "c.yaml")
 		if err := os.WriteFile(p, []byte(c.yaml), 0o644); err != nil {
