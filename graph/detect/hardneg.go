@@ -79,21 +79,8 @@ func MineHardNegatives(meta Meta, ts []graph.WeightTensor, aflwDir string, thres
 	}
 	opt := Options{Threshold: threshold}
 	var out []HardNegative
-	load := func(p Photo) (*mipChain, error) {
-		img, err := dataset.LoadImage(p.Path)
-		if err != nil {
-			return nil, fmt.Errorf("detect: mine: %w", err)
-		}
-		m := &rgb{}
-		if err := toRGB(m, img); err != nil {
-			return nil, fmt.Errorf("detect: mine: %s: %w", p.Name, err)
-		}
-		c := &mipChain{levels: []*rgb{m}}
-		c.build(8)
-		return c, nil
-	}
 	for _, p := range mined {
-		c, err := load(p)
+		c, err := loadMips(p)
 		if err != nil {
 			return nil, err
 		}
@@ -105,9 +92,40 @@ func MineHardNegatives(meta Meta, ts []graph.WeightTensor, aflwDir string, thres
 			return nil, err
 		}
 	}
+	err = eachMosaic(mined, seed, func(c *mipChain, faces []Box, name string) error {
+		var err error
+		out, err = d.mineIn(out, c, faces, name, opt)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// loadMips decodes a photograph into a mip chain.
+func loadMips(p Photo) (*mipChain, error) {
+	img, err := dataset.LoadImage(p.Path)
+	if err != nil {
+		return nil, fmt.Errorf("detect: %w", err)
+	}
+	m := &rgb{}
+	if err := toRGB(m, img); err != nil {
+		return nil, fmt.Errorf("detect: %s: %w", p.Name, err)
+	}
+	c := &mipChain{levels: []*rgb{m}}
+	c.build(8)
+	return c, nil
+}
+
+// eachMosaic tiles the photographs into mosaics (for each of mosaicGrids
+// G: an order drawn from seed, G x G photographs per mosaic, each scaled
+// to mosaicSide/G on a mean-grey canvas) and calls fn with each mosaic's
+// mips, its faces and its name ("mosaic G-N").
+func eachMosaic(photos []Photo, seed uint64, fn func(c *mipChain, faces []Box, name string) error) error {
 	rng := rand.New(rand.NewPCG(seed, 0x4ea7))
 	for _, g := range mosaicGrids {
-		order := rng.Perm(len(mined))
+		order := rng.Perm(len(photos))
 		T := mosaicSide / g
 		for n := 0; n*g*g < len(order); n++ {
 			canvas := newRGB(g*T, g*T)
@@ -116,10 +134,10 @@ func MineHardNegatives(meta Meta, ts []graph.WeightTensor, aflwDir string, thres
 			}
 			var faces []Box
 			for t := 0; t < g*g && n*g*g+t < len(order); t++ {
-				p := mined[order[n*g*g+t]]
-				c, err := load(p)
+				p := photos[order[n*g*g+t]]
+				c, err := loadMips(p)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				lv := c.levels[0]
 				f := float64(T) / float64(max(lv.w, lv.h))
@@ -131,13 +149,12 @@ func MineHardNegatives(meta Meta, ts []graph.WeightTensor, aflwDir string, thres
 			}
 			c := &mipChain{levels: []*rgb{canvas}}
 			c.build(8)
-			var err error
-			if out, err = d.mineIn(out, c, faces, fmt.Sprintf("mosaic %d-%d", g, n), opt); err != nil {
-				return nil, err
+			if err := fn(c, faces, fmt.Sprintf("mosaic %d-%d", g, n)); err != nil {
+				return err
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // mineIn appends to out the detections in the picture c (its mips built)

@@ -1,7 +1,14 @@
 package detect
 
 import (
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
 	"math"
+	"os"
+	"path/filepath"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -185,5 +192,68 @@ func TestFineTuneNeedsNegatives(t *testing.T) {
 	cfg.HardSteps, cfg.HardRounds, cfg.HardLR, cfg.HardProb, cfg.MineThreshold = 10, 1, 1e-3, 0.5, 0.3
 	if _, _, err := FineTune(cfg, Meta{}, nil, nil, 0, nil); err == nil || !strings.Contains(err.Error(), "0 mined negatives") {
 		t.Errorf("error %v, want the missing negatives named", err)
+	}
+}
+
+// TestEachMosaic: every photograph lands once in each layout, scaled to its
+// tile, with its face box moved with it; the last mosaic of a layout may
+// have empty (grey) tiles.
+func TestEachMosaic(t *testing.T) {
+	dir := t.TempDir()
+	var photos []Photo
+	for i := range 5 {
+		img := image.NewRGBA(image.Rect(0, 0, 90, 90))
+		draw.Draw(img, img.Bounds(), image.NewUniform(color.RGBA{uint8(40 * i), 200, 0, 255}), image.Point{}, draw.Src)
+		p := filepath.Join(dir, fmt.Sprintf("p%d.png", i))
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := png.Encode(f, img); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		photos = append(photos, Photo{Name: fmt.Sprintf("p%d", i), Path: p, Faces: []Truth{{Box: Box{X0: 30, Y0: 30, X1: 60, Y1: 60}}}})
+	}
+	seen := map[int]int{}
+	var names []string
+	err := eachMosaic(photos, 3, func(c *mipChain, faces []Box, name string) error {
+		names = append(names, name)
+		m := c.levels[0]
+		var g int
+		fmt.Sscanf(name, "mosaic %d-", &g)
+		T := mosaicSide / g
+		if m.w != g*T || m.h != g*T {
+			t.Errorf("%s: %dx%d, want %dx%d", name, m.w, m.h, g*T, g*T)
+		}
+		for _, fb := range faces {
+			// The face's tile, and the photograph's colour at its centre.
+			tx, ty := int(fb.X0)/T, int(fb.Y0)/T
+			if want := (Box{X0: float64(tx*T) + 30*float64(T)/90, Y0: float64(ty*T) + 30*float64(T)/90,
+				X1: float64(tx*T) + 60*float64(T)/90, Y1: float64(ty*T) + 60*float64(T)/90}); math.Abs(fb.X0-want.X0)+math.Abs(fb.Y1-want.Y1) > 1e-9 {
+				t.Errorf("%s: face %+v, want %+v", name, fb, want)
+			}
+			cx, cy := tx*T+T/2, ty*T+T/2
+			r := m.pix[3*(cy*m.w+cx)]
+			seen[g*10+int(math.Round(float64(r)*255/40))]++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"mosaic 2-0", "mosaic 2-1", "mosaic 3-0", "mosaic 4-0"}; !slices.Equal(names, want) {
+		t.Errorf("mosaics %v, want %v", names, want)
+	}
+	for _, g := range mosaicGrids {
+		for i := range 5 {
+			if seen[g*10+i] != 1 {
+				t.Errorf("layout %d: photograph %d placed %d times, want once", g, i, seen[g*10+i])
+			}
+		}
+	}
+	photos[2].Path = filepath.Join(dir, "missing.png")
+	if err := eachMosaic(photos, 3, func(*mipChain, []Box, string) error { return nil }); err == nil || !strings.Contains(err.Error(), "missing.png") {
+		t.Errorf("a missing photograph: error %v, want it named", err)
 	}
 }
