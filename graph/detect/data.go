@@ -42,12 +42,6 @@ func LandmarkBox(s dataset.Sample) (Box, bool) {
 // use only these.
 func AFLWHeldOut(i int) bool { return i%2 == 1 }
 
-// AFLWValidation reports whether the AFLW2000-3D photograph at position i
-// is a validation photograph: one in four of the others (i = 6 mod 8; 99
-// of the 789 shared photographs). The detector never trains on them (nor
-// mines them); Calibrate chooses the stored threshold on them.
-func AFLWValidation(i int) bool { return i%8 == 6 }
-
 // source is one training picture: its mip chain and its faces' landmark
 // boxes (original pixels).
 type source struct {
@@ -68,8 +62,7 @@ func sourceFrom(s dataset.Sample, minSide int) (*source, error) {
 	return src, nil
 }
 
-// loadAFLWTrain reads the training part (neither AFLWHeldOut nor
-// AFLWValidation) of an AFLW2000-3D
+// loadAFLWTrain reads the training part (not AFLWHeldOut) of an AFLW2000-3D
 // folder, keeping the mips from level `skip` (the photographs are 450 px
 // and faces are always downscaled a lot) to save memory.
 func loadAFLWTrain(dir string, skip int) ([]*source, error) {
@@ -79,7 +72,7 @@ func loadAFLWTrain(dir string, skip int) ([]*source, error) {
 	}
 	var idx []int
 	for i := range src.Items {
-		if !AFLWHeldOut(i) && !AFLWValidation(i) {
+		if !AFLWHeldOut(i) {
 			idx = append(idx, i)
 		}
 	}

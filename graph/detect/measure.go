@@ -227,9 +227,10 @@ func Measure(d *Detector, photos []Photo, opt Options, load func(path string) (i
 // relative residuals (centre x, y and log w, h pooled) is stored as
 // CalibrationResidual. With maxFP > 0 the threshold becomes the lowest of
 // 0.30, 0.35, ..., 0.95 at which the calibrated detector makes at most maxFP
-// false positives per validation photograph (AFLWValidation: never seen in
-// training; detections matching no face with IoU >= 0.5; AFLW photographs
-// can hold unannotated faces, so this errs on the high side).
+// false positives per training photograph (detections matching no face
+// with IoU >= 0.5; AFLW photographs can hold unannotated faces, so this
+// errs on the high side); when meta records a bootstrapping stage
+// (FineTune), only the photographs it did not mine count.
 //
 // Before both, the pyramid's placement (Meta.LevelFace) is chosen from the
 // network's sensitivity to face size (Sensitivity on the same photographs):
@@ -245,16 +246,10 @@ func Calibrate(meta Meta, ts []graph.WeightTensor, aflwDir string, maxFP float64
 	if err != nil {
 		return meta, err
 	}
-	photos, err := PhotosFrom(src, func(i int) bool { return !AFLWHeldOut(i) && !AFLWValidation(i) })
+	photos, err := PhotosFrom(src, func(i int) bool { return !AFLWHeldOut(i) })
 	if err != nil {
 		return meta, err
 	}
-	nTrain := len(photos)
-	val, err := PhotosFrom(src, AFLWValidation)
-	if err != nil {
-		return meta, err
-	}
-	photos = append(photos, val...)
 	d, err := New(raw, ts)
 	if err != nil {
 		return meta, err
@@ -300,13 +295,22 @@ func Calibrate(meta Meta, ts []graph.WeightTensor, aflwDir string, maxFP float64
 	if maxFP > 0 {
 		// NMS is greedy by score, so the detections at a higher threshold
 		// are those at the low one that score above it.
-		// Only the validation photographs count: the network never saw
-		// them.
+		// After a bootstrapping stage only the photographs it did not
+		// mine count (see Mined).
+		_, boot := meta.Train["hard_negatives"]
+		counted := 0
+		for i := range photos {
+			if !boot || !Mined(i) {
+				counted++
+			}
+		}
 		for k := 0; k <= 13; k++ {
 			thr := 0.30 + 0.05*float64(k)
 			fp := 0
-			for i, p := range photos[nTrain:] {
-				i += nTrain
+			for i, p := range photos {
+				if boot && Mined(i) {
+					continue
+				}
 				var kept []Detection
 				for _, dt := range all[i] {
 					if dt.Score >= thr {
@@ -318,9 +322,9 @@ func Calibrate(meta Meta, ts []graph.WeightTensor, aflwDir string, maxFP float64
 				fp += n
 			}
 			meta.Threshold = thr
-			if float64(fp) <= maxFP*float64(len(val)) {
-				meta.Train["threshold_fp_per_validation_photo"] = float64(fp) / float64(len(val))
-				meta.Train["threshold_photos"] = len(val)
+			if float64(fp) <= maxFP*float64(counted) {
+				meta.Train["threshold_fp_per_training_photo"] = float64(fp) / float64(counted)
+				meta.Train["threshold_photos"] = counted
 				break
 			}
 		}

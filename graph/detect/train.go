@@ -19,8 +19,8 @@ import (
 // TrainConfig configures Train (configs/detector/detector.yaml).
 type TrainConfig struct {
 	Seed uint64 `yaml:"seed"`
-	// AFLW2000 is the AFLW2000-3D folder whose training part (neither
-	// AFLWHeldOut nor AFLWValidation) gives the real positives.
+	// AFLW2000 is the AFLW2000-3D folder whose training part
+	// (not AFLWHeldOut) gives the real positives.
 	AFLW2000 string `yaml:"aflw2000"`
 	// Synthetic is the number of rendered faces in the pool, SynthProb the
 	// probability that a pasted face is one of them.
@@ -44,7 +44,7 @@ type TrainConfig struct {
 	Threshold     float64 `yaml:"threshold"`
 	MaxFPPerPhoto float64 `yaml:"max_fp_per_photo"`
 	// HardSteps > 0 adds a bootstrapping stage of HardRounds rounds
-	// (FineTune): the calibrated detector's detections on the
+	// (FineTune): the calibrated detector's detections on the Mined
 	// training photographs that are no face and score at least
 	// MineThreshold join a pool of negatives, pasted one per patch with
 	// probability HardProb into HardSteps more steps at base rate HardLR.
@@ -58,8 +58,7 @@ type TrainConfig struct {
 // DefaultTrainConfig returns the configuration of the embedded weights.
 func DefaultTrainConfig() TrainConfig {
 	return TrainConfig{Seed: 14, Synthetic: 2000, SynthProb: 0.2, Patch: 80, Batch: 32, Steps: 36000,
-		LR: 2e-3, Warmup: 200, WeightDecay: 1e-4, Alpha: 0.25, Gamma: 2, RegWeight: 2, Threshold: 0.5, MaxFPPerPhoto: 0.1,
-		HardSteps: 5000, HardRounds: 2, HardLR: 5e-4, HardProb: 0.7, MineThreshold: 0.1}
+		LR: 2e-3, Warmup: 200, WeightDecay: 1e-4, Alpha: 0.25, Gamma: 2, RegWeight: 2, Threshold: 0.5, MaxFPPerPhoto: 0.1}
 }
 
 // ReadTrainConfig reads a YAML file over DefaultTrainConfig; unknown keys
