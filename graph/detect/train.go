@@ -58,7 +58,8 @@ type TrainConfig struct {
 // DefaultTrainConfig returns the configuration of the embedded weights.
 func DefaultTrainConfig() TrainConfig {
 	return TrainConfig{Seed: 14, Synthetic: 2000, SynthProb: 0.2, Patch: 80, Batch: 32, Steps: 36000,
-		LR: 2e-3, Warmup: 200, WeightDecay: 1e-4, Alpha: 0.25, Gamma: 2, RegWeight: 2, Threshold: 0.5, MaxFPPerPhoto: 0.1}
+		LR: 2e-3, Warmup: 200, WeightDecay: 1e-4, Alpha: 0.25, Gamma: 2, RegWeight: 2, Threshold: 0.5, MaxFPPerPhoto: 0.1,
+		HardRounds: 2, HardLR: 5e-4, HardProb: 0.7, MineThreshold: 0.1}
 }
 
 // ReadTrainConfig reads a YAML file over DefaultTrainConfig; unknown keys
