@@ -181,18 +181,11 @@ const minLevelSide = 24
 
 // Detect returns the faces of img, best first.
 func (d *Detector) Detect(img image.Image, opt Options) ([]Detection, error) {
-	opt, err := opt.withDefaults(d.meta)
+	s, opt, err := d.begin(opt)
 	if err != nil {
 		return nil, err
 	}
-	s, _ := d.pool.Get().(*scratch)
-	if s == nil {
-		s = &scratch{}
-	}
 	defer d.pool.Put(s)
-	if len(s.mips.levels) == 0 {
-		s.mips.levels = []*rgb{{}}
-	}
 	if err := toRGB(s.mips.levels[0], img); err != nil {
 		return nil, err
 	}
@@ -201,20 +194,30 @@ func (d *Detector) Detect(img image.Image, opt Options) ([]Detection, error) {
 	return d.detect(s, b.Dx(), b.Dy(), float64(b.Min.X), float64(b.Min.Y), opt), nil
 }
 
-// detectRGB is Detect on a picture already converted (it is copied).
-func (d *Detector) detectRGB(m *rgb, opt Options) ([]Detection, error) {
+// begin returns opt with its defaults and a scratch from the pool (to be
+// put back), its first mip level allocated.
+func (d *Detector) begin(opt Options) (*scratch, Options, error) {
 	opt, err := opt.withDefaults(d.meta)
 	if err != nil {
-		return nil, err
+		return nil, opt, err
 	}
 	s, _ := d.pool.Get().(*scratch)
 	if s == nil {
 		s = &scratch{}
 	}
-	defer d.pool.Put(s)
 	if len(s.mips.levels) == 0 {
 		s.mips.levels = []*rgb{{}}
 	}
+	return s, opt, nil
+}
+
+// detectRGB is Detect on a picture already converted (it is copied).
+func (d *Detector) detectRGB(m *rgb, opt Options) ([]Detection, error) {
+	s, opt, err := d.begin(opt)
+	if err != nil {
+		return nil, err
+	}
+	defer d.pool.Put(s)
 	s.mips.levels[0].resize(m.w, m.h)
 	copy(s.mips.levels[0].pix, m.pix)
 	s.mips.build(minLevelSide)
