@@ -63,11 +63,7 @@ func MineHardNegatives(meta Meta, ts []graph.WeightTensor, aflwDir string, thres
 	if err != nil {
 		return nil, err
 	}
-	src, err := dataset.OpenAFLW2000(aflwDir, dataset.AFLW2000Options{})
-	if err != nil {
-		return nil, err
-	}
-	photos, err := PhotosFrom(src, func(i int) bool { return !AFLWHeldOut(i) })
+	photos, err := trainingPhotos(aflwDir)
 	if err != nil {
 		return nil, err
 	}

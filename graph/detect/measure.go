@@ -277,11 +277,7 @@ func (sc *scorer) result() Result {
 func Calibrate(meta Meta, ts []graph.WeightTensor, aflwDir string, maxFP float64) (Meta, error) {
 	raw := meta
 	raw.Calibration = Identity
-	src, err := dataset.OpenAFLW2000(aflwDir, dataset.AFLW2000Options{})
-	if err != nil {
-		return meta, err
-	}
-	photos, err := PhotosFrom(src, func(i int) bool { return !AFLWHeldOut(i) })
+	photos, err := trainingPhotos(aflwDir)
 	if err != nil {
 		return meta, err
 	}
@@ -333,9 +329,10 @@ func Calibrate(meta Meta, ts []graph.WeightTensor, aflwDir string, maxFP float64
 		// After a bootstrapping stage only the photographs it did not
 		// mine count (see Mined).
 		_, boot := meta.Train["hard_negatives"]
+		counts := func(i int) bool { return !boot || !Mined(i) }
 		counted := 0
 		for i := range photos {
-			if !boot || !Mined(i) {
+			if counts(i) {
 				counted++
 			}
 		}
@@ -343,7 +340,7 @@ func Calibrate(meta Meta, ts []graph.WeightTensor, aflwDir string, maxFP float64
 			thr := 0.30 + 0.05*float64(k)
 			fp := 0
 			for i, p := range photos {
-				if boot && Mined(i) {
+				if !counts(i) {
 					continue
 				}
 				var kept []Detection
@@ -365,6 +362,16 @@ func Calibrate(meta Meta, ts []graph.WeightTensor, aflwDir string, maxFP float64
 		}
 	}
 	return meta, nil
+}
+
+// trainingPhotos reads the training photographs (not AFLWHeldOut) of an
+// AFLW2000-3D folder, in the folder's order.
+func trainingPhotos(aflwDir string) ([]Photo, error) {
+	src, err := dataset.OpenAFLW2000(aflwDir, dataset.AFLW2000Options{})
+	if err != nil {
+		return nil, err
+	}
+	return PhotosFrom(src, func(i int) bool { return !AFLWHeldOut(i) })
 }
 
 // fitCalibration fits c with c.Apply(pair[0]) ~ pair[1] and returns the RMS

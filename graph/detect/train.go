@@ -242,10 +242,6 @@ func (t *trainNet) tensors() ([]graph.WeightTensor, error) {
 	return out, nil
 }
 
-// trainSkip is the mip level the training photographs are kept from (they
-// are 450 px and their faces are always downscaled a lot).
-const trainSkip = 1
-
 // setTensors loads weights in the inference layout (tensors) into the
 // graph's parameters.
 func (t *trainNet) setTensors(ts []graph.WeightTensor) error {
@@ -355,7 +351,7 @@ func toFloat(v any) float64 {
 // the mined negatives hard when there are any.
 func train(cfg TrainConfig, init []graph.WeightTensor, hard []HardNegative, logEvery int, log func(Progress)) (_ Meta, _ []graph.WeightTensor, err error) {
 	start := time.Now()
-	photos, err := loadAFLWTrain(cfg.AFLW2000, trainSkip)
+	photos, err := loadAFLWTrain(cfg.AFLW2000, 1)
 	if err != nil {
 		return Meta{}, nil, err
 	}
